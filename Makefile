@@ -1,0 +1,55 @@
+# vitrine: two commands on a fresh machine.
+#   make serve   set everything up, then run the server on 127.0.0.1:50051
+#   make test    set everything up, then run the test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+ADDRESS ?= 127.0.0.1:50051
+DATA_DIR ?= .vitrine-data
+
+.PHONY: setup serve test bench protos lint clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+# Debian's libusb is a runtime need of open3d (which `import open3d` loads).
+$(VENV)/.system:
+	@dpkg -s libusb-1.0-0 >/dev/null 2>&1 || { \
+	  echo "installing Debian's libusb-1.0-0 (needed by open3d)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq libusb-1.0-0; }
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "vitrine needs Python >= 3.11"'
+	$(PYTHON) -m venv $(VENV)
+	touch $@
+
+# torch first and pinned exactly: it is the CPU build on this machine's disk; a looser
+# requirement would let pip pull a multi-GB CUDA build.
+$(VENV)/.installed: $(VENV)/.system pyproject.toml
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev]'
+	touch $@
+
+# The Khronos glTF-Validator and the Node gRPC client the tests run.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+serve: setup
+	$(VENV)/bin/vitrine serve --address $(ADDRESS) --data-dir $(DATA_DIR)
+
+test: setup
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) bench/bench_serve.py
+
+protos: setup
+	$(PY) protos/generate.py
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) node_modules $(DATA_DIR) *.egg-info .pytest_cache
