@@ -1,0 +1,1 @@
+"""Everything that makes an asset. Importable without grpc; the server only calls in here."""

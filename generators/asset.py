@@ -1,0 +1,87 @@
+"""The in-memory result of a generation, before export turns it into files."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from generators.errors import Cancelled
+
+KIND_PROP = "prop"
+KIND_TEXTURE = "texture"
+KIND_CHARACTER = "character"
+KIND_RENDER = "render"
+KINDS = (KIND_PROP, KIND_TEXTURE, KIND_CHARACTER, KIND_RENDER)
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One fully resolved request: every option is present (defaults filled in, ranges checked)."""
+
+    category: str
+    seed: int  # >= 1; 0 is resolved to a concrete seed before a Spec exists
+    options: Mapping[str, Any]
+
+
+@dataclass
+class Material:
+    """A glTF metallic-roughness material (factors only; textures come with the texture model)."""
+
+    name: str
+    base_color: tuple[float, float, float, float]  # linear RGBA, as glTF wants
+    metallic: float = 0.0
+    roughness: float = 0.8
+
+
+@dataclass
+class Mesh:
+    """One level of detail of a triangle mesh, in metres, +Y up, front faces +Z."""
+
+    vertices: np.ndarray  # [V, 3] float32
+    faces: np.ndarray  # [F, 3] uint32, counter-clockwise seen from outside
+    normals: np.ndarray  # [V, 3] float32, unit length
+    lod: int  # 0 = finest
+
+    @property
+    def triangles(self) -> int:
+        return int(len(self.faces))
+
+
+@dataclass
+class Asset:
+    """What a generator returns for one Spec."""
+
+    kind: str
+    category: str
+    seed: int
+    meshes: list[Mesh] = field(default_factory=list)  # finest first (lod 0, 1, ...)
+    material: Material | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)  # JSON-serialisable extras
+
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """AABB of the finest level of detail."""
+        v = self.meshes[0].vertices
+        return v.min(axis=0), v.max(axis=0)
+
+
+class CancelToken:
+    """Set by the caller when nobody wants the result any more; generators poll `check()`."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()
+
+    def check(self) -> None:
+        """Raise `Cancelled` if the work should stop; call it between stages."""
+        if self._event.is_set():
+            raise Cancelled("cancelled by the caller")

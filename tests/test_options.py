@@ -1,0 +1,38 @@
+import pytest
+
+from generators.errors import InvalidOption
+from generators.options import LOD_COUNT, PROP_OPTIONS, OptionSpec, resolve_options
+
+
+def test_defaults_fill_unset_options():
+    out = resolve_options(PROP_OPTIONS, {"lod_count": 2})
+    assert out == {"max_triangles": 20_000, "lod_count": 2, "size_m": None,
+                   "pivot": "bottom_center", "format": "glb"}
+
+
+@pytest.mark.parametrize("name, value, needle", [
+    ("lod_count", 0, "options.lod_count: got 0; allowed: 1 to 4"),
+    ("lod_count", 5, "allowed: 1 to 4"),
+    ("max_triangles", 10, "options.max_triangles: got 10; allowed: 100 to 500000"),
+    ("size_m", float("nan"), "options.size_m"),
+    ("size_m", 0.0, "allowed: 0.01 to 100"),
+    ("pivot", "top", "allowed: one of bottom_center, center"),
+    ("texture_size", 512, "not accepted by this model"),
+])
+def test_bad_values_name_field_and_range(name, value, needle):
+    with pytest.raises(InvalidOption) as e:
+        resolve_options(PROP_OPTIONS, {name: value})
+    assert needle in str(e.value)
+    assert e.value.field == f"options.{name}"
+
+
+def test_power_of_two():
+    spec = OptionSpec("texture_size", "int", 1024, "", min=64, max=2048, power_of_two=True)
+    assert spec.check(512, "t") == 512
+    with pytest.raises(InvalidOption, match="a power of two from 64 to 2048"):
+        spec.check(500, "t")
+
+
+def test_int_option_rejects_fractions():
+    with pytest.raises(InvalidOption):
+        LOD_COUNT.check(2.5, "lod_count")
