@@ -1,0 +1,1 @@
+"""Shared geometry: fields to meshes, cleanup, decimation, levels of detail, placement."""

@@ -1,0 +1,36 @@
+"""Surfaces from sampled fields: marching cubes on a signed-distance or occupancy grid."""
+
+from __future__ import annotations
+
+import numpy as np
+from skimage import measure
+
+
+def mesh_from_field(
+    grid: np.ndarray,  # [nx, ny, nz] field sampled at voxel corners, axis order x, y, z
+    origin: np.ndarray,  # [3] world position of grid[0, 0, 0]
+    spacing: float,  # voxel edge length in world units
+    level: float = 0.0,  # iso-value of the surface
+    inside_below: bool = True,  # True for SDFs (negative inside); False for occupancy (1 inside)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Extract the iso-surface; faces wind counter-clockwise seen from outside.
+
+    Returns (vertices [V, 3] float64 in world units, faces [F, 3] int64). Raises ValueError
+    when the level is not crossed (an empty or full grid has no surface).
+    """
+    grid = np.asarray(grid, dtype=np.float32)
+    if grid.ndim != 3 or min(grid.shape) < 2:
+        raise ValueError(f"need a 3-D grid of at least 2 cells per axis, got {grid.shape}")
+    lo, hi = float(grid.min()), float(grid.max())
+    if not lo < level < hi:
+        raise ValueError(f"the field never crosses level {level} (range {lo:.3g}..{hi:.3g})")
+    # skimage winds faces by the gradient direction it is told; measured in
+    # tests/test_geometry.py: "descent" gives outward (counter-clockwise) faces for an SDF.
+    verts, faces, _, _ = measure.marching_cubes(
+        grid,
+        level=level,
+        spacing=(spacing, spacing, spacing),
+        gradient_direction="descent" if inside_below else "ascent",
+        allow_degenerate=False,
+    )
+    return verts.astype(np.float64) + np.asarray(origin, dtype=np.float64), faces.astype(np.int64)

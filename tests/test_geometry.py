@@ -1,0 +1,107 @@
+"""The shared prop pipeline on analytic fields, where the right answer is known."""
+
+import numpy as np
+import pytest
+import trimesh
+
+from generators.asset import CancelToken
+from generators.errors import Cancelled
+from generators.geometry.cleanup import clean
+from generators.geometry.decimate import decimate, lod_chain
+from generators.geometry.extract import mesh_from_field
+from generators.geometry.normals import vertex_normals
+from generators.geometry.pipeline import prop_meshes
+from generators.geometry.placement import place
+from generators.geometry.smooth import taubin
+
+
+def sphere_grid(res=48, radius=0.4, center=(0.1, 0.5, -0.2)):
+    spacing = 1.0 / (res - 1)
+    origin = np.array(center) - 0.5
+    ax = [origin[i] + spacing * np.arange(res) for i in range(3)]
+    x, y, z = np.meshgrid(*ax, indexing="ij")
+    d = np.sqrt((x - center[0]) ** 2 + (y - center[1]) ** 2 + (z - center[2]) ** 2) - radius
+    return d, origin, spacing
+
+
+def test_marching_cubes_sphere_is_outward_and_accurate():
+    grid, origin, spacing = sphere_grid()
+    v, f = mesh_from_field(grid, origin, spacing)
+    m = trimesh.Trimesh(v, f)
+    assert m.is_watertight
+    assert m.volume > 0  # outward winding
+    r = np.linalg.norm(v - [0.1, 0.5, -0.2], axis=1)
+    assert np.abs(r - 0.4).max() < 0.01
+    assert m.volume == pytest.approx(4 / 3 * np.pi * 0.4**3, rel=0.03)
+
+
+def test_occupancy_fields_too():
+    grid, origin, spacing = sphere_grid()
+    occ = (grid < 0).astype(np.float32)
+    v, f = mesh_from_field(occ, origin, spacing, level=0.5, inside_below=False)
+    assert trimesh.Trimesh(v, f).volume > 0
+
+
+def test_empty_field_is_a_clear_error():
+    with pytest.raises(ValueError, match="never crosses"):
+        mesh_from_field(np.ones((8, 8, 8)), np.zeros(3), 0.1)
+
+
+def test_clean_drops_small_floaters():
+    big = trimesh.creation.icosphere(3)
+    small = trimesh.creation.icosphere(1, radius=0.01)
+    small.apply_translation([3, 0, 0])
+    both = trimesh.util.concatenate([big, small])
+    v, f = clean(both.vertices, both.faces)
+    assert len(f) == len(big.faces)
+
+
+def test_taubin_keeps_volume_and_smooths():
+    # Occupancy grids give terraced surfaces: what smoothing is for.
+    grid, origin, spacing = sphere_grid(res=24)
+    v, f = mesh_from_field((grid < 0).astype(np.float32), origin, spacing, 0.5, False)
+    vs = taubin(v, f, iterations=10)
+    before, after = trimesh.Trimesh(v, f).volume, trimesh.Trimesh(vs, f).volume
+    assert after == pytest.approx(before, rel=0.03)
+    r = lambda p: np.linalg.norm(p - [0.1, 0.5, -0.2], axis=1)  # noqa: E731
+    assert r(vs).std() < r(v).std()
+
+
+def test_decimate_meets_budget_and_lod_chain_shrinks():
+    s = trimesh.creation.icosphere(5)  # 20480 faces
+    v, f = decimate(s.vertices, s.faces, 1000)
+    assert 800 <= len(f) <= 1000
+    chain = lod_chain(s.vertices, s.faces, 4000, 4)
+    counts = [len(f) for _, f in chain]
+    assert counts[0] <= 4000 and all(a > b for a, b in zip(counts, counts[1:]))
+    assert trimesh.Trimesh(*chain[1]).is_watertight
+
+
+def test_place_size_and_pivots():
+    v = np.array([[0, 0, 0], [2, 1, 0.5], [1, 3, 0.2]], dtype=float)
+    out = place(v, 1.5, "bottom_center")
+    assert np.ptp(out, axis=0).max() == pytest.approx(1.5)
+    assert out[:, 1].min() == pytest.approx(0)
+    assert (out.min(0) + out.max(0))[[0, 2]] == pytest.approx([0, 0])
+    c = place(v, None, "center")
+    assert (c.min(0) + c.max(0)) == pytest.approx([0, 0, 0])
+
+
+def test_normals_are_unit_and_outward():
+    s = trimesh.creation.icosphere(2)
+    n = vertex_normals(s.vertices, s.faces)
+    assert np.allclose(np.linalg.norm(n, axis=1), 1, atol=1e-6)
+    assert (np.einsum("ij,ij->i", n, s.vertices) > 0).all()
+
+
+def test_pipeline_lods_and_cancel():
+    grid, origin, spacing = sphere_grid(res=64)
+    opts = {"max_triangles": 3000, "lod_count": 3, "size_m": 2.0, "pivot": "bottom_center"}
+    meshes = prop_meshes(grid, origin, spacing, opts)
+    assert [m.lod for m in meshes] == [0, 1, 2]
+    assert meshes[0].triangles <= 3000
+    assert np.ptp(meshes[0].vertices, axis=0).max() == pytest.approx(2.0, rel=1e-3)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        prop_meshes(grid, origin, spacing, opts, cancel=token)
