@@ -1,0 +1,64 @@
+"""Prop families: determinism, placement conventions, structural variety, grids."""
+
+import numpy as np
+import pytest
+
+from generators.procedural import families
+
+
+@pytest.mark.parametrize("category", families.CATEGORIES)
+def test_same_seed_same_shape_and_stands_on_the_floor_centred(category):
+    a, b = families.build(category, 7), families.build(category, 7)
+    assert a.params == b.params
+    lo, hi = a.bounds_min, a.bounds_max
+    assert lo[1] == pytest.approx(0.0, abs=1e-9)
+    assert (lo[0] + hi[0]) / 2 == pytest.approx(0.0, abs=1e-9)
+    assert (lo[2] + hi[2]) / 2 == pytest.approx(0.0, abs=1e-9)
+    height = hi[1] - lo[1]
+    assert 0.3 * families.REAL_SIZE_M[category] < height < 2.5 * families.REAL_SIZE_M[category]
+    ga, oa, sa = a.sdf_grid(48)
+    gb, ob, sb = b.sdf_grid(48)
+    assert np.array_equal(ga, gb) and np.array_equal(oa, ob) and sa == sb
+
+
+@pytest.mark.parametrize("category", families.CATEGORIES)
+def test_seeds_draw_different_structures(category):
+    # Discrete choices (leg style, capital, shade, ...) must vary across seeds, not only sizes.
+    structures = set()
+    for seed in range(1, 25):
+        p = families.build(category, seed).params
+        structures.add(tuple(sorted((k, v) for k, v in p.items() if isinstance(v, (str, bool)))))
+    assert len(structures) >= 4
+
+
+@pytest.mark.parametrize("category", families.CATEGORIES)
+def test_grid_encloses_the_solid_with_empty_padding(category):
+    shape = families.build(category, 3)
+    grid, origin, spacing = shape.sdf_grid(64)
+    assert grid.dtype == np.float32 and grid.ndim == 3
+    assert max(grid.shape) >= 64
+    assert (grid < 0).any(), "some voxels are inside"
+    for axis in range(3):  # the two outermost layers on every side are outside
+        assert (np.take(grid, [0, 1, -2, -1], axis=axis) > 0).all()
+    # Grid values agree with the exact field near the surface (culling clamps only far away).
+    idx = np.argwhere(np.abs(grid) < 2 * spacing)[:500]
+    pts = origin + idx * spacing
+    exact = shape.sdf(pts)
+    assert np.allclose(grid[tuple(idx.T)], exact, atol=1e-4)
+
+
+def test_occupancy_is_a_normalised_cube_standing_on_its_floor():
+    occ = families.build("column", 5).occupancy(32)
+    assert occ.shape == (32, 32, 32) and occ.dtype == bool
+    ys = np.nonzero(occ.any(axis=(0, 2)))[0]
+    assert ys[0] == 1  # stands on the second layer, one empty layer below
+    assert ys[-1] >= 28  # the column is the longest side: it spans the cube
+    xs = np.nonzero(occ.any(axis=(1, 2)))[0]
+    assert abs((xs[0] + xs[-1]) / 2 - 15.5) <= 1.0  # centred
+
+
+def test_bad_category_and_seed_are_refused():
+    with pytest.raises(ValueError, match="known: chair"):
+        families.build("sofa", 1)
+    with pytest.raises(ValueError, match="seed"):
+        families.build("chair", -1)
