@@ -1,0 +1,238 @@
+"""On-disk asset cache: an SQLite index (WAL) and one blob file per asset file.
+
+Layout under `data_dir`: ``index.sqlite3`` and ``blobs/<id[:2]>/<id>/<file index>``.
+
+* `put` writes every blob to a temporary name, fsyncs, renames, then commits the index row, so
+  a crash leaves either the whole asset or nothing (leftover temporaries are swept on open).
+* `get` checks each blob's sha256 against the index; a damaged or missing blob is logged,
+  the entry dropped, and `None` returned, so the caller regenerates instead of serving it.
+* Size is capped at `max_bytes`; least recently used assets are evicted first.
+* `remember_request` keeps the canonical request behind every asset id (a few hundred bytes,
+  not counted against the byte cap) so an evicted asset can be regenerated on `Fetch`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_HEX = frozenset("0123456789abcdef")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS assets (
+    asset_id TEXT PRIMARY KEY,
+    meta BLOB NOT NULL,
+    sha256 TEXT NOT NULL,      -- comma-separated, one per file
+    sizes TEXT NOT NULL,       -- comma-separated, one per file
+    total_bytes INTEGER NOT NULL,
+    last_used REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assets_lru ON assets (last_used);
+CREATE TABLE IF NOT EXISTS requests (
+    asset_id TEXT PRIMARY KEY,
+    model TEXT NOT NULL,
+    canonical BLOB NOT NULL,
+    created REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS requests_age ON requests (created);
+"""
+
+
+@dataclass
+class CachedAsset:
+    meta: bytes  # the serialized header as stored (no timings)
+    files: list[bytes]
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    evictions: int = 0
+    corrupt: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def check_id(asset_id: str) -> str:
+    if not (16 <= len(asset_id) <= 64 and set(asset_id) <= _HEX):
+        raise ValueError(f"asset id must be 16-64 lowercase hex characters, got {asset_id!r}")
+    return asset_id
+
+
+class AssetCache:
+    def __init__(self, data_dir: Path | str, max_bytes: int, max_requests: int = 200_000):
+        if max_bytes <= 0:
+            raise ValueError(f"cache max_bytes must be positive, got {max_bytes}")
+        self.dir = Path(data_dir)
+        self.blobs = self.dir / "blobs"
+        self.blobs.mkdir(parents=True, exist_ok=True)
+        self.max_bytes = int(max_bytes)
+        self.max_requests = int(max_requests)
+        self.stats = CacheStats()
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.dir / "index.sqlite3", check_same_thread=False,
+                                   isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._sweep()
+
+    # ------------------------------------------------------------------ public
+
+    def get(self, asset_id: str) -> CachedAsset | None:
+        """The asset if it is stored and every blob is intact; else None (damage is dropped)."""
+        check_id(asset_id)
+        with self._lock:
+            row = self._db.execute("SELECT meta, sha256, sizes FROM assets WHERE asset_id=?",
+                                   (asset_id,)).fetchone()
+            if row is None:
+                self.stats.misses += 1
+                return None
+            meta, shas, sizes = row
+            files = []
+            for i, (sha, size) in enumerate(zip(shas.split(","), sizes.split(","))):
+                path = self._blob_dir(asset_id) / str(i)
+                try:
+                    data = path.read_bytes()
+                except OSError:
+                    data = None
+                if data is None or len(data) != int(size) or \
+                        hashlib.sha256(data).hexdigest() != sha:
+                    log.warning("cache: asset %s file %d is missing or damaged; dropping it so "
+                                "it is regenerated", asset_id, i)
+                    self.stats.corrupt += 1
+                    self.stats.misses += 1
+                    self._delete_locked(asset_id)
+                    return None
+                files.append(data)
+            self._db.execute("UPDATE assets SET last_used=? WHERE asset_id=?",
+                             (time.time(), asset_id))
+            self.stats.hits += 1
+            return CachedAsset(bytes(meta), files)
+
+    def contains(self, asset_id: str) -> bool:
+        check_id(asset_id)
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM assets WHERE asset_id=?",
+                                    (asset_id,)).fetchone() is not None
+
+    def put(self, asset_id: str, meta: bytes, files: Sequence[bytes]) -> None:
+        """Store an asset atomically, then evict least recently used assets over the cap."""
+        check_id(asset_id)
+        total = sum(len(f) for f in files)
+        if total > self.max_bytes:
+            log.warning("cache: asset %s (%d bytes) is larger than the whole cache (%d); "
+                        "not stored", asset_id, total, self.max_bytes)
+            return
+        final = self._blob_dir(asset_id)
+        tmp = final.with_name(f".{asset_id}.tmp-{os.getpid()}-{threading.get_ident()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            for i, data in enumerate(files):
+                with open(tmp / str(i), "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            with self._lock:
+                shutil.rmtree(final, ignore_errors=True)
+                os.replace(tmp, final)
+                self._db.execute(
+                    "INSERT OR REPLACE INTO assets VALUES (?, ?, ?, ?, ?, ?)",
+                    (asset_id, bytes(meta),
+                     ",".join(hashlib.sha256(f).hexdigest() for f in files),
+                     ",".join(str(len(f)) for f in files), total, time.time()))
+                self._evict_locked(keep=asset_id)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def delete(self, asset_id: str) -> bool:
+        check_id(asset_id)
+        with self._lock:
+            return self._delete_locked(asset_id)
+
+    def remember_request(self, asset_id: str, model: str, canonical: bytes) -> None:
+        """Keep the request behind `asset_id` so the asset can be regenerated after eviction."""
+        check_id(asset_id)
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO requests VALUES (?, ?, ?, ?)",
+                             (asset_id, model, bytes(canonical), time.time()))
+            n = self._db.execute("SELECT COUNT(*) FROM requests").fetchone()[0]
+            if n > self.max_requests:
+                self._db.execute(
+                    "DELETE FROM requests WHERE asset_id IN (SELECT asset_id FROM requests "
+                    "ORDER BY created LIMIT ?)", (n - self.max_requests,))
+
+    def lookup_request(self, asset_id: str) -> tuple[str, bytes] | None:
+        """(model name, canonical request) behind `asset_id`, or None if never seen."""
+        check_id(asset_id)
+        with self._lock:
+            row = self._db.execute("SELECT model, canonical FROM requests WHERE asset_id=?",
+                                   (asset_id,)).fetchone()
+        return None if row is None else (row[0], bytes(row[1]))
+
+    def total_bytes(self) -> int:
+        with self._lock:
+            return int(self._db.execute(
+                "SELECT COALESCE(SUM(total_bytes), 0) FROM assets").fetchone()[0])
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._db.execute("SELECT COUNT(*) FROM assets").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ------------------------------------------------------------------ internals
+
+    def _blob_dir(self, asset_id: str) -> Path:
+        return self.blobs / asset_id[:2] / asset_id
+
+    def _delete_locked(self, asset_id: str) -> bool:
+        cur = self._db.execute("DELETE FROM assets WHERE asset_id=?", (asset_id,))
+        shutil.rmtree(self._blob_dir(asset_id), ignore_errors=True)
+        return cur.rowcount > 0
+
+    def _evict_locked(self, keep: str) -> None:
+        total = self._db.execute("SELECT COALESCE(SUM(total_bytes), 0) FROM assets").fetchone()[0]
+        if total <= self.max_bytes:
+            return
+        rows = self._db.execute(
+            "SELECT asset_id, total_bytes FROM assets WHERE asset_id != ? ORDER BY last_used",
+            (keep,)).fetchall()
+        for aid, size in rows:
+            if total <= self.max_bytes:
+                break
+            self._delete_locked(aid)
+            total -= size
+            self.stats.evictions += 1
+            log.info("cache: evicted %s (%d bytes) to stay under %d bytes", aid, size,
+                     self.max_bytes)
+
+    def _sweep(self) -> None:
+        """Remove temporaries of interrupted writes and blob folders with no index row."""
+        known = {r[0] for r in self._db.execute("SELECT asset_id FROM assets")}
+        removed = 0
+        for shard in self.blobs.iterdir():
+            if not shard.is_dir():
+                continue
+            for entry in shard.iterdir():
+                if entry.name.startswith(".") or entry.name not in known:
+                    shutil.rmtree(entry, ignore_errors=True)
+                    removed += 1
+        # Index rows whose blobs vanished are found (and dropped) lazily by `get`.
+        if removed:
+            log.info("cache: removed %d leftover blob folders from an earlier run", removed)
+        with self._lock:
+            self._evict_locked(keep="")
