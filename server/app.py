@@ -1,0 +1,86 @@
+"""Server assembly: models + cache + servicers + health + reflection, and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from vitrine.v1 import assets_pb2 as pb
+from vitrine.v1 import assets_pb2_grpc as pb_grpc
+
+from generators.registry import Generator, load_models
+from server.cache import AssetCache
+from server.config import ServerConfig
+from server.service import AssetService
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["AssetService"].full_name
+
+
+@dataclass
+class Running:
+    server: grpc.aio.Server
+    port: int
+    service: AssetService
+    health: health.aio.HealthServicer
+
+    async def stop(self, grace: float | None) -> None:
+        """New calls get UNAVAILABLE at once; in-flight streams get `grace` seconds to finish."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        self.service.scheduler.shutdown()
+        self.service.cache.close()
+
+
+async def create_server(
+    config: ServerConfig, models: dict[str, Generator] | None = None
+) -> Running:
+    """Load the models (refusing to start if one cannot serve), bind, start; returns the port."""
+    if models is None:
+        models = load_models(config.models or None)
+    cache = AssetCache(config.data_dir, config.cache_max_bytes)
+    service = AssetService(models, cache, config)
+    server = grpc.aio.server(options=config.channel_options())
+    pb_grpc.add_AssetServiceServicer_to_server(service, server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+         reflection.SERVICE_NAME), server)
+    try:
+        port = server.add_insecure_port(config.address)
+    except RuntimeError:  # grpcio >= 1.5x raises instead of returning 0
+        port = 0
+    if port == 0:
+        cache.close()
+        raise OSError(f"cannot bind {config.address}: address in use or not available")
+    await server.start()
+    for name in ("", SERVICE_NAME):
+        await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    return Running(server, port, service, health_servicer)
+
+
+async def serve(config: ServerConfig, port_file: str | None = None) -> None:
+    """Run until SIGINT/SIGTERM, then shut down gracefully."""
+    running = await create_server(config)
+    host = config.address.rsplit(":", 1)[0]
+    log.info("vitrine serving on %s:%d (models: %s; cache %s, cap %.1f GiB)", host,
+             running.port, ", ".join(running.service.models), config.data_dir,
+             config.cache_max_bytes / 2**30)
+    if port_file:
+        Path(port_file).write_text(str(running.port))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("shutting down: finishing in-flight calls (up to %.0f s)", config.shutdown_grace_s)
+    await running.stop(config.shutdown_grace_s)
+    log.info("stopped")

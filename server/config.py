@@ -1,0 +1,56 @@
+"""Server configuration: one dataclass, every default explained."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+MiB = 1024 * 1024
+# gRPC C++ clients (Unreal TurboLink) keep the 4 MiB default receive limit: no message may
+# exceed it, so neither may ours, and chunks stay well under it.
+MAX_MESSAGE_BYTES = 4 * MiB
+
+
+@dataclass
+class ServerConfig:
+    address: str = "127.0.0.1:50051"  # host:port; port 0 picks a free port (tests)
+    data_dir: Path = Path(".vitrine-data")  # cache index and blobs
+    cache_max_bytes: int = 2 * 1024 * MiB  # cache size cap; least recently used assets go first
+    chunk_bytes: int = 256 * 1024  # bytes per Chunk; chosen by bench/bench_serve.py's sweep
+    workers: int = 2  # generation threads; one per core on the 2-core reference machine
+    max_queue: int = 32  # jobs waiting beyond the running ones before RESOURCE_EXHAUSTED
+    max_batch: int = 8  # specs per model call when a GenerateBatch has cache misses
+    max_batch_requests: int = 256  # requests in one GenerateBatch call
+    # Accept client keepalive pings this often even with no call open. TurboLink pings every
+    # 45 s; 10 s leaves room for clients tuned tighter. Faster pings get GOAWAY too_many_pings.
+    min_ping_interval_ms: int = 10_000
+    # The server's own keepalive pings, to notice dead engine connections.
+    keepalive_time_ms: int = 60_000
+    keepalive_timeout_ms: int = 20_000
+    shutdown_grace_s: float = 30.0  # in-flight streams get this long to finish on shutdown
+    models: tuple[str, ...] = ()  # models to load; empty = every registered model
+
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+        if not 1024 <= self.chunk_bytes <= MAX_MESSAGE_BYTES - 64 * 1024:
+            raise ValueError(
+                f"chunk_bytes must be 1 KiB to {(MAX_MESSAGE_BYTES - 64 * 1024) // 1024} KiB, "
+                f"got {self.chunk_bytes}"
+            )
+        if self.workers < 1 or self.max_queue < 0 or self.max_batch < 1:
+            raise ValueError("workers and max_batch must be >= 1, max_queue >= 0")
+
+    def channel_options(self) -> list[tuple[str, int]]:
+        """gRPC core options for the server."""
+        return [
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_recv_ping_interval_without_data_ms", self.min_ping_interval_ms),
+            ("grpc.http2.min_ping_interval_without_data_ms", self.min_ping_interval_ms),
+            ("grpc.keepalive_time_ms", self.keepalive_time_ms),
+            ("grpc.keepalive_timeout_ms", self.keepalive_timeout_ms),
+            ("grpc.http2.max_pings_without_data", 0),  # our own pings: no limit while idle
+            # Without this, Linux lets a second server bind the same port and steal calls.
+            ("grpc.so_reuseport", 0),
+        ]

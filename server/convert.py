@@ -1,0 +1,88 @@
+"""Proto <-> generators conversions. The only place that knows both vocabularies."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from vitrine.v1 import assets_pb2 as pb
+
+from generators.asset import Asset, Spec
+from generators.export import FileBlob
+from generators.registry import GeneratorInfo
+
+KIND_TO_PB = {
+    "prop": pb.ASSET_KIND_PROP, "texture": pb.ASSET_KIND_TEXTURE,
+    "character": pb.ASSET_KIND_CHARACTER, "render": pb.ASSET_KIND_RENDER,
+}
+# Enumerated options travel as proto enums; generators use lowercase names.
+ENUM_OPTIONS = {"pivot": ("PIVOT_", pb.Pivot), "format": ("FORMAT_", pb.Format)}
+SCALAR_OPTIONS = ("max_triangles", "lod_count", "size_m", "texture_size", "resolution")
+
+
+def options_from_proto(options: pb.Options) -> dict[str, Any]:
+    """Only the options the client set; an enum left UNSPECIFIED counts as unset."""
+    out: dict[str, Any] = {}
+    for name in SCALAR_OPTIONS:
+        if options.HasField(name):
+            out[name] = getattr(options, name)
+    for name, (prefix, enum) in ENUM_OPTIONS.items():
+        if options.HasField(name) and getattr(options, name) != 0:
+            out[name] = enum.Name(getattr(options, name)).removeprefix(prefix).lower()
+    return out
+
+
+def model_info_to_proto(info: GeneratorInfo) -> pb.ModelInfo:
+    options = []
+    for o in info.options:
+        prefix = ENUM_OPTIONS.get(o.name, ("",))[0]
+        choices = [prefix + c.upper() for c in o.choices]
+        default = "" if o.default is None else str(o.default)
+        if o.type == "enum" and o.default is not None:
+            default = prefix + str(o.default).upper()
+        options.append(pb.OptionInfo(
+            name=o.name, description=o.description, type=o.type,
+            min=o.min if o.min is not None else 0.0, max=o.max if o.max is not None else 0.0,
+            default_value=default, choices=choices,
+        ))
+    return pb.ModelInfo(
+        name=info.name, kind=KIND_TO_PB[info.kind], version=info.version,
+        description=info.description, categories=list(info.categories), options=options,
+    )
+
+
+def canonical_request(model: str, version: str, spec: Spec) -> bytes:
+    """The request with every default filled in: equal requests give equal bytes."""
+    return json.dumps(
+        {"model": model, "version": version, "category": spec.category, "seed": spec.seed,
+         "options": dict(spec.options)},
+        sort_keys=True, separators=(",", ":"),
+    ).encode()
+
+
+def spec_from_canonical(raw: bytes) -> tuple[str, str, Spec]:
+    d = json.loads(raw)
+    return d["model"], d["version"], Spec(d["category"], int(d["seed"]), d["options"])
+
+
+def asset_id(canonical: bytes) -> str:
+    return hashlib.sha256(canonical).hexdigest()[:32]
+
+
+def header_for(
+    aid: str, model: str, version: str, asset: Asset, files: list[FileBlob]
+) -> pb.AssetHeader:
+    lo, hi = asset.bounds
+    return pb.AssetHeader(
+        asset_id=aid, seed=asset.seed, kind=KIND_TO_PB[asset.kind], model=model,
+        model_version=version, category=asset.category,
+        files=[
+            pb.AssetFile(name=f.name, mime_type=f.mime_type, size_bytes=len(f.data),
+                         sha256=hashlib.sha256(f.data).hexdigest(), lod=f.lod,
+                         triangles=f.triangles)
+            for f in files
+        ],
+        bounds=pb.Bounds(min=pb.Vec3(x=lo[0], y=lo[1], z=lo[2]),
+                         max=pb.Vec3(x=hi[0], y=hi[1], z=hi[2])),
+    )
