@@ -1,0 +1,194 @@
+"""The `vitrine` command.
+
+    vitrine serve [--address 127.0.0.1:50051] [--data-dir .vitrine-data] [--cache-max-gb 2]
+    vitrine models
+    vitrine generate MODEL --category C [--seed N] [--max-triangles N] ... -o out/
+    vitrine fetch ASSET_ID -o out/
+
+Exit codes: 0 done, 1 the server refused the request, 2 bad usage, 3 server unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
+
+
+def _add_address(p: argparse.ArgumentParser) -> None:
+    from vitrine.client import DEFAULT_ADDRESS
+
+    p.add_argument("--address", default=DEFAULT_ADDRESS,
+                   help="server host:port (default: $VITRINE_ADDRESS or %(default)s)")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds per call (default 300)")
+
+
+def _add_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("asset options (unset: the model's default; `vitrine models` "
+                             "lists ranges)")
+    g.add_argument("--max-triangles", type=int, help="triangle budget of lod0")
+    g.add_argument("--lod-count", type=int, help="levels of detail, 1-4")
+    g.add_argument("--size-m", type=float, help="longest side in metres")
+    g.add_argument("--pivot", choices=["bottom_center", "center"])
+    g.add_argument("--resolution", type=int, help="surface extraction grid resolution")
+    g.add_argument("--texture-size", type=int, help="texture edge in pixels (power of two)")
+    g.add_argument("--format", choices=["glb"])
+
+
+def _options(args: argparse.Namespace) -> dict:
+    names = ("max_triangles", "lod_count", "size_m", "pivot", "resolution", "texture_size",
+             "format")
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+
+
+def _progress_bar(desc: str):
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, leave=False,
+               file=sys.stderr)
+
+    def update(done: int, total: int) -> None:
+        if bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    return bar, update
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from server.app import serve
+    from server.config import ServerConfig
+
+    config = ServerConfig(
+        address=args.address, data_dir=args.data_dir,
+        cache_max_bytes=int(args.cache_max_gb * 2**30), chunk_bytes=args.chunk_kib * 1024,
+        workers=args.workers, models=tuple(args.models.split(",")) if args.models else (),
+    )
+    try:
+        asyncio.run(serve(config, port_file=args.port_file))
+    except OSError as err:
+        print(f"vitrine serve: {err}. Is another server running? Pick another --address.",
+              file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from google.protobuf import json_format
+
+    from vitrine.client import Client
+
+    with Client(args.address, timeout=args.timeout) as client:
+        models = client.list_models()
+    if args.json:
+        print(json.dumps([json_format.MessageToDict(m) for m in models], indent=2))
+        return 0
+    for m in models:
+        print(f"{m.name}  (version {m.version})  {m.description}")
+        print(f"  categories: {', '.join(m.categories)}")
+        for o in m.options:
+            allowed = ", ".join(o.choices) if o.choices else f"{o.min:g} to {o.max:g}"
+            print(f"  --{o.name.replace('_', '-'):<15} {allowed:<34} default "
+                  f"{o.default_value or '(model decides)'}")
+    return 0
+
+
+def _report(asset, paths) -> None:
+    t = asset.header.timings
+    how = "cache hit" if t.cache_hit else f"generated in {t.generate_ms + t.export_ms:.0f} ms"
+    print(f"asset {asset.asset_id}  seed {asset.seed}  ({how})")
+    for f, path in zip(asset.header.files, paths):
+        tris = f"{f.triangles} triangles" if f.triangles else ""
+        print(f"  {path}  {f.size_bytes} bytes  {tris}")
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from vitrine.client import Client
+
+    bar, update = _progress_bar(f"{args.model}/{args.category}")
+    with Client(args.address, timeout=args.timeout) as client:
+        try:
+            asset = client.generate(args.model, args.category, args.seed, progress=update,
+                                    **_options(args))
+        finally:
+            bar.close()
+    _report(asset, asset.save(args.output))
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from vitrine.client import Client
+
+    bar, update = _progress_bar(args.asset_id[:12])
+    with Client(args.address, timeout=args.timeout) as client:
+        try:
+            asset = client.fetch(args.asset_id, progress=update)
+        finally:
+            bar.close()
+    _report(asset, asset.save(args.output))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vitrine", description="vitrine: 3D assets over gRPC")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the server")
+    p.add_argument("--address", default="127.0.0.1:50051", help="host:port to bind")
+    p.add_argument("--data-dir", default=".vitrine-data", help="cache directory")
+    p.add_argument("--cache-max-gb", type=float, default=2.0, help="cache size cap in GiB")
+    p.add_argument("--chunk-kib", type=int, default=256, help="stream chunk size in KiB")
+    p.add_argument("--workers", type=int, default=2, help="generation threads")
+    p.add_argument("--models", help="comma-separated models to load (default: all)")
+    p.add_argument("--port-file", help="write the bound port here (useful with port 0)")
+    p.set_defaults(fn=cmd_serve)
+
+    p = sub.add_parser("models", help="list the server's models, categories and options")
+    _add_address(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(fn=cmd_models)
+
+    p = sub.add_parser("generate", help="generate an asset and save its files")
+    p.add_argument("model", help="model name (see `vitrine models`)")
+    p.add_argument("--category", "-c", required=True)
+    p.add_argument("--seed", type=int, default=0, help="0 = the server picks (default)")
+    p.add_argument("--output", "-o", default=".", help="directory for the files (default .)")
+    _add_address(p)
+    _add_options(p)
+    p.set_defaults(fn=cmd_generate)
+
+    p = sub.add_parser("fetch", help="download an asset generated before, by id")
+    p.add_argument("asset_id")
+    p.add_argument("--output", "-o", default=".")
+    _add_address(p)
+    p.set_defaults(fn=cmd_fetch)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import grpc
+
+    from vitrine.client import VitrineError
+
+    try:
+        return args.fn(args)
+    except VitrineError as err:
+        print(f"vitrine: {err.message}", file=sys.stderr)
+        if err.code == grpc.StatusCode.UNAVAILABLE:
+            return EXIT_UNREACHABLE
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""A small synchronous client: list models, generate to bytes or files, fetch by id.
+
+Every file is reassembled from its chunks and checked against the header's size and SHA-256
+before it is returned. A stream that breaks mid-asset is resumed with `Fetch` from the first
+missing byte, so a flaky connection costs a retry, not a regeneration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from vitrine.v1 import assets_pb2 as pb
+from vitrine.v1 import assets_pb2_grpc as pb_grpc
+
+DEFAULT_ADDRESS = os.environ.get("VITRINE_ADDRESS", "127.0.0.1:50051")
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+ProgressFn = Callable[[int, int], None]  # (bytes received, bytes expected)
+
+
+class VitrineError(Exception):
+    """The server refused a request, or could not be reached."""
+
+    def __init__(self, code: grpc.StatusCode, message: str, field: str = ""):
+        self.code, self.message, self.field = code, message, field
+        super().__init__(f"{code.name}: {message}")
+
+
+@dataclass
+class Asset:
+    header: pb.AssetHeader
+    files: dict[str, bytes] = field(default_factory=dict)  # name -> bytes, streaming order
+
+    @property
+    def asset_id(self) -> str:
+        return self.header.asset_id
+
+    @property
+    def seed(self) -> int:
+        return self.header.seed
+
+    def save(self, directory: str | os.PathLike) -> list[Path]:
+        """Write every file into `directory` (created); returns the paths."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for name, data in self.files.items():
+            path = out / Path(name).name  # never let a name escape the directory
+            path.write_bytes(data)
+            paths.append(path)
+        return paths
+
+
+class _Assembly:
+    """Reassembles one asset from its parts and verifies it."""
+
+    def __init__(self, header: pb.AssetHeader):
+        self.header = header
+        self.buffers = [bytearray(f.size_bytes) for f in header.files]
+        self.received = [0] * len(header.files)
+
+    @property
+    def total(self) -> int:
+        return sum(f.size_bytes for f in self.header.files)
+
+    @property
+    def done_bytes(self) -> int:
+        return sum(self.received)
+
+    def add(self, chunk: pb.Chunk) -> None:
+        if chunk.file_index >= len(self.buffers):
+            raise VitrineError(grpc.StatusCode.DATA_LOSS,
+                               f"chunk for file {chunk.file_index} of {len(self.buffers)}")
+        buf = self.buffers[chunk.file_index]
+        end = chunk.offset + len(chunk.data)
+        if end > len(buf):
+            raise VitrineError(grpc.StatusCode.DATA_LOSS,
+                               f"chunk past the end of file {chunk.file_index}")
+        buf[chunk.offset:end] = chunk.data
+        # Chunks of a file arrive in order; the resume point is the end of the last one.
+        self.received[chunk.file_index] = end
+
+    def resume_point(self) -> tuple[int, int]:
+        for i, f in enumerate(self.header.files):
+            if self.received[i] < f.size_bytes:
+                return i, self.received[i]
+        return len(self.header.files), 0
+
+    def finish(self) -> Asset:
+        files = {}
+        for f, buf, got in zip(self.header.files, self.buffers, self.received):
+            if got != f.size_bytes:
+                raise VitrineError(grpc.StatusCode.DATA_LOSS,
+                                   f"{f.name}: got {got} of {f.size_bytes} bytes")
+            if hashlib.sha256(buf).hexdigest() != f.sha256:
+                raise VitrineError(grpc.StatusCode.DATA_LOSS, f"{f.name}: sha256 mismatch")
+            files[f.name] = bytes(buf)
+        return Asset(self.header, files)
+
+
+def request(model: str, category: str, seed: int = 0, **options: Any) -> pb.GenerateRequest:
+    """Build a GenerateRequest; options by their proto names (pivot="center", format="glb")."""
+    opts = pb.Options()
+    for name, value in options.items():
+        if value is None:
+            continue
+        if name == "pivot":
+            value = pb.Pivot.Value("PIVOT_" + str(value).upper())
+        elif name == "format":
+            value = pb.Format.Value("FORMAT_" + str(value).upper())
+        try:
+            setattr(opts, name, value)
+        except AttributeError:
+            raise TypeError(f"unknown option {name!r}") from None
+    return pb.GenerateRequest(model=model, category=category, seed=seed, options=opts)
+
+
+class Client:
+    def __init__(self, address: str = DEFAULT_ADDRESS, timeout: float | None = 300.0,
+                 retries: int = 3):
+        self.address = address
+        self.timeout = timeout  # per call, seconds; None = no deadline
+        self.retries = retries  # Fetch-resumes after a broken stream
+        self.channel = grpc.insecure_channel(address, options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            # Idle connections stay open through proxies; the server accepts pings >= 10 s.
+            ("grpc.keepalive_time_ms", 45_000),
+            ("grpc.keepalive_permit_without_calls", 1),
+        ])
+        self.stub = pb_grpc.AssetServiceStub(self.channel)
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> Client:  # noqa: PYI034
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def list_models(self) -> list[pb.ModelInfo]:
+        return list(self._call(lambda: self.stub.ListModels(pb.ListModelsRequest(),
+                                                            timeout=self.timeout)).models)
+
+    def generate(self, model: str, category: str, seed: int = 0, *,
+                 progress: ProgressFn | None = None, **options: Any) -> Asset:
+        """Generate one asset; returns it verified. Raises VitrineError if refused."""
+        req = request(model, category, seed, **options)
+        stream = self._stream(lambda: self.stub.Generate(req, timeout=self.timeout))
+        return self._assemble(stream, progress)
+
+    def generate_batch(self, requests: Iterable[pb.GenerateRequest], *,
+                       progress: ProgressFn | None = None) -> list[Asset | VitrineError]:
+        """Many assets in one call; a refused request yields a VitrineError in its place."""
+        reqs = list(requests)
+        results: list[Asset | VitrineError | None] = [None] * len(reqs)
+        current: dict[int, _Assembly] = {}
+        for part in self._stream(lambda: self.stub.GenerateBatch(
+                pb.GenerateBatchRequest(requests=reqs), timeout=self.timeout)):
+            i = part.request_index
+            kind = part.WhichOneof("part")
+            if kind == "error":
+                results[i] = VitrineError(grpc.StatusCode(_code(part.error.code)),
+                                          part.error.message, part.error.field)
+            elif kind == "header":
+                current[i] = _Assembly(part.header)
+            else:
+                asm = current[i]
+                asm.add(part.chunk)
+                if asm.resume_point()[0] == len(asm.header.files):
+                    results[i] = asm.finish()
+                    del current[i]
+        for i, asm in current.items():  # zero-byte tails, or a short stream
+            results[i] = asm.finish()
+        return [r if r is not None else VitrineError(grpc.StatusCode.DATA_LOSS, "no answer")
+                for r in results]
+
+    def fetch(self, asset_id: str, *, progress: ProgressFn | None = None) -> Asset:
+        stream = self._stream(lambda: self.stub.Fetch(pb.FetchRequest(asset_id=asset_id),
+                                                      timeout=self.timeout))
+        return self._assemble(stream, progress)
+
+    # ------------------------------------------------------------------ internals
+
+    def _assemble(self, parts: Iterator[pb.AssetPart], progress: ProgressFn | None) -> Asset:
+        asm: _Assembly | None = None
+        attempts = 0
+        while True:
+            try:
+                for part in parts:
+                    if part.HasField("header"):
+                        if asm is None:
+                            asm = _Assembly(part.header)
+                    elif part.HasField("chunk") and asm is not None:
+                        asm.add(part.chunk)
+                        if progress:
+                            progress(asm.done_bytes, asm.total)
+                    elif part.HasField("error"):
+                        raise VitrineError(grpc.StatusCode(_code(part.error.code)),
+                                           part.error.message, part.error.field)
+                break
+            except VitrineError as err:
+                resumable = err.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL)
+                if asm is None or not resumable or attempts >= self.retries:
+                    raise
+                attempts += 1
+                fi, off = asm.resume_point()
+                parts = self._stream(lambda fi=fi, off=off, aid=asm.header.asset_id: self.stub.Fetch(
+                    pb.FetchRequest(asset_id=aid, file_index=fi, offset=off),
+                    timeout=self.timeout))
+        if asm is None:
+            raise VitrineError(grpc.StatusCode.DATA_LOSS, "the stream ended before a header")
+        return asm.finish()
+
+    def _stream(self, start: Callable[[], Iterator[pb.AssetPart]]) -> Iterator[pb.AssetPart]:
+        try:
+            yield from start()
+        except grpc.RpcError as err:
+            raise self._error(err) from None
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except grpc.RpcError as err:
+            raise self._error(err) from None
+
+    def _error(self, err: grpc.RpcError) -> VitrineError:
+        code = err.code()
+        message = err.details() or code.name
+        if code == grpc.StatusCode.UNAVAILABLE:
+            message = (f"cannot reach a vitrine server at {self.address} ({message}); start one "
+                       f"with `make serve` or `vitrine serve --address {self.address}`")
+        return VitrineError(code, message, _field_of(err))
+
+
+def _code(number: int) -> tuple:
+    for code in grpc.StatusCode:
+        if code.value[0] == number:
+            return code.value
+    return grpc.StatusCode.UNKNOWN.value
+
+
+def _field_of(err: grpc.RpcError) -> str:
+    """The field named by a google.rpc.BadRequest detail, if the server sent one."""
+    try:
+        from google.rpc import error_details_pb2
+        from grpc_status import rpc_status
+    except ImportError:
+        return ""
+    status = rpc_status.from_call(err) if hasattr(err, "trailing_metadata") else None
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            if bad.field_violations:
+                return bad.field_violations[0].field
+    return ""
