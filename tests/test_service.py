@@ -1,0 +1,363 @@
+"""AssetService end to end over a real loopback socket: streaming, errors, cache, Fetch,
+batching, cancellation, deadlines, capacity, keepalive, health, reflection, shutdown."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import threading
+import time
+
+import grpc
+import pytest
+import trimesh
+from conftest import start_server
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from support.gltf_validator import assert_valid_glb
+from vitrine.v1 import assets_pb2 as pb
+from vitrine.v1 import assets_pb2_grpc as pb_grpc
+
+from generators.procedural.families import CATEGORIES
+from server.config import MAX_MESSAGE_BYTES
+
+FAST = pb.Options(max_triangles=4000, resolution=48)
+SLOW = pb.Options(resolution=256, max_triangles=200_000)  # ~a second or more per asset
+
+
+@pytest.fixture(scope="module")
+def stub(live):
+    channel = grpc.insecure_channel(live.address)
+    yield pb_grpc.AssetServiceStub(channel)
+    channel.close()
+
+
+def collect(parts):
+    """Reassemble a raw stream: {request_index: (header, [file bytes])}; checks ordering."""
+    out, bufs = {}, {}
+    for part in parts:
+        assert part.ByteSize() < MAX_MESSAGE_BYTES
+        i = part.request_index
+        if part.HasField("header"):
+            assert i not in out, "one header per asset"
+            out[i] = part.header
+            bufs[i] = [bytearray() for _ in part.header.files]
+        elif part.HasField("chunk"):
+            c = part.chunk
+            assert i in out, "a chunk before its header"
+            assert c.offset == len(bufs[i][c.file_index]), "chunks are contiguous and in order"
+            bufs[i][c.file_index] += c.data
+        else:
+            out[i] = part.error
+    return {i: (h, [bytes(b) for b in bufs.get(i, [])]) for i, h in out.items()}
+
+
+def code_of(exc_info) -> grpc.StatusCode:
+    return exc_info.value.code()
+
+
+def test_health_and_reflection(live):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    with grpc.insecure_channel(live.address) as ch:
+        health = health_pb2_grpc.HealthStub(ch)
+        for name in ("", "vitrine.v1.AssetService"):
+            resp = health.Check(health_pb2.HealthCheckRequest(service=name))
+            assert resp.status == health_pb2.HealthCheckResponse.SERVING
+        refl = reflection_pb2_grpc.ServerReflectionStub(ch)
+        reply = next(refl.ServerReflectionInfo(iter(
+            [reflection_pb2.ServerReflectionRequest(list_services="")])))
+        names = {s.name for s in reply.list_services_response.service}
+        assert {"vitrine.v1.AssetService", "grpc.health.v1.Health"} <= names
+
+
+def test_list_models(stub):
+    models = {m.name: m for m in stub.ListModels(pb.ListModelsRequest()).models}
+    proc = models["procedural"]
+    assert proc.kind == pb.ASSET_KIND_PROP
+    assert list(proc.categories) == list(CATEGORIES)
+    opts = {o.name: o for o in proc.options}
+    assert (opts["lod_count"].min, opts["lod_count"].max) == (1, 4)
+    assert list(opts["pivot"].choices) == ["PIVOT_BOTTOM_CENTER", "PIVOT_CENTER"]
+    assert opts["pivot"].default_value == "PIVOT_BOTTOM_CENTER"
+
+
+def test_every_category_streams_valid_engine_ready_glbs(stub):
+    blobs = []
+    for cat in CATEGORIES:
+        got = collect(stub.Generate(pb.GenerateRequest(model="procedural", category=cat, seed=11,
+                                                       options=pb.Options(max_triangles=6000))))
+        header, files = got[0]
+        assert header.seed == 11 and header.category == cat and header.kind == pb.ASSET_KIND_PROP
+        assert [f.name for f in header.files] == ["lod2.glb", "lod1.glb", "lod0.glb"]
+        assert header.files[0].triangles < header.files[1].triangles < header.files[2].triangles
+        assert header.files[2].triangles <= 6000
+        for meta, data in zip(header.files, files):
+            assert meta.mime_type == "model/gltf-binary"
+            assert len(data) == meta.size_bytes
+            assert hashlib.sha256(data).hexdigest() == meta.sha256
+            mesh = trimesh.load(io.BytesIO(data), file_type="glb", force="mesh")
+            assert len(mesh.faces) == meta.triangles
+        # Props stand on the floor, centred, at a real-world size.
+        b = header.bounds
+        assert abs(b.min.y) < 1e-4 and abs(b.min.x + b.max.x) < 1e-3
+        assert 0.2 < max(b.max.x - b.min.x, b.max.y - b.min.y, b.max.z - b.min.z) < 4.0
+        blobs += files
+    assert_valid_glb(blobs)
+
+
+def test_options_change_the_asset(stub):
+    req = pb.GenerateRequest(model="procedural", category="vase", seed=5, options=pb.Options(
+        max_triangles=2000, lod_count=1, size_m=3.0, pivot=pb.PIVOT_CENTER, resolution=64))
+    header, files = collect(stub.Generate(req))[0]
+    assert [f.name for f in header.files] == ["lod0.glb"]
+    assert header.files[0].triangles <= 2000
+    b = header.bounds
+    sizes = (b.max.x - b.min.x, b.max.y - b.min.y, b.max.z - b.min.z)
+    assert max(sizes) == pytest.approx(3.0, rel=1e-4)
+    assert b.min.y == pytest.approx(-b.max.y, abs=1e-4)  # centre pivot
+    assert_valid_glb(files)
+
+
+@pytest.mark.parametrize("request_, code, needle, field", [
+    (pb.GenerateRequest(model="nope", category="chair"), grpc.StatusCode.NOT_FOUND,
+     "known models: procedural", "model"),
+    (pb.GenerateRequest(model="procedural", category="spaceship"), grpc.StatusCode.NOT_FOUND,
+     "categories: chair", "category"),
+    (pb.GenerateRequest(model="procedural", category="chair", options=pb.Options(lod_count=9)),
+     grpc.StatusCode.INVALID_ARGUMENT, "options.lod_count: got 9; allowed: 1 to 4",
+     "options.lod_count"),
+    (pb.GenerateRequest(model="procedural", category="chair",
+                        options=pb.Options(max_triangles=5)),
+     grpc.StatusCode.INVALID_ARGUMENT, "allowed: 100 to 500000", "options.max_triangles"),
+    (pb.GenerateRequest(model="procedural", category="chair",
+                        options=pb.Options(size_m=-1)),
+     grpc.StatusCode.INVALID_ARGUMENT, "options.size_m", "options.size_m"),
+    (pb.GenerateRequest(model="procedural", category="chair",
+                        options=pb.Options(texture_size=512)),
+     grpc.StatusCode.INVALID_ARGUMENT, "not accepted by this model", "options.texture_size"),
+])
+def test_bad_requests_get_meaningful_statuses(stub, request_, code, needle, field):
+    with pytest.raises(grpc.RpcError) as e:
+        list(stub.Generate(request_))
+    assert code_of(e) == code
+    assert needle in e.value.details()
+    status = rpc_status.from_call(e.value)
+    bad = error_details_pb2.BadRequest()
+    status.details[0].Unpack(bad)
+    assert bad.field_violations[0].field == field
+    # ...and the server keeps serving.
+    assert stub.ListModels(pb.ListModelsRequest()).models
+
+
+def test_seed_zero_is_picked_and_reported(stub):
+    header, _ = collect(stub.Generate(pb.GenerateRequest(
+        model="procedural", category="bench", seed=0, options=FAST)))[0]
+    assert header.seed > 0
+    again, _ = collect(stub.Generate(pb.GenerateRequest(
+        model="procedural", category="bench", seed=header.seed, options=FAST)))[0]
+    assert again.asset_id == header.asset_id
+
+
+def test_repeat_is_a_cache_hit_with_identical_bytes(live, stub):
+    req = pb.GenerateRequest(model="procedural", category="lamp", seed=77, options=FAST)
+    first, files1 = collect(stub.Generate(req))[0]
+    generated = live.service.stats.generated
+    second, files2 = collect(stub.Generate(req))[0]
+    assert not first.timings.cache_hit and second.timings.cache_hit
+    assert second.asset_id == first.asset_id and files2 == files1
+    assert live.service.stats.generated == generated
+
+
+def test_fetch_resumes_from_an_offset(stub):
+    req = pb.GenerateRequest(model="procedural", category="table", seed=3, options=FAST)
+    header, files = collect(stub.Generate(req))[0]
+    parts = list(stub.Fetch(pb.FetchRequest(asset_id=header.asset_id, file_index=1, offset=100)))
+    assert parts[0].header.asset_id == header.asset_id
+    chunks = [p.chunk for p in parts[1:]]
+    assert (chunks[0].file_index, chunks[0].offset) == (1, 100)
+    got = {}
+    for c in chunks:
+        got.setdefault(c.file_index, bytearray()).extend(c.data)
+    assert bytes(got[1]) == files[1][100:] and bytes(got[2]) == files[2]
+    assert 0 not in got
+
+
+def test_fetch_errors(stub):
+    with pytest.raises(grpc.RpcError) as e:
+        list(stub.Fetch(pb.FetchRequest(asset_id="0" * 32)))
+    assert code_of(e) == grpc.StatusCode.NOT_FOUND and "asset_id" in e.value.details()
+    header, _ = collect(stub.Generate(pb.GenerateRequest(
+        model="procedural", category="table", seed=3, options=FAST)))[0]
+    with pytest.raises(grpc.RpcError) as e:
+        list(stub.Fetch(pb.FetchRequest(asset_id=header.asset_id, file_index=7)))
+    assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT and "file_index" in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        list(stub.Fetch(pb.FetchRequest(asset_id=header.asset_id, offset=10**9)))
+    assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT and "offset" in e.value.details()
+
+
+def test_corrupt_blob_is_regenerated_never_served(live, stub):
+    req = pb.GenerateRequest(model="procedural", category="column", seed=21, options=FAST)
+    header, files = collect(stub.Generate(req))[0]
+    blob_files = sorted(p for p in (live.running.service.config.data_dir / "blobs").rglob("*")
+                        if p.is_file() and header.asset_id in str(p))
+    assert blob_files, "the asset is stored as blob files"
+    raw = bytearray(blob_files[-1].read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    blob_files[-1].write_bytes(bytes(raw))
+    again, files2 = collect(stub.Generate(req))[0]
+    assert not again.timings.cache_hit  # regenerated...
+    assert files2 == files  # ...to the very same bytes
+
+
+def test_evicted_asset_is_regenerated_by_fetch(live, stub):
+    req = pb.GenerateRequest(model="procedural", category="chair", seed=8, options=FAST)
+    header, files = collect(stub.Generate(req))[0]
+    live.service.cache.delete(header.asset_id)
+    got = collect(stub.Fetch(pb.FetchRequest(asset_id=header.asset_id)))[0]
+    assert got[1] == files
+
+
+def test_batch_streams_in_order_with_per_request_errors(stub):
+    reqs = [
+        pb.GenerateRequest(model="procedural", category="vase", seed=1, options=FAST),
+        pb.GenerateRequest(model="procedural", category="vase", seed=2,
+                           options=pb.Options(lod_count=0)),
+        pb.GenerateRequest(model="procedural", category="atlantis", seed=3),
+        pb.GenerateRequest(model="procedural", category="bench", seed=4, options=FAST),
+    ]
+    parts = list(stub.GenerateBatch(pb.GenerateBatchRequest(requests=reqs)))
+    order = [p.request_index for p in parts]
+    assert order == sorted(order), "assets arrive contiguously, in request order"
+    got = collect(parts)
+    assert isinstance(got[1][0], pb.Error) and got[1][0].field == "requests[1].options.lod_count"
+    assert got[1][0].code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert got[2][0].code == grpc.StatusCode.NOT_FOUND.value[0]
+    for i in (0, 3):
+        header, files = got[i]
+        assert header.category == reqs[i].category
+        assert all(hashlib.sha256(d).hexdigest() == f.sha256 for d, f in zip(files, header.files))
+        assert_valid_glb(files)
+
+
+def test_batch_size_limits(stub):
+    with pytest.raises(grpc.RpcError) as e:
+        list(stub.GenerateBatch(pb.GenerateBatchRequest()))
+    assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT and "1 to 256" in e.value.details()
+
+
+def wait_idle(service, timeout=30.0) -> float:
+    t0 = time.monotonic()
+    while service.scheduler.pending and time.monotonic() - t0 < timeout:
+        time.sleep(0.05)
+    assert service.scheduler.pending == 0, "work still running after the call ended"
+    return time.monotonic() - t0
+
+
+def test_cancel_mid_stream_stops_the_work(live, stub):
+    n = 24
+    reqs = [pb.GenerateRequest(model="procedural", category="column", seed=1000 + i,
+                               options=SLOW) for i in range(n)]
+    before = live.service.stats.generated
+    call = stub.GenerateBatch(pb.GenerateBatchRequest(requests=reqs))
+    next(call)  # the first asset's header: work is under way
+    call.cancel()
+    wait_idle(live.service)
+    done = live.service.stats.generated - before
+    time.sleep(1.0)
+    assert live.service.stats.generated - before == done, "no work after the cancel"
+    assert done < n
+
+
+def test_deadline_is_honoured_and_work_stops(live, stub):
+    req = pb.GenerateRequest(model="procedural", category="column", seed=555, options=SLOW)
+    with pytest.raises(grpc.RpcError) as e:
+        list(stub.Generate(req, timeout=0.2))
+    assert code_of(e) == grpc.StatusCode.DEADLINE_EXCEEDED
+    wait_idle(live.service)
+    assert live.service.scheduler.cancelled >= 1
+
+
+def test_over_capacity_is_resource_exhausted_with_retry_info(tmp_path):
+    server = start_server(tmp_path, workers=1, max_queue=0)
+    try:
+        with grpc.insecure_channel(server.address) as ch:
+            stub = pb_grpc.AssetServiceStub(ch)
+            slow = stub.Generate(pb.GenerateRequest(model="procedural", category="column",
+                                                    seed=9, options=SLOW))
+            while not server.service.scheduler.pending:
+                time.sleep(0.01)
+            with pytest.raises(grpc.RpcError) as e:
+                list(stub.Generate(pb.GenerateRequest(model="procedural", category="vase",
+                                                      seed=9, options=FAST)))
+            assert code_of(e) == grpc.StatusCode.RESOURCE_EXHAUSTED
+            retry = error_details_pb2.RetryInfo()
+            assert rpc_status.from_call(e.value).details[0].Unpack(retry)
+            assert retry.retry_delay.ToMilliseconds() > 0
+            assert collect(slow)[0][0].files  # the admitted call still completes
+    finally:
+        server.stop()
+
+
+def test_graceful_shutdown_finishes_in_flight_and_refuses_new(tmp_path):
+    server = start_server(tmp_path)
+    ch = grpc.insecure_channel(server.address)
+    stub = pb_grpc.AssetServiceStub(ch)
+    result = {}
+
+    def in_flight():
+        try:
+            result["got"] = collect(stub.Generate(pb.GenerateRequest(
+                model="procedural", category="column", seed=31, options=SLOW)))
+        except grpc.RpcError as err:
+            result["err"] = err
+
+    t = threading.Thread(target=in_flight)
+    t.start()
+    while not server.service.scheduler.pending:
+        time.sleep(0.01)
+    stopper = threading.Thread(target=server.stop, kwargs={"grace": 60})
+    stopper.start()
+    time.sleep(0.3)
+    with pytest.raises(grpc.RpcError) as e:
+        list(stub.Generate(pb.GenerateRequest(model="procedural", category="vase", seed=1,
+                                              options=FAST)))
+    assert code_of(e) == grpc.StatusCode.UNAVAILABLE
+    t.join(120)
+    stopper.join(120)
+    assert "err" not in result, result.get("err")
+    header, files = result["got"][0]
+    assert hashlib.sha256(files[-1]).hexdigest() == header.files[-1].sha256
+    ch.close()
+
+
+def _idle_channel_survives(server_ping_ms: int, client_ping_ms: int, idle_s: float) -> bool:
+    """Open a channel that pings while idle; True if it stays READY for `idle_s`."""
+    import tempfile
+    from pathlib import Path
+
+    server = start_server(Path(tempfile.mkdtemp()), min_ping_interval_ms=server_ping_ms)
+    states = []
+    ch = grpc.insecure_channel(server.address, options=[
+        ("grpc.keepalive_time_ms", client_ping_ms),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.max_pings_without_data", 0),
+    ])
+    try:
+        grpc.channel_ready_future(ch).result(timeout=10)
+        ch.subscribe(states.append)
+        time.sleep(idle_s)
+        return all(s == grpc.ChannelConnectivity.READY for s in states)
+    finally:
+        ch.close()
+        server.stop()
+
+
+def test_keepalive_pings_without_calls_are_accepted():
+    # The server's rule (config.min_ping_interval_ms, 10 s by default) scaled down to keep the
+    # test short: a client pinging slower than the floor keeps its idle connection...
+    assert _idle_channel_survives(server_ping_ms=500, client_ping_ms=1000, idle_s=5)
+    # ...and one pinging faster is dropped with too_many_pings (so the check above can fail).
+    assert not _idle_channel_survives(server_ping_ms=5000, client_ping_ms=500, idle_s=5)
