@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class Mesh:
 
     @property
     def triangles(self) -> int:
-        return int(len(self.faces))
+        return len(self.faces)
 
 
 @dataclass

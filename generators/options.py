@@ -8,8 +8,9 @@ field name and the allowed range.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from generators.errors import InvalidOption
 

@@ -13,9 +13,10 @@ import hashlib
 import importlib
 import logging
 import random
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from generators.asset import KINDS, Asset, CancelToken, Spec
 from generators.errors import InvalidOption, UnknownCategory, UnknownModel
@@ -126,6 +127,13 @@ def source_hash(*paths: Path, extra: bytes = b"") -> str:
 
 
 __all__ = [
-    "Generator", "GeneratorInfo", "InvalidOption", "register", "names", "create", "load_models",
-    "source_hash", "MAX_SEED",
+    "MAX_SEED",
+    "Generator",
+    "GeneratorInfo",
+    "InvalidOption",
+    "create",
+    "load_models",
+    "names",
+    "register",
+    "source_hash",
 ]

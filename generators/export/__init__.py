@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from generators.asset import Asset
 
@@ -39,4 +39,4 @@ def export_asset(asset: Asset, fmt: str = "glb") -> list[FileBlob]:
     return exporter(asset)
 
 
-from generators.export import glb as _glb  # noqa: E402,F401  (registers "glb")
+from generators.export import glb as _glb  # noqa: F401  (registers "glb")
