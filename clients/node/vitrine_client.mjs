@@ -1,0 +1,494 @@
+#!/usr/bin/env node
+// vitrine Node client: written from protos/vitrine/v1/assets.proto alone, loaded at run time
+// with @grpc/proto-loader (no generated code). See clients/node/README.md.
+//
+//   node clients/node/vitrine_client.mjs [--address HOST:PORT] models
+//   node clients/node/vitrine_client.mjs [--address HOST:PORT] generate MODEL --category C
+//        [--seed N] [--max-triangles N] [--lod-count N] [--size-m X] [--pivot P]
+//        [--texture-size N] [--resolution N] [--format F] -o OUTDIR
+//   node clients/node/vitrine_client.mjs [--address HOST:PORT] fetch ASSET_ID
+//        [--file-index I --offset O] -o OUTDIR
+//
+// stdout: JSON only (the catalog for `models`; a one-line summary for `generate`/`fetch`).
+// Exit codes: 0 success; 1 a file failed its size/sha256 check or the server broke the
+// protocol; 2 the call failed with a gRPC status (stderr: "error: STATUS_NAME: details");
+// 64 bad command line; 70 a bug in this client.
+
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { constants as bufferConstants } from 'node:buffer';
+
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+
+const SCRIPT_DIR = dirname(fileURLToPath(import.meta.url));
+const DEFAULT_PROTO = resolve(SCRIPT_DIR, '..', '..', 'protos', 'vitrine', 'v1', 'assets.proto');
+const DEFAULT_ADDRESS = process.env.VITRINE_ADDRESS || '127.0.0.1:50051';
+
+const EXIT_OK = 0;
+const EXIT_CHECK_FAILED = 1;
+const EXIT_GRPC_ERROR = 2;
+const EXIT_USAGE = 64;
+const EXIT_INTERNAL = 70;
+
+const UINT32_MAX = 0xffffffffn;
+const UINT64_MAX = 0xffffffffffffffffn;
+
+const USAGE = `usage:
+  vitrine_client.mjs [--address HOST:PORT] [--proto FILE] [--timeout S] models
+  vitrine_client.mjs [...] generate MODEL --category C [--seed N] [--max-triangles N]
+                     [--lod-count N] [--size-m X] [--pivot P] [--texture-size N]
+                     [--resolution N] [--format F] -o OUTDIR
+  vitrine_client.mjs [...] fetch ASSET_ID [--file-index I --offset O] -o OUTDIR
+
+  --address   server address (default $VITRINE_ADDRESS or 127.0.0.1:50051)
+  --proto     path to vitrine/v1/assets.proto (default: the repository's copy)
+  --timeout   deadline of the call in seconds (default: none)
+  --pivot     PIVOT_BOTTOM_CENTER | PIVOT_CENTER (or bottom_center | center)
+  --format    FORMAT_GLB (or glb)
+
+exit codes: 0 ok, 1 a file failed its size/sha256 check or a protocol error,
+            2 gRPC error (stderr "error: STATUS: details"), 64 bad command line,
+            70 a bug in this client`;
+
+class UsageError extends Error {}
+class CheckError extends Error {}
+
+// ---------------------------------------------------------------------------------------
+// Command line
+
+function parseCommandLine(argv) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        address: { type: 'string' },
+        proto: { type: 'string' },
+        timeout: { type: 'string' },
+        category: { type: 'string' },
+        seed: { type: 'string' },
+        'max-triangles': { type: 'string' },
+        'lod-count': { type: 'string' },
+        'size-m': { type: 'string' },
+        pivot: { type: 'string' },
+        'texture-size': { type: 'string' },
+        resolution: { type: 'string' },
+        format: { type: 'string' },
+        'file-index': { type: 'string' },
+        offset: { type: 'string' },
+        out: { type: 'string', short: 'o' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(err.message);
+  }
+  return parsed;
+}
+
+function parseUint(text, name, max) {
+  if (text === undefined) return undefined;
+  if (!/^[0-9]+$/.test(text)) throw new UsageError(`--${name} must be a non-negative integer, got ${JSON.stringify(text)}`);
+  const value = BigInt(text);
+  if (value > max) throw new UsageError(`--${name} must be at most ${max}, got ${text}`);
+  return value;
+}
+
+function parseEnum(text, name, prefix, allowed) {
+  if (text === undefined) return undefined;
+  let value = text.trim().toUpperCase().replace(/-/g, '_');
+  if (!value.startsWith(prefix)) value = prefix + value;
+  if (!allowed.includes(value)) {
+    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function enumNames(packageDefinition, fullName) {
+  const def = packageDefinition[fullName];
+  const values = def && def.type && def.type.value ? def.type.value.map((v) => v.name) : [];
+  return values.filter((v) => !v.endsWith('_UNSPECIFIED'));
+}
+
+function requireOut(values) {
+  if (!values.out) throw new UsageError('-o OUTDIR is required');
+  return values.out;
+}
+
+function rejectOptions(values, names, command) {
+  for (const name of names) {
+    if (values[name] !== undefined) throw new UsageError(`--${name} does not apply to ${command}`);
+  }
+}
+
+const GENERATE_ONLY = ['category', 'seed', 'max-triangles', 'lod-count', 'size-m', 'pivot',
+  'texture-size', 'resolution', 'format'];
+const FETCH_ONLY = ['file-index', 'offset'];
+
+// ---------------------------------------------------------------------------------------
+// gRPC
+
+function loadService(protoPath) {
+  if (!existsSync(protoPath)) throw new UsageError(`proto file not found: ${protoPath}`);
+  const options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+  // In the usual layout (.../vitrine/v1/assets.proto) load it relative to the folder above
+  // vitrine/, like protoc -I, so any imports the contract gains later resolve the same way.
+  let target = protoPath;
+  const includeDir = resolve(dirname(protoPath), '..', '..');
+  if (relative(includeDir, protoPath).split(sep).join('/') === 'vitrine/v1/assets.proto') {
+    target = 'vitrine/v1/assets.proto';
+    options.includeDirs = [includeDir];
+  }
+  const packageDefinition = protoLoader.loadSync(target, options);
+  const proto = grpc.loadPackageDefinition(packageDefinition);
+  return { AssetService: proto.vitrine.v1.AssetService, packageDefinition };
+}
+
+function statusName(code) {
+  return grpc.status[code] ?? `STATUS_${code}`;
+}
+
+class GrpcCallError extends Error {
+  constructor(err, address, { midStream = false } = {}) {
+    const name = statusName(err.code);
+    let details = err.details || err.message;
+    if (err.code === grpc.status.UNAVAILABLE && midStream) {
+      details = `the server at ${address} went away during the call (${details})`;
+    } else if (err.code === grpc.status.UNAVAILABLE) {
+      details = `the server at ${address} is not reachable (${details}); start one with ` +
+        '`make serve` in the repository root, or pass --address HOST:PORT';
+    }
+    super(`${name}: ${details}`);
+    this.code = err.code;
+  }
+}
+
+function callOptions(timeoutS) {
+  if (timeoutS === undefined) return {};
+  return { deadline: new Date(Date.now() + timeoutS * 1000) };
+}
+
+// ---------------------------------------------------------------------------------------
+// Reassembly
+
+function checkFileName(name, index) {
+  if (typeof name !== 'string' || name === '' || name === '.' || name === '..' ||
+      basename(name) !== name || name.includes('\\') || name === 'header.json') {
+    throw new CheckError(`protocol error: header file ${index} has an unsafe name ${JSON.stringify(name)}`);
+  }
+}
+
+// Collects one asset from a stream of AssetParts: a header, then chunks written at their
+// offsets. `resume` (Fetch from file_index/offset) seeds the bytes the server will not send
+// from files already in OUTDIR.
+class Assembler {
+  constructor({ outDir, resumeFileIndex = 0, resumeOffset = 0n }) {
+    this.outDir = outDir;
+    this.resumeFileIndex = resumeFileIndex;
+    this.resumeOffset = resumeOffset;
+    this.header = null;
+    this.buffers = [];
+    this.received = []; // contiguous bytes known from offset 0 (for the resume hint)
+    this.problems = [];
+  }
+
+  onPart(part) {
+    if (part.part === 'error') {
+      const e = part.error || {};
+      throw new CheckError(`protocol error: server sent an AssetPart.error in a single-asset call: ` +
+        `code ${e.code} ${e.field ? `(${e.field}) ` : ''}${e.message}`);
+    }
+    if (part.part === 'header') {
+      if (this.header !== null) throw new CheckError('protocol error: a second AssetHeader in one asset');
+      this.onHeader(part.header);
+      return;
+    }
+    if (part.part === 'chunk') {
+      if (this.header === null) throw new CheckError('protocol error: a Chunk before the AssetHeader');
+      this.onChunk(part.chunk);
+      return;
+    }
+    throw new CheckError(`protocol error: an AssetPart with no part set`);
+  }
+
+  onHeader(header) {
+    this.header = header;
+    const files = header.files || [];
+    files.forEach((f, i) => {
+      checkFileName(f.name, i);
+      const size = Number(f.size_bytes);
+      if (!Number.isSafeInteger(size) || size < 0 || size > bufferConstants.MAX_LENGTH) {
+        throw new CheckError(`protocol error: file ${f.name} has an impossible size ${f.size_bytes}`);
+      }
+      this.buffers.push(Buffer.alloc(size));
+      this.received.push(0);
+    });
+    if (this.resumeFileIndex > 0 || this.resumeOffset > 0n) {
+      if (this.resumeFileIndex >= files.length) {
+        throw new CheckError(`--file-index ${this.resumeFileIndex} is past the asset's ${files.length} files`);
+      }
+      // Bytes before (file_index, offset) are not sent: take them from OUTDIR when present.
+      for (let i = 0; i <= this.resumeFileIndex; i++) {
+        const want = i < this.resumeFileIndex ? this.buffers[i].length : Number(this.resumeOffset);
+        const path = join(this.outDir, files[i].name);
+        if (want === 0) continue;
+        if (!existsSync(path)) {
+          this.problems.push(`${files[i].name}: bytes 0..${want} were not requested and ${path} does not exist`);
+          continue;
+        }
+        const have = readFileSync(path);
+        const n = Math.min(want, have.length, this.buffers[i].length);
+        have.copy(this.buffers[i], 0, 0, n);
+        this.received[i] = n;
+        if (n < want) this.problems.push(`${files[i].name}: ${path} has only ${have.length} of the ${want} bytes before the resume point`);
+      }
+    }
+  }
+
+  onChunk(chunk) {
+    const files = this.header.files || [];
+    const index = chunk.file_index;
+    if (!(index >= 0 && index < files.length)) {
+      throw new CheckError(`protocol error: chunk for file_index ${index}, but the header lists ${files.length} files`);
+    }
+    const offset = Number(chunk.offset);
+    const data = chunk.data || Buffer.alloc(0);
+    const buffer = this.buffers[index];
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset + data.length > buffer.length) {
+      throw new CheckError(`protocol error: chunk [${chunk.offset}, +${data.length}) of ${files[index].name} ` +
+        `is outside its ${buffer.length} bytes`);
+    }
+    data.copy(buffer, offset);
+    if (offset <= this.received[index]) {
+      this.received[index] = Math.max(this.received[index], offset + data.length);
+    }
+  }
+
+  // Writes header.json and every file into OUTDIR; returns the per-file check results.
+  finish({ complete }) {
+    // complete: the stream ended normally, so a missing byte is a failed check.
+    if (this.header === null) throw new CheckError('protocol error: the stream ended without an AssetHeader');
+    mkdirSync(this.outDir, { recursive: true });
+    writeFileSync(join(this.outDir, 'header.json'), JSON.stringify(this.header, null, 2) + '\n');
+    const results = [];
+    (this.header.files || []).forEach((f, i) => {
+      const buffer = this.buffers[i];
+      const path = join(this.outDir, f.name);
+      // Write what is known from byte 0: the whole file when it all arrived (even when its
+      // sha256 is wrong, to inspect it), else its contiguous prefix, so that
+      // `fetch --file-index --offset` can resume it. Never write a zero-filled hole.
+      if (this.received[i] > 0 || buffer.length === 0) {
+        writeFileSync(path, buffer.subarray(0, this.received[i]));
+      }
+      const sha256 = createHash('sha256').update(buffer).digest('hex');
+      const sizeOk = this.received[i] === buffer.length;
+      const shaOk = sha256 === String(f.sha256).toLowerCase();
+      if (complete && !sizeOk) this.problems.push(`${f.name}: received ${this.received[i]} of ${buffer.length} bytes`);
+      if (complete && sizeOk && !shaOk) this.problems.push(`${f.name}: sha256 ${sha256} != header ${f.sha256}`);
+      results.push({
+        name: f.name,
+        size_bytes: buffer.length,
+        sha256: f.sha256,
+        ok: sizeOk && shaOk,
+        ...(shaOk ? {} : { actual_sha256: sizeOk ? sha256 : null }),
+        ...(sizeOk ? {} : { received_bytes: this.received[i] }),
+      });
+    });
+    return results;
+  }
+
+  // Where a broken download can resume: the first file not fully received, and its prefix.
+  resumePoint() {
+    const i = this.received.findIndex((n, k) => n < this.buffers[k].length);
+    return i < 0 ? null : { fileIndex: i, offset: this.received[i] };
+  }
+}
+
+function streamAsset(call, assembler) {
+  return new Promise((resolvePromise, rejectPromise) => {
+    let failed = false;
+    call.on('data', (part) => {
+      if (failed) return;
+      try {
+        assembler.onPart(part);
+      } catch (err) {
+        failed = true;
+        call.cancel();
+        rejectPromise(err);
+      }
+    });
+    call.on('error', (err) => {
+      if (!failed) {
+        failed = true;
+        rejectPromise(err);
+      }
+    });
+    call.on('end', () => {
+      if (!failed) resolvePromise();
+    });
+  });
+}
+
+async function runStreamingCommand({ call, assembler, address, summaryExtra, resumeHint }) {
+  const onSigint = () => call.cancel();
+  process.once('SIGINT', onSigint);
+  try {
+    await streamAsset(call, assembler);
+  } catch (err) {
+    if (err instanceof CheckError) throw err;
+    // A gRPC status: keep what arrived, so the download can be resumed with Fetch.
+    if (assembler.header !== null) {
+      assembler.finish({ complete: false });
+      const point = assembler.resumePoint();
+      if (point) {
+        process.stderr.write(`partial download kept in ${assembler.outDir}; resume with: ` +
+          `${resumeHint} fetch ${assembler.header.asset_id} --file-index ${point.fileIndex} ` +
+          `--offset ${point.offset} -o ${assembler.outDir}\n`);
+      }
+    }
+    throw new GrpcCallError(err, address, { midStream: assembler.header !== null });
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+  const files = assembler.finish({ complete: true });
+  const ok = files.every((f) => f.ok) && assembler.problems.length === 0;
+  const summary = {
+    ok,
+    asset_id: assembler.header.asset_id,
+    seed: String(assembler.header.seed),
+    ...summaryExtra,
+    files,
+  };
+  process.stdout.write(JSON.stringify(summary) + '\n');
+  for (const problem of assembler.problems) process.stderr.write(`check failed: ${problem}\n`);
+  return ok ? EXIT_OK : EXIT_CHECK_FAILED;
+}
+
+// ---------------------------------------------------------------------------------------
+// Commands
+
+async function main(argv) {
+  const { values, positionals } = parseCommandLine(argv);
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return EXIT_OK;
+  }
+  const [command, ...rest] = positionals;
+  if (!command) throw new UsageError('no command given');
+  const address = values.address || DEFAULT_ADDRESS;
+  let timeoutS;
+  if (values.timeout !== undefined) {
+    timeoutS = Number(values.timeout);
+    if (!(timeoutS > 0)) throw new UsageError(`--timeout must be a positive number of seconds`);
+  }
+  const protoPath = resolve(values.proto || DEFAULT_PROTO);
+  const resumeHint = `node ${process.argv[1]} --address ${address}`;
+
+  if (command === 'models') {
+    if (rest.length) throw new UsageError(`models takes no arguments, got ${rest.join(' ')}`);
+    rejectOptions(values, [...GENERATE_ONLY, ...FETCH_ONLY, 'out'], 'models');
+    const { AssetService } = loadService(protoPath);
+    const client = new AssetService(address, grpc.credentials.createInsecure());
+    try {
+      const response = await new Promise((res, rej) => {
+        client.ListModels({}, callOptions(timeoutS), (err, r) => (err ? rej(err) : res(r)));
+      });
+      process.stdout.write(JSON.stringify(response, null, 2) + '\n');
+      return EXIT_OK;
+    } catch (err) {
+      throw new GrpcCallError(err, address);
+    } finally {
+      client.close();
+    }
+  }
+
+  if (command === 'generate') {
+    if (rest.length !== 1) throw new UsageError('generate takes exactly one MODEL');
+    rejectOptions(values, FETCH_ONLY, 'generate');
+    if (!values.category) throw new UsageError('--category is required');
+    const outDir = requireOut(values);
+    const { AssetService, packageDefinition } = loadService(protoPath);
+    const options = {};
+    const set = (field, value) => {
+      if (value !== undefined) options[field] = value;
+    };
+    const u32 = (name) => {
+      const v = parseUint(values[name], name, UINT32_MAX);
+      return v === undefined ? undefined : Number(v);
+    };
+    set('max_triangles', u32('max-triangles'));
+    set('lod_count', u32('lod-count'));
+    if (values['size-m'] !== undefined) {
+      const size = Number(values['size-m']);
+      if (!Number.isFinite(size)) throw new UsageError(`--size-m must be a number`);
+      options.size_m = size;
+    }
+    set('pivot', parseEnum(values.pivot, 'pivot', 'PIVOT_', enumNames(packageDefinition, 'vitrine.v1.Pivot')));
+    set('texture_size', u32('texture-size'));
+    set('resolution', u32('resolution'));
+    set('format', parseEnum(values.format, 'format', 'FORMAT_', enumNames(packageDefinition, 'vitrine.v1.Format')));
+    const seed = parseUint(values.seed, 'seed', UINT64_MAX) ?? 0n;
+    const request = { model: rest[0], category: values.category, seed: seed.toString(), options };
+    const client = new AssetService(address, grpc.credentials.createInsecure());
+    try {
+      const call = client.Generate(request, callOptions(timeoutS));
+      return await runStreamingCommand({
+        call, address, resumeHint,
+        assembler: new Assembler({ outDir }),
+        summaryExtra: {},
+      });
+    } finally {
+      client.close();
+    }
+  }
+
+  if (command === 'fetch') {
+    if (rest.length !== 1) throw new UsageError('fetch takes exactly one ASSET_ID');
+    rejectOptions(values, GENERATE_ONLY, 'fetch');
+    const outDir = requireOut(values);
+    const fileIndex = Number(parseUint(values['file-index'], 'file-index', UINT32_MAX) ?? 0n);
+    const offset = parseUint(values.offset, 'offset', UINT64_MAX) ?? 0n;
+    const { AssetService } = loadService(protoPath);
+    const client = new AssetService(address, grpc.credentials.createInsecure());
+    try {
+      const call = client.Fetch(
+        { asset_id: rest[0], file_index: fileIndex, offset: offset.toString() }, callOptions(timeoutS));
+      return await runStreamingCommand({
+        call, address, resumeHint,
+        assembler: new Assembler({ outDir, resumeFileIndex: fileIndex, resumeOffset: offset }),
+        summaryExtra: {},
+      });
+    } finally {
+      client.close();
+    }
+  }
+
+  throw new UsageError(`unknown command ${JSON.stringify(command)} (models, generate, fetch)`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`error: ${err.message}\n(run with --help for usage)\n`);
+      process.exitCode = EXIT_USAGE;
+    } else if (err instanceof GrpcCallError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exitCode = EXIT_GRPC_ERROR;
+    } else if (err instanceof CheckError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exitCode = EXIT_CHECK_FAILED;
+    } else {
+      process.stderr.write(`error: internal: ${err && err.stack ? err.stack : err}\n`);
+      process.exitCode = EXIT_INTERNAL;
+    }
+  },
+);
