@@ -7,6 +7,8 @@ Layout under `data_dir`: ``index.sqlite3`` and ``blobs/<id[:2]>/<id>/<file index
 * `get` checks each blob's sha256 against the index; a damaged or missing blob is logged,
   the entry dropped, and `None` returned, so the caller regenerates instead of serving it.
 * Size is capped at `max_bytes`; least recently used assets are evicted first.
+* The most recently used assets (up to `memory_bytes`) are also kept in memory as they were
+  verified when read or written, so a hot asset costs no disk read and no hashing.
 * `remember_request` keeps the canonical request behind every asset id (a few hundred bytes,
   not counted against the byte cap) so an evicted asset can be regenerated on `Fetch`.
 """
@@ -20,6 +22,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,7 +73,8 @@ def check_id(asset_id: str) -> str:
 
 
 class AssetCache:
-    def __init__(self, data_dir: Path | str, max_bytes: int, max_requests: int = 200_000):
+    def __init__(self, data_dir: Path | str, max_bytes: int, max_requests: int = 200_000,
+                 memory_bytes: int = 256 * 2**20):
         if max_bytes <= 0:
             raise ValueError(f"cache max_bytes must be positive, got {max_bytes}")
         self.dir = Path(data_dir)
@@ -79,6 +83,10 @@ class AssetCache:
         self.max_bytes = int(max_bytes)
         self.max_requests = int(max_requests)
         self.stats = CacheStats()
+        self.memory_bytes = int(memory_bytes)
+        self._hot: OrderedDict[str, CachedAsset] = OrderedDict()  # verified copies, LRU order
+        self._hot_bytes = 0
+        self._touched: dict[str, float] = {}  # last_used updates not yet written to the index
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.dir / "index.sqlite3", check_same_thread=False,
                                    isolation_level=None)
@@ -93,6 +101,12 @@ class AssetCache:
         """The asset if it is stored and every blob is intact; else None (damage is dropped)."""
         check_id(asset_id)
         with self._lock:
+            hot = self._hot.get(asset_id)
+            if hot is not None:
+                self._hot.move_to_end(asset_id)
+                self._touch_locked(asset_id)
+                self.stats.hits += 1
+                return hot
             row = self._db.execute("SELECT meta, sha256, sizes FROM assets WHERE asset_id=?",
                                    (asset_id,)).fetchone()
             if row is None:
@@ -115,10 +129,11 @@ class AssetCache:
                     self._delete_locked(asset_id)
                     return None
                 files.append(data)
-            self._db.execute("UPDATE assets SET last_used=? WHERE asset_id=?",
-                             (time.time(), asset_id))
+            self._touch_locked(asset_id)
             self.stats.hits += 1
-            return CachedAsset(bytes(meta), files)
+            got = CachedAsset(bytes(meta), files)
+            self._remember_hot_locked(asset_id, got)
+            return got
 
     def contains(self, asset_id: str) -> bool:
         check_id(asset_id)
@@ -152,6 +167,7 @@ class AssetCache:
                     (asset_id, bytes(meta),
                      ",".join(hashlib.sha256(f).hexdigest() for f in files),
                      ",".join(str(len(f)) for f in files), total, time.time()))
+                self._remember_hot_locked(asset_id, CachedAsset(bytes(meta), list(files)))
                 self._evict_locked(keep=asset_id)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -192,6 +208,7 @@ class AssetCache:
 
     def close(self) -> None:
         with self._lock:
+            self._flush_touches_locked()
             self._db.close()
 
     # ------------------------------------------------------------------ internals
@@ -199,12 +216,47 @@ class AssetCache:
     def _blob_dir(self, asset_id: str) -> Path:
         return self.blobs / asset_id[:2] / asset_id
 
+    def drop_memory(self) -> None:
+        """Forget the in-memory copies (the next read of each asset goes to disk)."""
+        with self._lock:
+            self._hot.clear()
+            self._hot_bytes = 0
+
+    def _remember_hot_locked(self, asset_id: str, asset: CachedAsset) -> None:
+        size = sum(len(f) for f in asset.files)
+        if size > self.memory_bytes // 4:
+            return
+        old = self._hot.pop(asset_id, None)
+        if old is not None:
+            self._hot_bytes -= sum(len(f) for f in old.files)
+        self._hot[asset_id] = asset
+        self._hot_bytes += size
+        while self._hot_bytes > self.memory_bytes:
+            _, gone = self._hot.popitem(last=False)
+            self._hot_bytes -= sum(len(f) for f in gone.files)
+
+    def _touch_locked(self, asset_id: str) -> None:
+        self._touched[asset_id] = time.time()
+        if len(self._touched) >= 64:
+            self._flush_touches_locked()
+
+    def _flush_touches_locked(self) -> None:
+        if self._touched:
+            self._db.executemany("UPDATE assets SET last_used=? WHERE asset_id=?",
+                                 [(t, a) for a, t in self._touched.items()])
+            self._touched.clear()
+
     def _delete_locked(self, asset_id: str) -> bool:
+        old = self._hot.pop(asset_id, None)
+        if old is not None:
+            self._hot_bytes -= sum(len(f) for f in old.files)
+        self._touched.pop(asset_id, None)
         cur = self._db.execute("DELETE FROM assets WHERE asset_id=?", (asset_id,))
         shutil.rmtree(self._blob_dir(asset_id), ignore_errors=True)
         return cur.rowcount > 0
 
     def _evict_locked(self, keep: str) -> None:
+        self._flush_touches_locked()
         total = self._db.execute("SELECT COALESCE(SUM(total_bytes), 0) FROM assets").fetchone()[0]
         if total <= self.max_bytes:
             return

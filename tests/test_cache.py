@@ -20,7 +20,7 @@ def test_round_trip_and_persistence(tmp_path):
 
 
 def test_damaged_or_missing_blob_is_dropped_not_served(tmp_path):
-    cache = AssetCache(tmp_path, 10_000)
+    cache = AssetCache(tmp_path, 10_000, memory_bytes=0)  # every read goes to disk
     cache.put(A, b"m", [b"x" * 100, b"y" * 100])
     path = tmp_path / "blobs" / A[:2] / A / "1"
     path.write_bytes(b"y" * 99 + b"z")
@@ -77,3 +77,24 @@ def test_bad_ids_are_refused(tmp_path):
     for bad in ("", "../../etc", "A" * 32, "a" * 65):
         with pytest.raises(ValueError, match="hex"):
             cache.get(bad)
+
+
+def test_memory_tier_serves_verified_copies_and_disk_reads_are_still_checked(tmp_path):
+    cache = AssetCache(tmp_path, 10_000, memory_bytes=1_000)
+    cache.put(A, b"m", [b"x" * 100])
+    path = tmp_path / "blobs" / A[:2] / A / "0"
+    path.write_bytes(b"z" * 100)  # damaged on disk after it was written and verified
+    assert cache.get(A).files == [b"x" * 100]  # the in-memory copy is the verified original
+    cache.drop_memory()
+    assert cache.get(A) is None and cache.stats.corrupt == 1  # the disk read is checked
+
+
+def test_memory_tier_is_bounded(tmp_path):
+    cache = AssetCache(tmp_path, 10_000, memory_bytes=1_000)
+    for aid in (A, B, C):
+        cache.put(aid, b"m", [b"x" * 240])
+    assert cache._hot_bytes <= 1_000 and list(cache._hot) == [A, B, C]
+    cache.put("d" * 32, b"m", [b"x" * 240])
+    cache.put("e" * 32, b"m", [b"x" * 240])
+    assert cache._hot_bytes <= 1_000 and A not in cache._hot
+    assert cache.get(A).files == [b"x" * 240]  # still on disk
