@@ -62,7 +62,7 @@ class _Assembly:
 
     def __init__(self, header: pb.AssetHeader):
         self.header = header
-        self.buffers = [bytearray(f.size_bytes) for f in header.files]
+        self.pieces: list[list[bytes]] = [[] for _ in header.files]
         self.received = [0] * len(header.files)
 
     @property
@@ -74,17 +74,21 @@ class _Assembly:
         return sum(self.received)
 
     def add(self, chunk: pb.Chunk) -> None:
-        if chunk.file_index >= len(self.buffers):
+        fi = chunk.file_index
+        if fi >= len(self.pieces):
             raise VitrineError(grpc.StatusCode.DATA_LOSS,
-                               f"chunk for file {chunk.file_index} of {len(self.buffers)}")
-        buf = self.buffers[chunk.file_index]
+                               f"chunk for file {fi} of {len(self.pieces)}")
+        # Chunks of a file arrive in order, and a resumed stream starts at the first missing
+        # byte, so each chunk must continue its file exactly.
+        if chunk.offset != self.received[fi]:
+            raise VitrineError(grpc.StatusCode.DATA_LOSS,
+                               f"chunk at offset {chunk.offset} of file {fi}; expected "
+                               f"{self.received[fi]}")
         end = chunk.offset + len(chunk.data)
-        if end > len(buf):
-            raise VitrineError(grpc.StatusCode.DATA_LOSS,
-                               f"chunk past the end of file {chunk.file_index}")
-        buf[chunk.offset:end] = chunk.data
-        # Chunks of a file arrive in order; the resume point is the end of the last one.
-        self.received[chunk.file_index] = end
+        if end > self.header.files[fi].size_bytes:
+            raise VitrineError(grpc.StatusCode.DATA_LOSS, f"chunk past the end of file {fi}")
+        self.pieces[fi].append(chunk.data)
+        self.received[fi] = end
 
     def resume_point(self) -> tuple[int, int]:
         for i, f in enumerate(self.header.files):
@@ -94,13 +98,14 @@ class _Assembly:
 
     def finish(self) -> Asset:
         files = {}
-        for f, buf, got in zip(self.header.files, self.buffers, self.received):
+        for f, pieces, got in zip(self.header.files, self.pieces, self.received):
             if got != f.size_bytes:
                 raise VitrineError(grpc.StatusCode.DATA_LOSS,
                                    f"{f.name}: got {got} of {f.size_bytes} bytes")
-            if hashlib.sha256(buf).hexdigest() != f.sha256:
+            data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+            if hashlib.sha256(data).hexdigest() != f.sha256:
                 raise VitrineError(grpc.StatusCode.DATA_LOSS, f"{f.name}: sha256 mismatch")
-            files[f.name] = bytes(buf)
+            files[f.name] = data
         return Asset(self.header, files)
 
 
