@@ -1,0 +1,160 @@
+"""Serving benchmark: gRPC end to end vs in-process, cache hits, and a chunk-size sweep.
+
+    .venv/bin/python bench/bench_serve.py            # or: make bench
+    .venv/bin/python bench/bench_serve.py --quick    # fewer repetitions
+
+Each server is a separate `vitrine serve` process on a loopback port with a fresh data dir;
+the client is the Python client (it reassembles and sha256-checks every file). Prints
+Markdown tables. Figures depend on the machine; quote them with the machine they came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import grpc
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from generators.export import export_asset  # noqa: E402
+from generators.registry import create  # noqa: E402
+from vitrine import Client  # noqa: E402
+
+CATEGORIES = ("chair", "table", "vase", "column", "bench", "lamp")
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, round(q / 100 * (len(xs) - 1)))]
+
+
+class Server:
+    """`vitrine serve` in a child process on an ephemeral port."""
+
+    def __init__(self, data_dir: Path, chunk_kib: int = 256):
+        port_file = data_dir / "port"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "vitrine.cli", "--log-level", "WARNING", "serve",
+             "--address", "127.0.0.1:0", "--data-dir", str(data_dir / "data"),
+             "--chunk-kib", str(chunk_kib), "--port-file", str(port_file)],
+            cwd=ROOT,
+        )
+        deadline = time.time() + 120
+        while not (port_file.exists() and port_file.read_text()):
+            if self.proc.poll() is not None or time.time() > deadline:
+                raise RuntimeError("the server did not start")
+            time.sleep(0.05)
+        self.address = f"127.0.0.1:{port_file.read_text()}"
+        with Client(self.address) as c:  # wait until it answers
+            c.list_models()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(60)
+
+
+def timed(fn: Callable[[], object], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def bench_end_to_end(tmp: Path, n: int) -> None:
+    model = create("procedural")
+    # In process: resolve + generate + export, exactly what the server's worker does.
+    seeds = iter(range(1000, 1000 + 10 * n))
+
+    def local():
+        s = next(seeds)
+        spec = model.resolve(CATEGORIES[s % 6], s, {})
+        export_asset(model.generate([spec])[0], "glb")
+
+    local()  # warm up imports and caches
+    in_proc = timed(local, n)
+
+    server = Server(tmp / "e2e")
+    try:
+        with Client(server.address, timeout=120) as c:
+            seeds = iter(range(1000, 1000 + 10 * n))  # the same props, all cache misses
+
+            def remote():
+                s = next(seeds)
+                c.generate("procedural", CATEGORIES[s % 6], s)
+
+            c.generate("procedural", "chair", 999)  # warm up the server process
+            grpc_ms = timed(remote, n)
+            c.generate("procedural", "vase", 7)
+            hit_ms = timed(lambda: c.generate("procedural", "vase", 7), n * 5)
+    finally:
+        server.stop()
+
+    print("\n### A default prop (procedural, resolution 96, 20k triangles, 3 LODs)\n")
+    print("| path | n | p50 ms | p95 ms |")
+    print("|---|---:|---:|---:|")
+    print(f"| in-process generate + export | {n} | {pct(in_proc, 50):.1f} | "
+          f"{pct(in_proc, 95):.1f} |")
+    print(f"| gRPC end to end (cache miss) | {n} | {pct(grpc_ms, 50):.1f} | "
+          f"{pct(grpc_ms, 95):.1f} |")
+    print(f"| gRPC cache hit | {len(hit_ms)} | {pct(hit_ms, 50):.2f} | {pct(hit_ms, 95):.2f} |")
+    print(f"\ngRPC / in-process, p50: **{pct(grpc_ms, 50) / pct(in_proc, 50):.3f}x**; "
+          f"p95: {pct(grpc_ms, 95) / pct(in_proc, 95):.3f}x (target <= 1.15x); "
+          f"cache hit p50 {pct(hit_ms, 50):.2f} ms (target < 5 ms)")
+
+
+def bench_chunks(tmp: Path, n: int) -> None:
+    sizes = (64, 128, 256, 512, 1024)
+    rows = []
+    for kib in sizes:
+        server = Server(tmp / f"chunk{kib}", chunk_kib=kib)
+        try:
+            with Client(server.address, timeout=300,) as c:
+                # A large prop: ~400k triangles over 2 LODs, several MiB of GLB.
+                big = c.generate("procedural", "column", 5, resolution=256,
+                                 max_triangles=400_000, lod_count=2)
+                size = sum(len(data) for data in big.files.values())
+                hit_ms = timed(lambda: c.fetch(big.asset_id), n)
+        except grpc.RpcError as err:
+            raise SystemExit(f"chunk {kib} KiB failed: {err}") from err
+        finally:
+            server.stop()
+        p50 = pct(hit_ms, 50)
+        rows.append((kib, size, p50, pct(hit_ms, 95), size / 2**20 / (p50 / 1000)))
+    print(f"\n### Chunk-size sweep: Fetch of a {rows[0][1] / 2**20:.1f} MiB asset from the "
+          "cache\n")
+    print("| chunk KiB | n | p50 ms | p95 ms | MiB/s at p50 |")
+    print("|---:|---:|---:|---:|---:|")
+    for kib, _size, p50, p95, rate in rows:
+        print(f"| {kib} | {n} | {p50:.1f} | {p95:.1f} | {rate:.0f} |")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="fewer repetitions")
+    ap.add_argument("--only", choices=["e2e", "chunks"], help="run one part")
+    args = ap.parse_args()
+    n = 8 if args.quick else 30
+    print(f"# vitrine serving benchmark\n\n{platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}, grpcio "
+          f"{grpc.__version__}")
+    with tempfile.TemporaryDirectory() as d:
+        if args.only in (None, "e2e"):
+            bench_end_to_end(Path(d), n)
+        if args.only in (None, "chunks"):
+            bench_chunks(Path(d), max(5, n // 2))
+
+
+if __name__ == "__main__":
+    main()
