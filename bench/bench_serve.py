@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,9 +25,10 @@ import grpc
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from generators.export import export_asset  # noqa: E402
-from generators.registry import create  # noqa: E402
-from vitrine import Client  # noqa: E402
+from vitrine import Client
+
+from generators.export import export_asset
+from generators.registry import create
 
 CATEGORIES = ("chair", "table", "vase", "column", "bench", "lamp")
 
@@ -120,12 +120,12 @@ def bench_chunks(tmp: Path, n: int) -> None:
     for kib in sizes:
         server = Server(tmp / f"chunk{kib}", chunk_kib=kib)
         try:
-            with Client(server.address, timeout=300,) as c:
+            with Client(server.address, timeout=300) as c:
                 # A large prop: ~400k triangles over 2 LODs, several MiB of GLB.
                 big = c.generate("procedural", "column", 5, resolution=256,
                                  max_triangles=400_000, lod_count=2)
                 size = sum(len(data) for data in big.files.values())
-                hit_ms = timed(lambda: c.fetch(big.asset_id), n)
+                hit_ms = timed(lambda aid=big.asset_id: c.fetch(aid), n)
         except grpc.RpcError as err:
             raise SystemExit(f"chunk {kib} KiB failed: {err}") from err
         finally:
