@@ -89,7 +89,9 @@ class AssetServiceServicer:
         """Fetch an asset generated before, by id, from a file and a byte offset: resumes a broken
         download. Server-streaming: the AssetHeader, then chunks from (file_index, offset) to the
         end of the asset. An asset evicted from the cache is generated again when the model that
-        made it is still loaded at the same version; otherwise NOT_FOUND.
+        made it is still loaded at the same version; otherwise NOT_FOUND. A `file_index` past the
+        last file, or an `offset` past that file's size, is INVALID_ARGUMENT naming the field.
+        `offset` equal to the file's size is allowed (nothing left of that file).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
