@@ -6,6 +6,6 @@
         asset.save("out/")
 """
 
-from vitrine.client import Asset, Client, VitrineError
+from vitrine.client import Asset, Client, VitrineError, request
 
-__all__ = ["Asset", "Client", "VitrineError"]
+__all__ = ["Asset", "Client", "VitrineError", "request"]

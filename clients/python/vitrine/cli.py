@@ -92,9 +92,14 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{m.name}  (version {m.version})  {m.description}")
         print(f"  categories: {', '.join(m.categories)}")
         for o in m.options:
-            allowed = ", ".join(o.choices) if o.choices else f"{o.min:g} to {o.max:g}"
+            # Enum choices arrive as proto names (PIVOT_CENTER); show what the CLI takes.
+            choices = [c.split("_", 1)[1].lower() for c in o.choices]
+            default = o.default_value
+            if o.choices and default:
+                default = default.split("_", 1)[1].lower()
+            allowed = ", ".join(choices) if choices else f"{o.min:g} to {o.max:g}"
             print(f"  --{o.name.replace('_', '-'):<15} {allowed:<34} default "
-                  f"{o.default_value or '(model decides)'}")
+                  f"{default or '(model decides)'}")
     return 0
 
 
