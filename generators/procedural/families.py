@@ -126,7 +126,7 @@ def _chair(d: _Draw) -> S.SDF:
         for sx in (-1, 1):
             parts.append(S.Capsule((sx * x0, sh, -z0), (sx * x0, sh, z0), sr))
         if d.pick("stretcher_layout", ["H", "box"]) == "H":
-            parts.append(S.Capsule((-x0, sh * 1.3, 0), (x0, sh * 1.3, 0), sr))
+            parts.append(S.Capsule((-x0, sh, 0), (x0, sh, 0), sr))
         else:
             for sz in (-1, 1):
                 parts.append(S.Capsule((-x0, sh, sz * z0), (x0, sh, sz * z0), sr))
@@ -226,6 +226,8 @@ def _table(d: _Draw) -> S.SDF:
         lz = (W / 2 - 0.05) * shrink - r
         if top in ("round", "oval"):
             lx, lz = lx / math.sqrt(2) * 1.2, lz / math.sqrt(2) * 1.2
+        elif top == "stadium":  # keep the legs under the rounded ends
+            lx = min(lx, L / 2 - W / 2 + math.sqrt(max((W / 2 - 0.03) ** 2 - lz ** 2, 0.0)) - r)
         for sx in (-1, 1):
             for sz in (-1, 1):
                 x, z = sx * lx, sz * lz
@@ -238,7 +240,7 @@ def _table(d: _Draw) -> S.SDF:
                                              d.i("beads", 1, 3)))
         if d.flag("apron", 0.6):
             ah = d.u("apron_height", 0.06, 0.12)
-            y = under - ah / 2
+            y = under - ah / 2 + 0.004  # reaches into the top
             parts.append(S.Box((0, y, lz), (lx, ah / 2, 0.01)))
             parts.append(S.Box((0, y, -lz), (lx, ah / 2, 0.01)))
             parts.append(S.Box((lx, y, 0), (0.01, ah / 2, lz)))
@@ -277,8 +279,11 @@ def _table(d: _Draw) -> S.SDF:
             else:
                 for sz in (-1, 1):
                     parts.append(S.Box((x, under / 2, sz * fz * 0.5), (0.03, under / 2, pw)))
-        parts.append(S.Box((0, d.u("stretcher_height", 0.15, 0.35), 0), (ex, 0.03, 0.025),
-                           round=0.008))
+        sh = d.u("stretcher_height", 0.15, 0.35)
+        parts.append(S.Box((0, sh, 0), (ex, 0.03, 0.025), round=0.008))
+        if d.params["trestle_posts"] == 2:  # brace the post pair so the stretcher meets it
+            for sx in (-1, 1):
+                parts.append(S.Box((sx * ex, sh, 0), (0.03, 0.03, fz * 0.5 + pw), round=0.008))
     return S.Union(parts)
 
 
@@ -341,16 +346,18 @@ def _column(d: _Draw) -> S.SDF:
     if d.flag("pedestal", 0.3):
         ph = H * d.u("pedestal_ratio", 0.12, 0.2)
         parts.append(S.Box((0, ph / 2, 0), (r * 1.7, ph / 2, r * 1.7), round=0.01))
-        parts.append(S.Box((0, ph + 0.02, 0), (r * 1.85, 0.02, r * 1.85), round=0.008))
-        y = ph + 0.04
+        parts.append(S.Box((0, ph + 0.015, 0), (r * 1.85, 0.02, r * 1.85), round=0.008))
+        y = ph + 0.03
     plinth = d.u("plinth_height", 0.05, 0.12)
-    parts.append(S.Box((0, y + plinth / 2, 0), (r * 1.5, plinth / 2, r * 1.5), round=0.006))
+    parts.append(S.Box((0, y + plinth / 2 - 0.005, 0), (r * 1.5, plinth / 2, r * 1.5),
+                       round=0.006))
     y += plinth
     base_rings = d.i("base_rings", 1, 2)
     for k in range(base_rings):
         tr = r * (0.18 - 0.05 * k)
-        parts.append(S.Torus((0, y + tr, 0), r * (1.22 - 0.12 * k), tr))
-        y += tr * 1.7
+        # The ring's inner edge lies inside the shaft and its bottom inside what it sits on.
+        parts.append(S.Torus((0, y + tr * 0.6, 0), r * (1.12 - 0.06 * k), tr))
+        y += tr * 1.5
     capital = d.pick("capital", ["doric", "tuscan", "ionic", "corinthian"])
     cap_h = {"doric": 0.09, "tuscan": 0.08, "ionic": 0.11, "corinthian": 0.16}[capital] * H
     shaft_top = H - cap_h
@@ -359,7 +366,7 @@ def _column(d: _Draw) -> S.SDF:
     ts = np.linspace(0.0, 1.0, 24)
     rs = r * (1.0 - entasis * ts ** 1.5 + 0.04 * np.sin(math.pi * ts))
     fluted = d.flag("fluted", 0.55)
-    parts.append(S.Lathe(y + ts * shaft_h, rs, flutes=d.i("flute_count", 12, 24) if fluted else 0,
+    parts.append(S.Lathe(y - 0.01 + ts * (shaft_h + 0.01), rs, flutes=d.i("flute_count", 12, 24) if fluted else 0,
                          flute_depth=0.06 if fluted else 0.0,
                          flute_y=(y + 0.04 * shaft_h, shaft_top - 0.03 * shaft_h)))
     rt = float(rs[-1])
@@ -412,7 +419,7 @@ def _bench(d: _Draw) -> S.SDF:
             parts.append(S.Box((0, seat_h - t / 2, z), (L / 2, t / 2, sw / 2), round=0.006))
     else:
         parts.append(S.Box((0, seat_h - t / 2, 0), (L / 2, t / 2, D / 2), round=0.012))
-    under = seat_h - t
+    under = seat_h - t + 0.005  # legs reach into the seat so they join it, not just touch
     legs = d.pick("legs", ["panel", "frame", "a_frame", "four_legs"])
     ex = L / 2 - d.u("leg_inset", 0.06, 0.18)
     xs = [-ex, ex] + ([0.0] if L > 1.6 and legs != "panel" else [])
@@ -438,6 +445,9 @@ def _bench(d: _Draw) -> S.SDF:
                 parts.append(S.Box((x, under / 2, sz * z), (0.025, under / 2, 0.025),
                                    round=0.004))
             parts.append(S.Box((x, 0.12, 0), (0.015, 0.015, z), round=0.004))
+    if d.params["seat"] == "slats":  # cross rails under the slats, on every leg pair
+        for x in xs:
+            parts.append(S.Box((x, under - 0.02, 0), (0.03, 0.025, D / 2 - 0.01), round=0.005))
     if legs in ("a_frame", "four_legs") and d.flag("long_stretcher", 0.5):
         parts.append(S.Box((0, under * 0.4, 0), (ex, 0.02, 0.02), round=0.005))
     if d.flag("back", 0.5):
@@ -469,12 +479,14 @@ def _bench(d: _Draw) -> S.SDF:
 # ----------------------------------------------------------------------------- lamp
 
 
-def _shade(d: _Draw, y0: float, size: float) -> tuple[S.SDF, float]:
+def _shade(d: _Draw, y0: float, size: float, lamp_h: float) -> tuple[S.SDF, float]:
     """A shade hanging from y0 + its height; returns (shade, its top y)."""
     kind = d.pick("shade", ["drum", "cone", "dome", "globe"])
     r = size * d.u("shade_ratio", 0.55, 0.8)
     h = size * d.u("shade_height_ratio", 0.5, 0.8)
-    wall = max(0.008, size * 0.025)
+    # At least ~1.4 voxels at the default resolution (96 along the lamp's height), so the
+    # shade meshes as one solid wall rather than shards.
+    wall = max(0.012, lamp_h * 0.015)
     if kind == "globe":
         return S.Sphere((0, y0 + r * 0.75, 0), r * 0.75), y0 + r * 1.5
     if kind == "drum":
@@ -541,9 +553,10 @@ def _lamp(d: _Draw) -> S.SDF:
     shade_y = H - shade_size * 0.8
     if stem == "straight":
         parts.append(S.Capsule((0, base_top, 0), (0, shade_y + shade_size * 0.3, 0), stem_r))
-        shade, top = _shade(d, shade_y, shade_size)
+        shade, top = _shade(d, shade_y, shade_size, H)
         parts.append(shade)
         parts.append(S.Capsule((0, shade_y + shade_size * 0.3, 0), (0, top, 0), stem_r * 0.6))
+        finial_at = (0.0, top + 0.012, 0.0)
     elif stem == "turned":
         n = d.i("beads", 2, 4)
         ctrl_y, ctrl_r = [base_top - 0.005], [stem_r * 1.6]
@@ -556,9 +569,10 @@ def _lamp(d: _Draw) -> S.SDF:
         ctrl_r.append(stem_r)
         ys, rs = _smooth_profile(np.array(ctrl_y), np.array(ctrl_r), 64)
         parts.append(S.Lathe(ys, rs))
-        shade, top = _shade(d, shade_y, shade_size)
+        shade, top = _shade(d, shade_y, shade_size, H)
         parts.append(shade)
         parts.append(S.Capsule((0, shade_y + shade_size * 0.3, 0), (0, top, 0), stem_r * 0.6))
+        finial_at = (0.0, top + 0.012, 0.0)
     else:  # curved arc: the shade hangs forward of the base
         reach = H * d.u("arc_reach", 0.35, 0.55)
         top_y = H
@@ -567,10 +581,11 @@ def _lamp(d: _Draw) -> S.SDF:
         hang = top_y - shade_size * 0.9
         parts.append(S.Capsule((0, top_y, reach), (0, hang + shade_size * 0.5, reach),
                                stem_r * 0.6))
-        shade, _ = _shade(d, hang, shade_size)
+        shade, _ = _shade(d, hang, shade_size, H)
         parts.append(S.Translate(shade, (0, 0, reach)))
-    if d.flag("finial", 0.5):
-        parts.append(S.Sphere((0, H + 0.015 if stem != "curved" else H, 0), 0.015))
+        finial_at = (0.0, top_y + 0.01, reach)
+    if d.flag("finial", 0.5):  # sits on the top of the rod, touching it
+        parts.append(S.Sphere(finial_at, 0.015))
     return S.Union(parts)
 
 
@@ -624,11 +639,13 @@ class Shape:
         origin = np.array([ax[0] for ax in axes], dtype=np.float64)
         return grid, origin, spacing
 
-    def occupancy(self, res: int) -> np.ndarray:
+    def occupancy(self, res: int, dilate_voxels: float = 0.0) -> np.ndarray:
         """Solid voxels [res, res, res] bool of the shape normalised into a cube.
 
         The longest side spans res - 2 voxels (one empty voxel all round); the shape stands on
-        the second layer of y and is centred in x and z. Axis order (x, y, z)."""
+        the second layer of y and is centred in x and z. Axis order (x, y, z). A voxel is solid
+        when its centre is inside the shape grown by `dilate_voxels` voxels: about 0.5 keeps
+        parts thinner than a voxel (lamp stems, chair legs, vase walls) connected at low res."""
         lo, hi = self.bounds_min, self.bounds_max
         ext = float((hi - lo).max())
         spacing = ext / (res - 2)
@@ -639,7 +656,7 @@ class Shape:
             (lo[1] + (np.arange(res) - 0.5) * spacing).astype(np.float32),
             (cz + centred).astype(np.float32),
         )
-        return S.eval_grid(self.node, axes, self._margin(spacing)) < 0
+        return S.eval_grid(self.node, axes, self._margin(spacing)) < dilate_voxels * spacing
 
 
 def build(category: str, seed: int) -> Shape:
