@@ -1,0 +1,114 @@
+"""Deterministic voxel data sets from the `procedural` families.
+
+A set is `n_per_category` shapes of every category, voxelised at `res`^3 (32 by default, 64 as
+an option) with `Shape.occupancy(res, DILATE_VOXELS)`: normalised into the cube, standing on
+its floor, thin parts kept. The splits take seeds from ranges that never overlap:
+
+    train     seeds TRAIN_SEED_START   + k   (k < 1,000,000)
+    held-out  seeds HELDOUT_SEED_START + k
+
+so a held-out shape is never a training shape. A built set is cached as an .npz next to the
+other sets (key: split, res, size and a hash of the family source), so the first build pays
+and later ones load in milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from generators.procedural import families
+
+log = logging.getLogger(__name__)
+
+TRAIN_SEED_START = 1
+HELDOUT_SEED_START = 1_000_001
+SPLITS = {"train": TRAIN_SEED_START, "heldout": HELDOUT_SEED_START}
+MAX_PER_SPLIT = HELDOUT_SEED_START - TRAIN_SEED_START
+DILATE_VOXELS = 0.5
+DEFAULT_CACHE = Path.home() / ".cache" / "vitrine" / "datasets"
+
+
+@dataclass
+class VoxelSet:
+    voxels: np.ndarray  # [N, R, R, R] bool, axis order (x, y, z)
+    labels: np.ndarray  # [N] int64, index into `categories`
+    seeds: np.ndarray  # [N] int64
+    categories: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def of(self, category: str) -> np.ndarray:
+        return self.voxels[self.labels == self.categories.index(category)]
+
+
+def _family_hash() -> str:
+    h = hashlib.sha256()
+    src = Path(families.__file__).parent
+    for name in ("families.py", "sdf.py"):
+        h.update((src / name).read_bytes())
+    h.update(f"dilate={DILATE_VOXELS}".encode())
+    return h.hexdigest()[:12]
+
+
+def build_voxel_set(split: str, n_per_category: int, res: int = 32,
+                    categories: tuple[str, ...] = families.CATEGORIES,
+                    progress: bool = False) -> VoxelSet:
+    """Voxelise `n_per_category` shapes of each category for `split` ('train' or 'heldout')."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
+    if not 1 <= n_per_category <= MAX_PER_SPLIT:
+        raise ValueError(f"n_per_category must be 1 to {MAX_PER_SPLIT}, got {n_per_category}")
+    if res not in (32, 64):
+        raise ValueError(f"res must be 32 or 64, got {res}")
+    unknown = [c for c in categories if c not in families.CATEGORIES]
+    if unknown:
+        raise ValueError(f"unknown categories {unknown}; known: {', '.join(families.CATEGORIES)}")
+    start = SPLITS[split]
+    total = n_per_category * len(categories)
+    vox = np.zeros((total, res, res, res), dtype=bool)
+    labels = np.zeros(total, dtype=np.int64)
+    seeds = np.zeros(total, dtype=np.int64)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=total, desc=f"voxelising {split} @ {res}^3", unit="shape")
+    i = 0
+    for ci, cat in enumerate(categories):
+        for k in range(n_per_category):
+            seed = start + k
+            vox[i] = families.build(cat, seed).occupancy(res, DILATE_VOXELS)
+            labels[i], seeds[i] = ci, seed
+            i += 1
+            if bar:
+                bar.update()
+    if bar:
+        bar.close()
+    return VoxelSet(vox, labels, seeds, tuple(categories))
+
+
+def load_or_build(split: str, n_per_category: int, res: int = 32,
+                  cache_dir: Path | str | None = None, progress: bool = False) -> VoxelSet:
+    """`build_voxel_set` through an on-disk cache (rebuilt when the families change)."""
+    cache = Path(cache_dir) if cache_dir else DEFAULT_CACHE
+    path = cache / f"procedural-{split}-r{res}-n{n_per_category}-{_family_hash()}.npz"
+    if path.exists():
+        try:
+            with np.load(path) as z:
+                return VoxelSet(np.unpackbits(z["voxels"], axis=-1)[..., :res].astype(bool),
+                                z["labels"], z["seeds"], tuple(str(c) for c in z["categories"]))
+        except (OSError, ValueError, KeyError) as err:
+            log.warning("data set cache %s is unreadable (%s); rebuilding it", path, err)
+    data = build_voxel_set(split, n_per_category, res, progress=progress)
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(tmp, voxels=np.packbits(data.voxels, axis=-1), labels=data.labels,
+                        seeds=data.seeds, categories=np.array(data.categories))
+    tmp.replace(path)
+    log.info("cached %d shapes at %s", len(data), path)
+    return data
