@@ -87,7 +87,7 @@ def main(argv=None) -> None:
         t = load_file(str(out / "checkpoint.safetensors"), device=str(device))
         for prefix, m in (("g.", G), ("d.", D), ("ema.", ema)):
             m.load_state_dict({k[len(prefix):]: v for k, v in t.items() if k.startswith(prefix)})
-        state = torch.load(out / "optim.pt", map_location=device, weights_only=False)
+        state = torch.load(out / "optim.pt", map_location=device, weights_only=True)
         opt_g.load_state_dict(state["opt_g"])
         opt_d.load_state_dict(state["opt_d"])
         torch.set_rng_state(state["rng"])
