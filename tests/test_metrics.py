@@ -154,6 +154,11 @@ def test_empty_voxel_grid_raises(grid):
         sample_surface_from_voxels(grid)
 
 
+def test_voxel_grid_must_be_3d():
+    with pytest.raises(ValueError, match="3-D"):
+        sample_surface_from_voxels(np.ones((8, 8), dtype=bool))
+
+
 def test_mesh_sampling_is_area_weighted():
     # two triangles far apart in z, of areas 0.5 and 1.5
     v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 5], [3, 0, 5], [0, 1, 5]], float)

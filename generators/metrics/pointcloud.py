@@ -248,15 +248,17 @@ def chamfer_matrix(
     `workers` threads (-1: all cores), `batch` query clouds per call (None: about a million
     points per call; it only bounds memory). Identical clouds give exactly 0.
 
-    Why not torch.cdist in batches: measured on the 2-core dev machine, a 2048 x 2048 squared
-    distance block costs 2-5 ms as a float32 matrix product (cdist or an expanded |x|^2 +
-    |y|^2 - 2 x.y product) plus 1.5-3 ms for the two row/column minima, i.e. 4-8 ms per pair,
-    against 3.5 ms per pair here; and with torch's 2 OpenMP threads on a machine whose other
-    core is busy (a training run beside the evaluation) the small products slowed down 30 to
-    200 times, where the k-d tree queries slow down in proportion to the CPU they get.
+    Why not torch.cdist in batches (the first plan): measured on the same machine under the
+    same load, torch.cdist over batches of 4 clouds took 40-50 ms per pair (400-500 s for
+    100 x 100, 1 or 2 threads); the best torch variant tried (an expanded |x|^2 + |y|^2 - 2 x.y
+    float32 product in 512-row tiles, one thread) about 4 ms per pair, no faster than the
+    trees and, in float32, a few 1e-8 off; and with torch's 2 OpenMP threads on a machine whose
+    other core is busy, small products slowed down 3 to 200 times.
 
-    Measured (2-core AMD EPYC, scipy k-d tree, one core taken by a concurrent training run):
-    # 100 x 100 clouds of 2048 points: TODO s; the symmetric 100-cloud self matrix: TODO s.
+    Measured (2-core AMD EPYC, scipy k-d trees, workers=-1, normalised 2048-point box and
+    ellipsoid surfaces, while a training run kept about one of the two cores busy):
+    # 100 x 100 clouds of 2048 points: 46-49 s (4.6-4.9 ms per pair); the symmetric
+    # 100-cloud self matrix: 20-27 s. Not measured on an idle machine.
     Time grows as N * M * n * log(m).
     """
     symmetric = B is None or B is A
@@ -386,9 +388,9 @@ def nearest_distances(
     """For each query shape, the Chamfer distance to its nearest shape in the pool; [N] float64.
 
     Memorisation check: compare nearest_distances(generated, train) with
-    nearest_distances(held_out, train). Generated shapes markedly closer to the training set
-    than held-out shapes are suggest the generator copies training shapes. A query shape that
-    is also in the pool gives exactly 0.
+    nearest_distances(held_out, train); if generated shapes sit markedly closer to the
+    training set than held-out shapes do, the generator is copying training shapes. A query
+    shape that is also in the pool gives exactly 0.
     """
     q = _as_cloud_set(query, "query")
     p = _as_cloud_set(pool, "pool")
