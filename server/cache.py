@@ -24,7 +24,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,6 @@ class CacheStats:
     misses: int = 0
     evictions: int = 0
     corrupt: int = 0
-    extra: dict = field(default_factory=dict)
 
 
 def check_id(asset_id: str) -> str:
