@@ -33,7 +33,7 @@ def test_training_steps_change_weights_and_resume(tmp_path, monkeypatch):
     assert cfg["step"] == 2 and cfg["generator"]["channels"] == [16, 8, 4]
     rows = (tmp_path / "losses.csv").read_text().splitlines()[1:]
     assert len(rows) == 2
-    assert all(torch.isfinite(torch.tensor([float(v) for v in r.split(",")])).all() for r in rows)
+    assert all(torch.isfinite(torch.tensor([float(v) for v in r.split(",") if v])).all() for r in rows)
 
     _run(tmp_path, 4)  # resumes from step 2, not from scratch
     second = load_file(str(tmp_path / "checkpoint.safetensors"))

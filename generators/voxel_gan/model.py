@@ -2,14 +2,19 @@
 
 Generator: (z, class) -> a linear layer to a 4^3 feature volume -> three stride-2 transposed
 3-D convolutions (4 -> 8 -> 16 -> 32) -> occupancy logits. The class enters as a learned
-embedding concatenated to z. Discriminator: the mirror image, three stride-2 3-D convolutions
-(32 -> 16 -> 8 -> 4) with spectral norm, and a projection head (Miyato & Koyama 2018) for the
-class. Channel widths are constructor arguments so the model card can record what was run.
+embedding concatenated to z. The last bias starts at the logit of the data's mean occupancy
+(props fill ~4 % of their cube), so the first samples are sparse instead of half full.
+
+Discriminator: the mirror image, three stride-2 3-D convolutions (32 -> 16 -> 8 -> 4), optional
+spectral norm, an optional minibatch-standard-deviation channel (Karras et al. 2018: lets D see
+a batch of identical fakes, the usual cure for mode collapse), and a projection head (Miyato &
+Koyama 2018) for the class. Widths are constructor arguments, recorded in the model card.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 
 import torch
 from torch import nn
@@ -18,13 +23,14 @@ from torch.nn.utils.parametrizations import spectral_norm
 
 class VoxelGenerator(nn.Module):
     def __init__(self, z_dim: int = 128, n_classes: int = 6, channels: tuple[int, ...] = (128, 64, 32),
-                 embed_dim: int = 32, res: int = 32):
+                 embed_dim: int = 32, res: int = 32, init_occupancy: float = 0.04):
         super().__init__()
         if res != 4 * 2 ** len(channels):
             raise ValueError(f"res {res} needs {res.bit_length() - 3} channel stages, "
                              f"got {len(channels)}")
         self.z_dim, self.n_classes, self.res = z_dim, n_classes, res
         self.channels = tuple(channels)
+        self.init_occupancy = init_occupancy
         self.embed = nn.Embedding(n_classes, embed_dim)
         self.fc = nn.Linear(z_dim + embed_dim, channels[0] * 4 ** 3)
         self.bn0 = nn.BatchNorm3d(channels[0])
@@ -32,7 +38,10 @@ class VoxelGenerator(nn.Module):
         for cin, cout in itertools.pairwise(channels):
             ups += [nn.ConvTranspose3d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm3d(cout),
                     nn.ReLU(inplace=True)]
-        ups.append(nn.ConvTranspose3d(channels[-1], 1, 4, 2, 1))
+        last = nn.ConvTranspose3d(channels[-1], 1, 4, 2, 1)
+        with torch.no_grad():
+            last.bias.fill_(math.log(init_occupancy / (1 - init_occupancy)))
+        ups.append(last)
         self.ups = nn.Sequential(*ups)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -43,28 +52,41 @@ class VoxelGenerator(nn.Module):
 
     def config(self) -> dict:
         return {"z_dim": self.z_dim, "n_classes": self.n_classes, "channels": list(self.channels),
-                "embed_dim": self.embed.embedding_dim, "res": self.res}
+                "embed_dim": self.embed.embedding_dim, "res": self.res,
+                "init_occupancy": self.init_occupancy}
 
 
 class VoxelDiscriminator(nn.Module):
-    def __init__(self, n_classes: int = 6, channels: tuple[int, ...] = (32, 64, 128), res: int = 32):
+    def __init__(self, n_classes: int = 6, channels: tuple[int, ...] = (32, 64, 128), res: int = 32,
+                 sn: bool = True, mbstd: bool = True):
         super().__init__()
         if res != 4 * 2 ** len(channels):
             raise ValueError(f"res {res} needs {res.bit_length() - 3} channel stages")
         self.n_classes, self.channels, self.res = n_classes, tuple(channels), res
+        self.sn, self.mbstd = sn, mbstd
+        norm = spectral_norm if sn else (lambda m: m)
         layers, cin = [], 1
         for cout in channels:
-            layers += [spectral_norm(nn.Conv3d(cin, cout, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [norm(nn.Conv3d(cin, cout, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
             cin = cout
         self.convs = nn.Sequential(*layers)
-        feat = channels[-1] * 4 ** 3
-        self.out = spectral_norm(nn.Linear(feat, 1))
-        self.embed = spectral_norm(nn.Embedding(n_classes, feat))
+        feat = (channels[-1] + int(mbstd)) * 4 ** 3
+        self.out = norm(nn.Linear(feat, 1))
+        self.embed = norm(nn.Embedding(n_classes, feat))
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Realness score [B] (hinge loss; higher = real)."""
-        h = self.convs(x).flatten(1)
+        """Realness score [B] (higher = real)."""
+        h = self.convs(x)
+        if self.mbstd:
+            # One extra channel: the batch's mean per-feature standard deviation (group of <= 4).
+            b = h.shape[0]
+            g = math.gcd(b, 4)
+            s = (h.view(g, -1, *h.shape[1:]).var(0, unbiased=False) + 1e-8).sqrt().mean(dim=(1, 2, 3, 4))
+            s = s.view(-1, 1, 1, 1, 1).repeat(g, 1, *h.shape[2:])
+            h = torch.cat([h, s], dim=1)
+        h = h.flatten(1)
         return self.out(h).squeeze(1) + (self.embed(labels) * h).sum(1)
 
     def config(self) -> dict:
-        return {"n_classes": self.n_classes, "channels": list(self.channels), "res": self.res}
+        return {"n_classes": self.n_classes, "channels": list(self.channels), "res": self.res,
+                "sn": self.sn, "mbstd": self.mbstd}

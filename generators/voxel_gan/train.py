@@ -33,7 +33,8 @@ def _atomic(path: Path, write) -> None:
     tmp.replace(path)
 
 
-def save_checkpoint(out: Path, G, D, ema, opt_g, opt_d, step: int, args) -> None:
+def save_checkpoint(out: Path, G, D, ema, opt_g, opt_d, step: int, args,
+                    categories: tuple[str, ...] = ()) -> None:
     tensors = {}
     for prefix, m in (("g.", G), ("d.", D), ("ema.", ema)):
         for k, v in m.state_dict().items():
@@ -43,12 +44,56 @@ def save_checkpoint(out: Path, G, D, ema, opt_g, opt_d, step: int, args) -> None
              "rng": torch.get_rng_state()}
     _atomic(out / "optim.pt", lambda p: torch.save(state, p))
     cfg = {"generator": G.config(), "discriminator": D.config(), "step": step,
-           "args": vars(args)}
+           "categories": list(categories), "args": vars(args)}
     _atomic(out / "config.json", lambda p: p.write_text(json.dumps(cfg, indent=2)))
 
 
+def _batch(vox, labels, n, device):
+    idx = torch.randint(0, len(vox), (n,), device=device)
+    return vox[idx].unsqueeze(1).float(), labels[idx]
+
+
+def _gradient_penalty(D, real, fake, lab):
+    """WGAN-GP (Gulrajani et al. 2017): (||grad D(x_hat)|| - 1)^2 on real/fake interpolates."""
+    a = torch.rand(real.shape[0], 1, 1, 1, 1, device=real.device)
+    x = (a * real + (1 - a) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x, lab).sum(), x, create_graph=True)
+    return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+
+
+def _stats(fake, real) -> tuple[str, str, str, str]:
+    """Occupied fraction and diversity (mean per-voxel std over the batch) of fakes and reals.
+
+    A collapsed generator shows fake_div far below real_div long before a metric run would.
+    """
+    f, r = (fake > 0.5).float(), (real > 0.5).float()
+    return (f"{f.mean().item():.4f}", f"{r.mean().item():.4f}",
+            f"{f.std(0).mean().item():.4f}", f"{r.std(0).mean().item():.4f}")
+
+
+def write_previews(out: Path, ema, categories, device, per_category: int = 6) -> None:
+    """loss_curve.png from losses.csv and samples.png: rendered EMA samples, a row per class."""
+    from generators.viz import contact_sheet, loss_curve_png, render_voxels
+
+    try:
+        loss_curve_png(out / "losses.csv", out / "loss_curve.png",
+                       columns=("loss_d", "loss_g", "d_real", "d_fake"))
+    except ValueError as err:  # too early: no rows yet
+        log.warning("no loss curve yet: %s", err)
+    g = torch.Generator(device="cpu").manual_seed(1234)
+    n = len(categories)
+    z = torch.randn(n * per_category, ema.z_dim, generator=g).to(device)
+    lab = torch.arange(n).repeat_interleave(per_category).to(device)
+    with torch.no_grad():
+        vox = torch.sigmoid(ema(z, lab)).cpu().numpy()[:, 0]
+    images = [render_voxels(v, size=128) for v in vox]
+    labels = [f"{categories[i // per_category]} {i % per_category}" for i in range(len(vox))]
+    contact_sheet(images, labels, columns=per_category, path=out / "samples.png")
+
+
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="vitrine train voxel-gan",
+                                 description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="runs/voxel-gan")
     ap.add_argument("--steps", type=int, default=20000)
     ap.add_argument("--batch", type=int, default=32)
@@ -59,6 +104,19 @@ def main(argv=None) -> None:
     ap.add_argument("--lr-g", type=float, default=2e-4)
     ap.add_argument("--lr-d", type=float, default=2e-4)
     ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--loss", choices=("hinge", "wgan-gp"), default="hinge")
+    ap.add_argument("--gp", type=float, default=10.0, help="WGAN-GP gradient-penalty weight")
+    ap.add_argument("--r1", type=float, default=0.0, help="R1 penalty weight on reals (0: off)")
+    ap.add_argument("--r1-every", type=int, default=4, help="lazy R1: apply every N steps")
+    ap.add_argument("--n-critic", type=int, default=1, help="D steps per G step")
+    ap.add_argument("--no-sn", action="store_true", help="no spectral norm in D")
+    ap.add_argument("--no-mbstd", action="store_true", help="no minibatch-std channel in D")
+    ap.add_argument("--data", help="train on a voxel set file from `vitrine dataset build` "
+                    "instead of the procedural set")
+    ap.add_argument("--preview-every", type=int, default=500,
+                    help="write loss_curve.png and samples.png every N steps (0: never)")
+    ap.add_argument("--log-every", type=int, default=25,
+                    help="log occupancy and diversity of fakes vs reals every N steps")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ckpt-every", type=int, default=50)
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
@@ -72,12 +130,19 @@ def main(argv=None) -> None:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(args.seed)
 
-    data = load_or_build("train", args.n_per_category, 32, progress=True)
+    if args.data:
+        from generators.data.mesh_set import load_voxel_set
+
+        data = load_voxel_set(args.data)
+    else:
+        data = load_or_build("train", args.n_per_category, 32, progress=True)
     vox = torch.from_numpy(data.voxels).to(device)
     labels = torch.from_numpy(data.labels).to(device)
     n_classes = len(data.categories)
-    G = VoxelGenerator(args.z_dim, n_classes, tuple(int(c) for c in args.g_channels.split(",")))
-    D = VoxelDiscriminator(n_classes, tuple(int(c) for c in args.d_channels.split(",")))
+    G = VoxelGenerator(args.z_dim, n_classes, tuple(int(c) for c in args.g_channels.split(",")),
+                       init_occupancy=float(data.voxels.mean()))
+    D = VoxelDiscriminator(n_classes, tuple(int(c) for c in args.d_channels.split(",")),
+                           sn=not args.no_sn, mbstd=not args.no_mbstd)
     G, D = G.to(device), D.to(device)
     ema = copy.deepcopy(G).eval()
     opt_g = torch.optim.Adam(G.parameters(), args.lr_g, betas=(0.0, 0.99))
@@ -98,41 +163,64 @@ def main(argv=None) -> None:
              sum(p.numel() for p in D.parameters()) / 1e6)
     csv = open(out / "losses.csv", "a")  # noqa: SIM115 - open for the whole run
     if step == 0:
-        csv.write("step,loss_d,loss_g,d_real,d_fake,sec_per_step\n")
+        csv.write("step,loss_d,loss_g,d_real,d_fake,penalty,fake_occ,real_occ,fake_div,real_div,"
+                  "sec_per_step\n")
     from tqdm import tqdm
 
     bar = tqdm(total=args.steps, initial=step, desc="voxel-gan", unit="step")
     t_last = time.time()
+    penalty = torch.zeros(())
     while step < args.steps:
-        idx = torch.randint(0, len(vox), (args.batch,), device=device)
-        real = vox[idx].unsqueeze(1).float()
-        lab = labels[idx]
+        for _ in range(args.n_critic):
+            real, lab = _batch(vox, labels, args.batch, device)
+            z = torch.randn(args.batch, args.z_dim, device=device)
+            with torch.no_grad():
+                fake = torch.sigmoid(G(z, lab))
+            lazy_r1 = args.r1 > 0 and step % args.r1_every == 0
+            if lazy_r1:
+                real.requires_grad_(True)
+            d_real, d_fake = D(real, lab), D(fake, lab)
+            if args.loss == "hinge":
+                loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+            else:
+                loss_d = d_fake.mean() - d_real.mean()
+                penalty = _gradient_penalty(D, real.detach(), fake, lab)
+                loss_d = loss_d + args.gp * penalty
+            if lazy_r1:
+                (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+                penalty = grad.pow(2).flatten(1).sum(1).mean()
+                loss_d = loss_d + 0.5 * args.r1 * args.r1_every * penalty
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
         z = torch.randn(args.batch, args.z_dim, device=device)
         fake = torch.sigmoid(G(z, lab))
-        d_real, d_fake = D(real, lab), D(fake.detach(), lab)
-        loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
         loss_g = -D(fake, lab).mean()
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
         with torch.no_grad():
+            beta = min(args.ema, (1 + step) / (10 + step))  # ramp: early EMA tracks G closely
             for pe, pg in zip(ema.parameters(), G.parameters()):
-                pe.lerp_(pg, 1 - args.ema)
+                pe.lerp_(pg, 1 - beta)
             for be, bg in zip(ema.buffers(), G.buffers()):
                 be.copy_(bg)
         step += 1
         now = time.time()
+        stats = _stats(fake.detach(), real.detach()) if step % args.log_every == 0 else ("",) * 4
         csv.write(f"{step},{loss_d.item():.4f},{loss_g.item():.4f},{d_real.mean().item():.4f},"
-                  f"{d_fake.mean().item():.4f},{now - t_last:.3f}\n")
+                  f"{d_fake.mean().item():.4f},{float(penalty.detach()):.4f},{','.join(stats)},"
+                  f"{now - t_last:.3f}\n")
         t_last = now
+        if step % args.log_every == 0:
+            csv.flush()
         bar.update()
         bar.set_postfix(d=f"{loss_d.item():.3f}", g=f"{loss_g.item():.3f}")
         if step % args.ckpt_every == 0 or step == args.steps:
             csv.flush()
-            save_checkpoint(out, G, D, ema, opt_g, opt_d, step, args)
+            save_checkpoint(out, G, D, ema, opt_g, opt_d, step, args, data.categories)
+            if args.preview_every and (step % args.preview_every == 0 or step == args.steps):
+                write_previews(out, ema, data.categories, device)
             log.info("step %d: loss_d %.4f loss_g %.4f (checkpoint written)", step,
                      loss_d.item(), loss_g.item())
     bar.close()
