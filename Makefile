@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ADDRESS ?= 127.0.0.1:50051
 DATA_DIR ?= .vitrine-data
 
-.PHONY: setup serve test bench protos lint clean
+.PHONY: setup serve test bench train-voxel-gan protos lint clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -44,6 +44,14 @@ test: setup
 
 bench: setup
 	$(PY) bench/bench_serve.py
+	$(PY) bench/bench_voxel_gan.py
+
+# Train, export and evaluate the voxel GAN (hours on 2 CPU cores; resumable: rerun to go on).
+STEPS ?= 4000
+train-voxel-gan: setup
+	$(VENV)/bin/vitrine train voxel-gan --out runs/voxel-gan --steps $(STEPS) --r1 1
+	$(PY) -m generators.voxel_gan.export --run runs/voxel-gan
+	$(VENV)/bin/vitrine eval voxel-gan
 
 protos: setup
 	$(PY) protos/generate.py
