@@ -19,10 +19,10 @@ def test_shapes_and_config():
     assert VoxelGenerator(**G.config()).config() == G.config()
 
 
-def _run(tmp_path, steps):
+def _run(tmp_path, steps, *extra):
     train.main(["--out", str(tmp_path), "--steps", str(steps), "--batch", "4",
                 "--n-per-category", "1", "--g-channels", "16,8,4", "--d-channels", "4,8,16",
-                "--z-dim", "16", "--ckpt-every", "2"])
+                "--z-dim", "16", "--ckpt-every", "2", "--preview-every", "0", *extra])
 
 
 def test_training_steps_change_weights_and_resume(tmp_path, monkeypatch):
@@ -48,3 +48,26 @@ def _tiny_set(split, n, res=32, cache_dir=None, progress=False):
     from generators.data import build_voxel_set
 
     return build_voxel_set(split, n, res)
+
+
+def test_trains_on_a_user_set_with_previews_and_r1(tmp_path):
+    import numpy as np
+
+    from generators.data import VoxelSet
+    from generators.data.mesh_set import save_voxel_set
+
+    vox = np.zeros((4, 32, 32, 32), bool)
+    vox[:2, 8:24, 1:20, 8:24] = True  # two "crates"
+    vox[2:, 12:20, 1:30, 12:20] = True  # two "posts"
+    data = tmp_path / "set.npz"
+    save_voxel_set(VoxelSet(vox, np.array([0, 0, 1, 1]), np.arange(4), ("crate", "post")), data)
+    out = tmp_path / "run"
+    _run(out, 2, "--data", str(data), "--r1", "1", "--r1-every", "1", "--preview-every", "2")
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["categories"] == ["crate", "post"] and cfg["generator"]["n_classes"] == 2
+    from PIL import Image
+
+    assert Image.open(out / "samples.png").size[0] > 0
+    assert Image.open(out / "loss_curve.png").size[0] > 0
+    rows = [r.split(",") for r in (out / "losses.csv").read_text().splitlines()[1:]]
+    assert all(float(r[5]) > 0 for r in rows)  # the R1 penalty was applied and logged
