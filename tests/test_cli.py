@@ -101,3 +101,33 @@ def test_fetch_command(servers, tmp_path):
     assert r.returncode == 0, r.stderr
     for p in (tmp_path / "g").iterdir():
         assert (tmp_path / "f" / p.name).read_bytes() == p.read_bytes()
+
+
+def test_dataset_build_reports_bad_files_and_writes_a_trainable_set(tmp_path):
+    import trimesh
+
+    from generators.data.mesh_set import load_voxel_set
+
+    (tmp_path / "crate").mkdir()
+    (tmp_path / "barrel").mkdir()
+    trimesh.creation.box((1, 0.6, 0.8)).export(tmp_path / "crate" / "a.stl")
+    trimesh.creation.cylinder(0.4, 1.0).export(tmp_path / "barrel" / "b.ply")
+    (tmp_path / "barrel" / "broken.obj").write_text("v 0 0 0\nf 9 9 9\n")
+    out = tmp_path / "set.npz"
+    r = run("dataset", "build", str(tmp_path / "crate"), str(tmp_path / "barrel"),
+            "--res", "32", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "skipped" in r.stderr and "broken.obj" in r.stderr
+    assert "2 shapes" in r.stdout and "vitrine train voxel-gan --data" in r.stdout
+    data = load_voxel_set(out)
+    assert data.categories == ("barrel", "crate") and data.voxels.shape == (2, 32, 32, 32)
+
+    r = run("dataset", "build", str(tmp_path / "nowhere"), "-o", str(out))
+    assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def test_train_and_eval_name_the_models_they_know(tmp_path):
+    r = run("train", "mystery-gan")
+    assert r.returncode == 2 and "voxel-gan" in r.stderr
+    r = run("eval", "voxel-gan", "--run", str(tmp_path))
+    assert r.returncode == 2 and "vitrine train voxel-gan" in r.stderr

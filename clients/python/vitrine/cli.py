@@ -4,6 +4,9 @@
     vitrine models
     vitrine generate MODEL --category C [--seed N] [--max-triangles N] ... -o out/
     vitrine fetch ASSET_ID -o out/
+    vitrine train voxel-gan [--out runs/voxel-gan] [--steps N] [--data FILE] ...
+    vitrine eval voxel-gan [--n 50] [--run DIR]
+    vitrine dataset build PATH... [--res 32] -o FILE
 
 Exit codes: 0 done, 1 the server refused the request, 2 bad usage, 3 server unreachable.
 """
@@ -139,6 +142,60 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+# Trainable / evaluable models -> the module whose main(argv) does the work. The training and
+# evaluation code lives with the model in generators/; the CLI only dispatches to it.
+TRAINERS = {"voxel-gan": "generators.voxel_gan.train"}
+EVALUATORS = {"voxel-gan": "generators.voxel_gan.evaluate"}
+
+
+def _dispatch(table: dict[str, str], verb: str, args: argparse.Namespace) -> int:
+    import importlib
+
+    module = table.get(args.model)
+    if module is None:
+        print(f"vitrine {verb}: no {verb}able model named {args.model!r}; "
+              f"choose one of: {', '.join(table)}", file=sys.stderr)
+        return EXIT_USAGE
+    rest = list(args.args)
+    if rest and rest[0] == "--":
+        rest = rest[1:]
+    return importlib.import_module(module).main(rest) or 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    return _dispatch(TRAINERS, "train", args)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    return _dispatch(EVALUATORS, "eval", args)
+
+
+def cmd_dataset_build(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from generators.data.mesh_set import build_mesh_set, save_voxel_set
+
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"vitrine dataset build: no such file or directory: {', '.join(missing)}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        data, skipped = build_mesh_set(args.paths, res=args.res, progress=True)
+    except ValueError as err:
+        print(f"vitrine dataset build: {err}", file=sys.stderr)
+        return EXIT_REFUSED
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    save_voxel_set(data, args.output)
+    counts = ", ".join(f"{c} {int((data.labels == i).sum())}"
+                       for i, c in enumerate(data.categories))
+    print(f"wrote {args.output}: {len(data)} shapes at {args.res}^3 ({counts}); "
+          f"{len(skipped)} skipped")
+    print(f"train on it with: vitrine train voxel-gan --data {args.output} --out runs/my-props")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vitrine", description="vitrine: 3D assets over gRPC")
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
@@ -173,6 +230,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", default=".")
     _add_address(p)
     p.set_defaults(fn=cmd_fetch)
+
+    p = sub.add_parser("train", help="train a model (voxel-gan); `vitrine train voxel-gan -h`",
+                       add_help=False)
+    p.add_argument("model", help=f"one of: {', '.join(TRAINERS)}")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the trainer's own options")
+    p.set_defaults(fn=cmd_train)
+
+    p = sub.add_parser("eval", help="print a model's metric table; `vitrine eval voxel-gan -h`",
+                       add_help=False)
+    p.add_argument("model", help=f"one of: {', '.join(EVALUATORS)}")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the evaluator's own options")
+    p.set_defaults(fn=cmd_eval)
+
+    p = sub.add_parser("dataset", help="build training data from your own meshes")
+    dsub = p.add_subparsers(dest="dataset_command", required=True)
+    d = dsub.add_parser("build", help="voxelise meshes (obj, ply, stl, glb) into a training set; "
+                                      "each file's category is its folder's name")
+    d.add_argument("paths", nargs="+", metavar="PATH", help="mesh files or folders")
+    d.add_argument("--res", type=int, choices=(32, 64), default=32, help="grid resolution")
+    d.add_argument("--output", "-o", required=True, help="the .npz file to write")
+    d.set_defaults(fn=cmd_dataset_build)
     return parser
 
 

@@ -1,0 +1,94 @@
+"""Export a training run's EMA generator as the shipped `voxel-gan` weights.
+
+    .venv/bin/python -m generators.voxel_gan.export --run runs/voxel-gan
+
+Writes `generators/voxel_gan/weights/voxel-gan.safetensors` (fp16; the EMA generator only, no
+discriminator or optimiser state) and `voxel-gan.json`: the constructor arguments, the category
+names, the real-world longest side of each category (median over 64 procedural shapes, so a
+served prop has a plausible size in metres), the file's sha256 (checked at every load) and the
+run's training record (steps, arguments, wall time from its losses.csv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save
+
+from generators.procedural import families
+from generators.voxel_gan.generator import CONFIG, WEIGHTS
+from generators.voxel_gan.model import VoxelGenerator
+
+log = logging.getLogger(__name__)
+
+
+def category_extents(categories, n: int = 64) -> dict[str, float]:
+    """Median longest bounding-box side (metres) of the first n training shapes per category."""
+    out = {}
+    for cat in categories:
+        sides = [float((s.bounds_max - s.bounds_min).max())
+                 for s in (families.build(cat, 1 + k) for k in range(n))]
+        out[cat] = round(float(np.median(sides)), 4)
+    return out
+
+
+def training_record(run: Path) -> dict:
+    cfg = json.loads((run / "config.json").read_text())
+    rec = {"steps": cfg["step"], "args": cfg["args"], "discriminator": cfg["discriminator"]}
+    losses = run / "losses.csv"
+    if losses.exists():
+        with losses.open() as f:
+            rows = list(csv.DictReader(f))
+        rows = [r for r in rows if int(r["step"]) <= cfg["step"]]
+        rec["train_seconds"] = round(sum(float(r["sec_per_step"]) for r in rows), 1)
+    return rec
+
+
+def export(run: Path, weights: Path = WEIGHTS, config: Path = CONFIG) -> dict:
+    ckpt = load_file(str(run / "checkpoint.safetensors"))
+    run_cfg = json.loads((run / "config.json").read_text())
+    G = VoxelGenerator(**run_cfg["generator"])
+    state = {k[len("ema."):]: v for k, v in ckpt.items() if k.startswith("ema.")}
+    G.load_state_dict(state)  # fails loudly if the run's shapes do not match its config
+    half = {k: (v.half() if v.is_floating_point() else v).contiguous()
+            for k, v in G.state_dict().items()}
+    blob = save(half)
+    categories = run_cfg.get("categories", list(families.CATEGORIES))
+    meta = {
+        "model": "voxel-gan",
+        "generator": G.config(),
+        "categories": categories,
+        "extent_m": category_extents(categories),
+        "sha256": hashlib.sha256(blob).hexdigest(),
+        "dtype": "float16",
+        "training": training_record(run),
+    }
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    for path, data in ((weights, blob), (config, json.dumps(meta, indent=2).encode() + b"\n")):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    log.info("wrote %s (%.2f MB) and %s", weights, len(blob) / 1e6, config)
+    return meta
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", default="runs/voxel-gan", help="training run directory")
+    ap.add_argument("--weights", default=str(WEIGHTS))
+    ap.add_argument("--config", default=str(CONFIG))
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_grad_enabled(False)
+    export(Path(args.run), Path(args.weights), Path(args.config))
+
+
+if __name__ == "__main__":
+    main()

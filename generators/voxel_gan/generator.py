@@ -1,0 +1,170 @@
+"""The `voxel-gan` model: trained class-conditional 3D-GAN -> occupancy -> shared prop pipeline.
+
+Weights ship in `generators/voxel_gan/weights/`: `voxel-gan.safetensors` (fp16, the EMA
+generator only) and `voxel-gan.json` (constructor arguments, category names, per-category
+real-world sizes, the weights' sha256 and the training record). Both are written by
+`python -m generators.voxel_gan.export`. A missing, truncated or altered file refuses to load
+with a `ModelLoadError` that names the file and the command that rebuilds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load as load_safetensors
+
+from generators.asset import KIND_PROP, Asset, CancelToken, Material, Spec
+from generators.errors import ModelLoadError
+from generators.geometry.pipeline import prop_meshes
+from generators.options import PROP_OPTIONS, OptionSpec
+from generators.registry import Generator, GeneratorInfo, register, source_hash
+from generators.voxel_gan.model import VoxelGenerator
+
+log = logging.getLogger(__name__)
+
+_GENERATORS_DIR = Path(__file__).resolve().parents[1]
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS = WEIGHTS_DIR / "voxel-gan.safetensors"
+CONFIG = WEIGHTS_DIR / "voxel-gan.json"
+REBUILD = "python -m generators.voxel_gan.export --run runs/voxel-gan"
+
+RESOLUTION = OptionSpec(
+    "resolution", "int", 64,
+    "grid the 32^3 occupancy is upsampled to (trilinear) before meshing; higher = smoother",
+    min=32, max=128,
+)
+
+MATERIALS = {
+    "chair": Material("walnut", (0.22, 0.11, 0.05, 1.0), 0.0, 0.6),
+    "table": Material("oak", (0.42, 0.27, 0.13, 1.0), 0.0, 0.55),
+    "vase": Material("terracotta", (0.55, 0.21, 0.09, 1.0), 0.0, 0.75),
+    "column": Material("marble", (0.83, 0.81, 0.77, 1.0), 0.0, 0.35),
+    "bench": Material("weathered_wood", (0.33, 0.24, 0.15, 1.0), 0.0, 0.8),
+    "lamp": Material("brass", (0.78, 0.57, 0.24, 1.0), 1.0, 0.35),
+}
+
+
+class EmptyShape(RuntimeError):
+    """The network produced no occupied voxel for a seed (reported, never served as garbage)."""
+
+
+def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG) -> tuple[VoxelGenerator, dict]:
+    """The EMA generator in eval mode, and its JSON config; ModelLoadError on any defect."""
+    for path in (weights, config):
+        if not path.is_file():
+            raise ModelLoadError(f"voxel-gan: {path} is missing; rebuild it with `{REBUILD}`")
+    try:
+        cfg = json.loads(config.read_text())
+        expected = cfg["sha256"]
+        gen_kwargs = cfg["generator"]
+        categories = cfg["categories"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ModelLoadError(f"voxel-gan: {config} is not a valid config ({err}); "
+                             f"rebuild it with `{REBUILD}`") from err
+    blob = weights.read_bytes()
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != expected:
+        raise ModelLoadError(f"voxel-gan: {weights} is corrupt (sha256 {digest[:12]}..., "
+                             f"config expects {str(expected)[:12]}...); restore it from git or "
+                             f"rebuild it with `{REBUILD}`")
+    try:
+        state = load_safetensors(blob)
+        G = VoxelGenerator(**gen_kwargs)
+        G.load_state_dict({k: v.float() for k, v in state.items()})
+    except Exception as err:  # safetensors and torch raise several types for a bad file
+        raise ModelLoadError(f"voxel-gan: {weights} does not load into VoxelGenerator({gen_kwargs})"
+                             f": {err}") from err
+    if len(categories) != G.n_classes:
+        raise ModelLoadError(f"voxel-gan: {config} lists {len(categories)} categories for a "
+                             f"{G.n_classes}-class network")
+    return G.eval(), cfg
+
+
+def latent(seed: int, category_index: int, z_dim: int) -> torch.Tensor:
+    """The latent code [1, z_dim] of a (seed, category): a pure function of both."""
+    g = torch.Generator().manual_seed((int(seed) * 1_000_003 + category_index) % 2**63)
+    return torch.randn(1, z_dim, generator=g)
+
+
+@register("voxel-gan")
+class VoxelGanGenerator(Generator):
+    def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG) -> None:
+        self.net, self.cfg = load_weights(Path(weights), Path(config))
+        self.categories = tuple(self.cfg["categories"])
+        digest = self.cfg["sha256"][:12]
+        version = source_hash(
+            _GENERATORS_DIR / "voxel_gan", _GENERATORS_DIR / "geometry",
+            _GENERATORS_DIR / "export", _GENERATORS_DIR / "options.py",
+            _GENERATORS_DIR / "asset.py", extra=digest.encode(),
+        )
+        self.info = GeneratorInfo(
+            name="voxel-gan",
+            kind=KIND_PROP,
+            version=f"vgan-{version}",
+            description="Class-conditional 3D-GAN trained on the procedural props (32^3 "
+                        "occupancy); every seed is a new shape no parametric rule wrote.",
+            categories=self.categories,
+            options=PROP_OPTIONS + (RESOLUTION,),
+        )
+
+    @torch.inference_mode()
+    def occupancy(self, category: str, seeds: Sequence[int]) -> np.ndarray:
+        """Occupancy probabilities [len(seeds), 32, 32, 32] (x, y, z), one forward per seed.
+
+        One seed per forward keeps every asset bit-identical however requests are batched."""
+        ci = self.categories.index(category)
+        lab = torch.tensor([ci])
+        out = [torch.sigmoid(self.net(latent(s, ci, self.net.z_dim), lab))[0, 0] for s in seeds]
+        return torch.stack(out).numpy()
+
+    @torch.inference_mode()
+    def sample(self, category: str, n: int, seed: int, batch: int = 64) -> np.ndarray:
+        """n probability grids from fresh latents (evaluation; batched, not bit-stable)."""
+        ci = self.categories.index(category)
+        g = torch.Generator().manual_seed(seed * 7919 + ci)
+        out = []
+        for i in range(0, n, batch):
+            b = min(batch, n - i)
+            z = torch.randn(b, self.net.z_dim, generator=g)
+            out.append(torch.sigmoid(self.net(z, torch.full((b,), ci))).numpy()[:, 0])
+        return np.concatenate(out)
+
+    def generate(self, specs: Sequence[Spec], cancel: CancelToken | None = None) -> list[Asset]:
+        assets = []
+        for spec in specs:
+            if cancel:
+                cancel.check()
+            prob = self.occupancy(spec.category, [spec.seed])[0]
+            if not (prob >= 0.5).any():
+                raise EmptyShape(f"voxel-gan produced an empty {spec.category} for seed "
+                                 f"{spec.seed}; try another seed")
+            grid, origin, spacing = self._field(prob, spec.category,
+                                                spec.options["resolution"])
+            meshes = prop_meshes(grid, origin, spacing, spec.options, inside_below=False,
+                                 level=0.5, cancel=cancel)
+            assets.append(Asset(
+                kind=KIND_PROP, category=spec.category, seed=spec.seed, meshes=meshes,
+                material=MATERIALS.get(spec.category),
+                metadata={"occupied_voxels": int((prob >= 0.5).sum())},
+            ))
+        return assets
+
+    def _field(self, prob: np.ndarray, category: str, resolution: int):
+        """Pad, upsample to `resolution`, and place the grid in metres (real-world size)."""
+        res = prob.shape[0]
+        t = torch.from_numpy(np.pad(prob, 1))[None, None]
+        if resolution != res:
+            size = round((res + 2) * resolution / res)
+            t = F.interpolate(t, size=(size,) * 3, mode="trilinear", align_corners=True)
+        grid = t[0, 0].numpy()
+        # The data fill res - 2 voxels along their longest side with that side's real length.
+        extent_m = float(self.cfg.get("extent_m", {}).get(category, 1.0))
+        spacing = extent_m / (res - 2) * (res + 1) / (grid.shape[0] - 1)
+        return grid, np.zeros(3), spacing
