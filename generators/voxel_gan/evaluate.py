@@ -22,7 +22,7 @@ from safetensors.torch import load_file
 from generators.data import load_or_build
 from generators.metrics.evaluate import evaluate, format_table
 from generators.voxel_gan.generator import CONFIG, WEIGHTS, load_weights
-from generators.voxel_gan.model import VoxelGenerator
+from generators.voxel_gan.model import VoxelGenerator, for_inference
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ def sampler_from_run(run: Path):
 
 
 def _sampler(G: VoxelGenerator, categories):
+    G = for_inference(G)
     @torch.inference_mode()
     def sample(category: str, n: int, seed: int):
         ci = categories.index(category)

@@ -90,3 +90,56 @@ class VoxelDiscriminator(nn.Module):
     def config(self) -> dict:
         return {"n_classes": self.n_classes, "channels": list(self.channels), "res": self.res,
                 "sn": self.sn, "mbstd": self.mbstd}
+
+
+# Transposed conv (kernel 4, stride 2, padding 1) along one axis: output 2m + a reads inputs
+# m - 1 + j for the stride-1 taps j below, with the transposed kernel's tap k.
+_TAPS = {0: {0: 3, 1: 1}, 1: {1: 2, 2: 0}}  # parity a -> {conv tap j: transposed tap k}
+
+
+class SubPixelUp(nn.Module):
+    """Inference form of a trained ConvTranspose3d(kernel 4, stride 2, padding 1).
+
+    The same map written as one stride-1 3^3 convolution to 8 * Cout channels (one per output
+    parity) followed by a 3-D pixel shuffle -- an exact re-parameterisation (float rounding
+    aside). Why: PyTorch's CPU transposed 3-D conv with a single output channel runs at a few
+    GFLOP/s and gains nothing from batching, while the stride-1 conv runs on oneDNN for batch
+    >= 2 (4x faster per asset on the generator's last layer). For batch 1 PyTorch picks its slow
+    reference 3-D conv, so batch 1 keeps the transposed conv: a seed served alone always takes
+    the same path and stays bit-stable.
+    """
+
+    def __init__(self, ct: nn.ConvTranspose3d):
+        super().__init__()
+        if ct.kernel_size != (4, 4, 4) or ct.stride != (2, 2, 2) or ct.padding != (1, 1, 1):
+            raise ValueError("SubPixelUp needs ConvTranspose3d(kernel 4, stride 2, padding 1)")
+        w = ct.weight.detach()  # [Cin, Cout, 4, 4, 4]
+        cin, cout = w.shape[:2]
+        sub = torch.zeros(cout, 2, 2, 2, cin, 3, 3, 3, dtype=w.dtype)
+        for a, b, c in itertools.product((0, 1), repeat=3):
+            for (ja, ka), (jb, kb), (jc, kc) in itertools.product(
+                    _TAPS[a].items(), _TAPS[b].items(), _TAPS[c].items()):
+                sub[:, a, b, c, :, ja, jb, jc] = w[:, :, ka, kb, kc].T
+        self.register_buffer("weight", w.clone())
+        self.register_buffer("bias", None if ct.bias is None else ct.bias.detach().clone())
+        self.register_buffer("sub_weight", sub.reshape(cout * 8, cin, 3, 3, 3))
+        self.register_buffer("sub_bias", None if ct.bias is None
+                             else ct.bias.detach().repeat_interleave(8))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] == 1:
+            return nn.functional.conv_transpose3d(x, self.weight, self.bias, 2, 1)
+        y = nn.functional.conv3d(x, self.sub_weight, self.sub_bias, padding=1)
+        b, _, n, m, k = y.shape
+        y = y.view(b, -1, 2, 2, 2, n, m, k).permute(0, 1, 5, 2, 6, 3, 7, 4)
+        return y.reshape(b, -1, 2 * n, 2 * m, 2 * k)
+
+
+def for_inference(G: VoxelGenerator) -> VoxelGenerator:
+    """An eval-mode copy of G whose output layer is a `SubPixelUp` (same function, faster
+    batches). Training keeps the plain transposed conv; only serving and evaluation use this."""
+    import copy
+
+    fast = copy.deepcopy(G).eval()
+    fast.ups[-1] = SubPixelUp(fast.ups[-1])
+    return fast
