@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from generators.errors import Cancelled
+from generators.texture.pbr import PBRSet
 
 KIND_PROP = "prop"
 KIND_TEXTURE = "texture"
@@ -29,12 +30,18 @@ class Spec:
 
 @dataclass
 class Material:
-    """A glTF metallic-roughness material (factors only; textures come with the texture model)."""
+    """A glTF metallic-roughness material: factors, and optionally tileable PBR maps.
+
+    With `textures`, glTF multiplies each map by its factor, so factors are usually left at 1
+    (base colour white, metallic and roughness 1) and the maps carry the look. A texture asset
+    (kind "texture") is a Material with textures and no meshes.
+    """
 
     name: str
     base_color: tuple[float, float, float, float]  # linear RGBA, as glTF wants
     metallic: float = 0.0
     roughness: float = 0.8
+    textures: PBRSet | None = None
 
 
 @dataclass
