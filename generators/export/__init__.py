@@ -17,14 +17,17 @@ class FileBlob:
     triangles: int = 0
 
 
-_EXPORTERS: dict[str, Callable[[Asset], list[FileBlob]]] = {}
+# (asset kind or None for "any kind", format) -> exporter. A kind-specific entry wins: a
+# texture asset's "glb" is its PNG maps plus a preview GLB, a prop's "glb" its LOD chain.
+_EXPORTERS: dict[tuple[str | None, str], Callable[[Asset], list[FileBlob]]] = {}
 
 
-def register_format(name: str):
+def register_format(name: str, kind: str | None = None):
     def deco(fn: Callable[[Asset], list[FileBlob]]):
-        if name in _EXPORTERS:
-            raise ValueError(f"format {name!r} is already registered")
-        _EXPORTERS[name] = fn
+        if (kind, name) in _EXPORTERS:
+            raise ValueError(f"format {name!r} is already registered"
+                             + (f" for {kind} assets" if kind else ""))
+        _EXPORTERS[(kind, name)] = fn
         return fn
 
     return deco
@@ -32,11 +35,12 @@ def register_format(name: str):
 
 def export_asset(asset: Asset, fmt: str = "glb") -> list[FileBlob]:
     """The asset's files in streaming order (props: coarsest level of detail first)."""
-    try:
-        exporter = _EXPORTERS[fmt]
-    except KeyError:
-        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(_EXPORTERS)}") from None
+    exporter = _EXPORTERS.get((asset.kind, fmt)) or _EXPORTERS.get((None, fmt))
+    if exporter is None:
+        known = sorted({name for _, name in _EXPORTERS})
+        raise ValueError(f"unknown format {fmt!r}; known: {', '.join(known)}")
     return exporter(asset)
 
 
 from generators.export import glb as _glb  # noqa: F401  (registers "glb")
+from generators.export import texture as _texture  # noqa: F401  (texture assets' "glb")
