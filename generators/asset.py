@@ -52,6 +52,7 @@ class Mesh:
     faces: np.ndarray  # [F, 3] uint32, counter-clockwise seen from outside
     normals: np.ndarray  # [V, 3] float32, unit length
     lod: int  # 0 = finest
+    uvs: np.ndarray | None = None  # [V, 2] float32 TEXCOORD_0 (glTF: v grows downwards)
 
     @property
     def triangles(self) -> int:
