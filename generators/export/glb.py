@@ -2,18 +2,23 @@
 
 Written by hand rather than through a general library so that every byte is ours to control:
 tight accessor bounds, 4-byte alignment, unit normals, the smallest index type — the things
-the Khronos glTF-Validator checks. One GLB per level of detail, each complete on its own.
+the Khronos glTF-Validator checks. One GLB per level of detail, each complete on its own: a
+textured material's maps are embedded as PNG images in every level's binary chunk.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+from dataclasses import replace
 
 import numpy as np
 
 from generators.asset import Asset, Material, Mesh
 from generators.export import FileBlob, register_format
+from generators.geometry.uv import tangents
+from generators.texture.materials import half_size
+from generators.texture.pbr import PNG_MIME, png_bytes
 
 GLB_MAGIC = 0x46546C67  # "glTF"
 GLB_VERSION = 2
@@ -25,6 +30,11 @@ FLOAT = 5126
 UNSIGNED_SHORT = 5123
 UNSIGNED_INT = 5125
 TRIANGLES = 4
+LINEAR = 9729  # sampler filter and wrap enums, as glTF 2.0 numbers them
+LINEAR_MIPMAP_LINEAR = 9987
+REPEAT = 10497
+TEXTURE_ORDER = ("base_color", "normal", "orm")  # PBRSet fields, as textures 0, 1, 2
+MIN_LOD_TEXTURE = 64  # coarser levels of detail stop halving their maps here
 MIME = "model/gltf-binary"
 GENERATOR = "vitrine"
 
@@ -33,23 +43,80 @@ def _pad4(b: bytes, fill: bytes = b"\x00") -> bytes:
     return b + fill * (-len(b) % 4)
 
 
+def _material_json(material: Material, textured: bool) -> dict:
+    pbr = {
+        "baseColorFactor": [float(c) for c in material.base_color],
+        "metallicFactor": float(material.metallic),
+        "roughnessFactor": float(material.roughness),
+    }
+    out: dict = {"name": material.name, "pbrMetallicRoughness": pbr}
+    if textured:
+        # Texture indices follow TEXTURE_ORDER; the ORM image serves both occlusion (R) and
+        # metallic-roughness (G, B), as glTF intends.
+        pbr["baseColorTexture"] = {"index": 0}
+        pbr["metallicRoughnessTexture"] = {"index": 2}
+        out["normalTexture"] = {"index": 1}
+        out["occlusionTexture"] = {"index": 2}
+    return out
+
+
 def mesh_to_glb(mesh: Mesh, material: Material | None, name: str = "prop") -> bytes:
-    """One mesh as a self-contained GLB: one scene, one node, one primitive."""
+    """One mesh as a self-contained GLB: one scene, one node, one primitive.
+
+    A material with `textures` needs `mesh.uvs`; its maps are embedded as PNG images in the
+    binary chunk (TEXCOORD_0, sampler wrap REPEAT with trilinear mipmapping).
+    """
     v = np.ascontiguousarray(mesh.vertices, dtype="<f4")
     n = np.ascontiguousarray(mesh.normals, dtype="<f4")
     if len(v) == 0 or len(mesh.faces) == 0:
         raise ValueError("cannot export an empty mesh")
+    textured = material is not None and material.textures is not None
+    if textured and mesh.uvs is None:
+        raise ValueError(f"material {material.name!r} has textures but lod{mesh.lod} has no UVs")
     idx_dtype, idx_type = ("<u2", UNSIGNED_SHORT) if len(v) < 65535 else ("<u4", UNSIGNED_INT)
     idx = np.ascontiguousarray(mesh.faces, dtype=idx_dtype).ravel()
 
+    accessors = [
+        {"componentType": FLOAT, "count": len(v), "type": "VEC3",
+         # float32 values printed through Python floats round-trip exactly, so the
+         # validator's min/max check sees the very same numbers.
+         "min": [float(x) for x in v.min(axis=0)], "max": [float(x) for x in v.max(axis=0)]},
+        {"componentType": FLOAT, "count": len(n), "type": "VEC3"},
+    ]
+    arrays: list[tuple[bytes, int | None]] = [(v.tobytes(), ARRAY_BUFFER),
+                                              (n.tobytes(), ARRAY_BUFFER)]
+    attributes = {"POSITION": 0, "NORMAL": 1}
+    if textured:
+        uv = np.ascontiguousarray(mesh.uvs, dtype="<f4")
+        if uv.shape != (len(v), 2) or not np.isfinite(uv).all():
+            raise ValueError(f"lod{mesh.lod} UVs must be finite [{len(v)}, 2], got {uv.shape}")
+        # A normal map needs a tangent frame; given explicitly, every engine uses the same one.
+        tan = np.ascontiguousarray(tangents(v, mesh.faces, n, uv), dtype="<f4")
+        attributes["TANGENT"] = len(accessors)
+        accessors.append({"componentType": FLOAT, "count": len(tan), "type": "VEC4"})
+        arrays.append((tan.tobytes(), ARRAY_BUFFER))
+        attributes["TEXCOORD_0"] = len(accessors)
+        accessors.append({"componentType": FLOAT, "count": len(uv), "type": "VEC2"})
+        arrays.append((uv.tobytes(), ARRAY_BUFFER))
+    indices = len(accessors)
+    accessors.append({"componentType": idx_type, "count": len(idx), "type": "SCALAR"})
+    arrays.append((idx.tobytes(), ELEMENT_ARRAY_BUFFER))
+    for i, acc in enumerate(accessors):
+        acc["bufferView"] = i
+    if textured:
+        # Images follow the accessors' views; a view holding an image has no target.
+        maps = material.textures
+        arrays += [(png_bytes(getattr(maps, t)), None) for t in TEXTURE_ORDER]
+
     blobs, views = [], []
     offset = 0
-    for arr, target in ((v, ARRAY_BUFFER), (n, ARRAY_BUFFER), (idx, ELEMENT_ARRAY_BUFFER)):
-        raw = _pad4(arr.tobytes())
-        views.append({"buffer": 0, "byteOffset": offset, "byteLength": arr.nbytes,
-                      "target": target})
-        blobs.append(raw)
-        offset += len(raw)
+    for raw, target in arrays:
+        view = {"buffer": 0, "byteOffset": offset, "byteLength": len(raw)}
+        if target is not None:
+            view["target"] = target
+        views.append(view)
+        blobs.append(_pad4(raw))
+        offset += len(blobs[-1])
     binary = b"".join(blobs)
 
     gltf = {
@@ -60,32 +127,25 @@ def mesh_to_glb(mesh: Mesh, material: Material | None, name: str = "prop") -> by
         "meshes": [{
             "name": name,
             "primitives": [{
-                "attributes": {"POSITION": 0, "NORMAL": 1},
-                "indices": 2,
+                "attributes": attributes,
+                "indices": indices,
                 "mode": TRIANGLES,
                 **({"material": 0} if material else {}),
             }],
         }],
-        "accessors": [
-            {"bufferView": 0, "componentType": FLOAT, "count": len(v), "type": "VEC3",
-             # float32 values printed through Python floats round-trip exactly, so the
-             # validator's min/max check sees the very same numbers.
-             "min": [float(x) for x in v.min(axis=0)], "max": [float(x) for x in v.max(axis=0)]},
-            {"bufferView": 1, "componentType": FLOAT, "count": len(n), "type": "VEC3"},
-            {"bufferView": 2, "componentType": idx_type, "count": len(idx), "type": "SCALAR"},
-        ],
+        "accessors": accessors,
         "bufferViews": views,
         "buffers": [{"byteLength": len(binary)}],
     }
     if material:
-        gltf["materials"] = [{
-            "name": material.name,
-            "pbrMetallicRoughness": {
-                "baseColorFactor": [float(c) for c in material.base_color],
-                "metallicFactor": float(material.metallic),
-                "roughnessFactor": float(material.roughness),
-            },
-        }]
+        gltf["materials"] = [_material_json(material, textured)]
+    if textured:
+        first = len(views) - len(TEXTURE_ORDER)
+        gltf["images"] = [{"bufferView": first + i, "mimeType": PNG_MIME, "name": t}
+                          for i, t in enumerate(TEXTURE_ORDER)]
+        gltf["samplers"] = [{"magFilter": LINEAR, "minFilter": LINEAR_MIPMAP_LINEAR,
+                             "wrapS": REPEAT, "wrapT": REPEAT}]
+        gltf["textures"] = [{"sampler": 0, "source": i} for i in range(len(TEXTURE_ORDER))]
     js = _pad4(json.dumps(gltf, separators=(",", ":")).encode(), b" ")
     total = 12 + 8 + len(js) + 8 + len(binary)
     return b"".join([
@@ -95,11 +155,25 @@ def mesh_to_glb(mesh: Mesh, material: Material | None, name: str = "prop") -> by
     ])
 
 
+def _material_for_lod(material: Material | None, lod: int) -> Material | None:
+    """Coarser levels of detail wear the next mip of the maps (half the edge per level, not
+    below MIN_LOD_TEXTURE): they are seen from farther away and cost a quarter of the bytes."""
+    if material is None or material.textures is None:
+        return material
+    maps = material.textures
+    for _ in range(lod):
+        if maps.size // 2 < MIN_LOD_TEXTURE:
+            break
+        maps = half_size(maps)
+    return replace(material, textures=maps)
+
+
 @register_format("glb")
 def export_glb(asset: Asset) -> list[FileBlob]:
     """A prop's LOD chain as GLB files, coarsest first (an engine can show something at once)."""
     files = [
-        FileBlob(f"lod{m.lod}.glb", MIME, mesh_to_glb(m, asset.material, asset.category),
+        FileBlob(f"lod{m.lod}.glb", MIME,
+                 mesh_to_glb(m, _material_for_lod(asset.material, m.lod), asset.category),
                  lod=m.lod, triangles=m.triangles)
         for m in asset.meshes
     ]
