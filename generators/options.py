@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from generators.errors import InvalidOption
+from generators.texture.materials import MATERIAL_NAMES
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,23 @@ PIVOT = OptionSpec(
     "pivot", "enum", "bottom_center", "where the origin sits", choices=PIVOTS,
 )
 FORMAT = OptionSpec("format", "enum", "glb", "file format", choices=FORMATS)
+# 512: a 0.5 m repeat of wood at its fixed texel density, and the maps of a default prop cost
+# ~0.1-0.3 s here (README "Textured props" has the measured table); 1024+ mostly buys fewer
+# visible repeats on large props.
+TEXTURE_SIZE = OptionSpec(
+    "texture_size", "int", 512,
+    "edge in pixels of lod0's material maps (coarser levels halve it); features keep their "
+    "real-world size, so a larger texture repeats less often", min=64, max=2048,
+    power_of_two=True,
+)
+MATERIAL = OptionSpec(
+    "material", "enum", None, "surface material (unset: the category's own)",
+    choices=MATERIAL_NAMES,
+)
 
-PROP_OPTIONS: tuple[OptionSpec, ...] = (MAX_TRIANGLES, LOD_COUNT, SIZE_M, PIVOT, FORMAT)
+PROP_OPTIONS: tuple[OptionSpec, ...] = (
+    MAX_TRIANGLES, LOD_COUNT, SIZE_M, PIVOT, FORMAT, TEXTURE_SIZE, MATERIAL,
+)
 
 
 def resolve_options(

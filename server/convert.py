@@ -16,9 +16,12 @@ KIND_TO_PB = {
     "prop": pb.ASSET_KIND_PROP, "texture": pb.ASSET_KIND_TEXTURE,
     "character": pb.ASSET_KIND_CHARACTER, "render": pb.ASSET_KIND_RENDER,
 }
-# Enumerated options travel as proto enums; generators use lowercase names.
+# Closed enumerations travel as proto enums; generators use lowercase names. `material` is an
+# enumerated option too, but travels as a plain string: models may add materials without a
+# contract change (the allowed names are in ListModels).
 ENUM_OPTIONS = {"pivot": ("PIVOT_", pb.Pivot), "format": ("FORMAT_", pb.Format)}
-SCALAR_OPTIONS = ("max_triangles", "lod_count", "size_m", "texture_size", "resolution")
+SCALAR_OPTIONS = ("max_triangles", "lod_count", "size_m", "texture_size", "resolution",
+                  "material")
 
 
 def options_from_proto(options: pb.Options) -> dict[str, Any]:
@@ -36,11 +39,13 @@ def options_from_proto(options: pb.Options) -> dict[str, Any]:
 def model_info_to_proto(info: GeneratorInfo) -> pb.ModelInfo:
     options = []
     for o in info.options:
-        prefix = ENUM_OPTIONS.get(o.name, ("",))[0]
-        choices = [prefix + c.upper() for c in o.choices]
         default = "" if o.default is None else str(o.default)
-        if o.type == "enum" and o.default is not None:
-            default = prefix + str(o.default).upper()
+        choices = list(o.choices)
+        if o.name in ENUM_OPTIONS:  # proto enum value names, e.g. PIVOT_CENTER
+            prefix = ENUM_OPTIONS[o.name][0]
+            choices = [prefix + c.upper() for c in o.choices]
+            if o.default is not None:
+                default = prefix + str(o.default).upper()
         options.append(pb.OptionInfo(
             name=o.name, description=o.description, type=o.type,
             min=o.min if o.min is not None else 0.0, max=o.max if o.max is not None else 0.0,
@@ -73,7 +78,8 @@ def asset_id(canonical: bytes) -> str:
 def header_for(
     aid: str, model: str, version: str, asset: Asset, files: list[FileBlob]
 ) -> pb.AssetHeader:
-    lo, hi = asset.bounds
+    # A texture has no geometry: its bounds stay at zero.
+    lo, hi = asset.bounds if asset.meshes else ((0.0,) * 3, (0.0,) * 3)
     return pb.AssetHeader(
         asset_id=aid, seed=asset.seed, kind=KIND_TO_PB[asset.kind], model=model,
         model_version=version, category=asset.category,

@@ -7,7 +7,8 @@ from generators.options import LOD_COUNT, PROP_OPTIONS, OptionSpec, resolve_opti
 def test_defaults_fill_unset_options():
     out = resolve_options(PROP_OPTIONS, {"lod_count": 2})
     assert out == {"max_triangles": 20_000, "lod_count": 2, "size_m": None,
-                   "pivot": "bottom_center", "format": "glb"}
+                   "pivot": "bottom_center", "format": "glb", "texture_size": 512,
+                   "material": None}
 
 
 @pytest.mark.parametrize("name, value, needle", [
@@ -17,7 +18,12 @@ def test_defaults_fill_unset_options():
     ("size_m", float("nan"), "options.size_m"),
     ("size_m", 0.0, "allowed: 0.01 to 100"),
     ("pivot", "top", "allowed: one of bottom_center, center"),
-    ("texture_size", 512, "not accepted by this model"),
+    ("texture_size", 500, "options.texture_size: got 500; allowed: a power of two from 64"),
+    ("texture_size", 4096, "allowed: a power of two from 64 to 2048"),
+    ("material", "gold", ("options.material: got 'gold'; allowed: one of wood, weathered_wood, "
+                          "marble, terracotta, brass, stone, fabric")),
+    ("material", "brick", "allowed: one of"),  # a photo exemplar: it does not tile
+    ("colour", "red", "not accepted by this model"),
 ])
 def test_bad_values_name_field_and_range(name, value, needle):
     with pytest.raises(InvalidOption) as e:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import threading
 import time
 
@@ -81,6 +82,25 @@ def test_list_models(stub):
     assert (opts["lod_count"].min, opts["lod_count"].max) == (1, 4)
     assert list(opts["pivot"].choices) == ["PIVOT_BOTTOM_CENTER", "PIVOT_CENTER"]
     assert opts["pivot"].default_value == "PIVOT_BOTTOM_CENTER"
+    # material travels as a string: its choices are the names a request sends.
+    assert "weathered_wood" in opts["material"].choices and opts["material"].type == "enum"
+    assert opts["material"].default_value == ""  # unset: the category's own material
+    assert (opts["texture_size"].min, opts["texture_size"].max) == (64, 2048)
+    assert opts["texture_size"].default_value == "512"
+
+
+def test_requested_material_and_texture_size_arrive_in_the_glbs(stub):
+    options = pb.Options(max_triangles=2000, lod_count=2, texture_size=128, material="brass")
+    got = collect(stub.Generate(pb.GenerateRequest(model="procedural", category="table",
+                                                   seed=5, options=options)))
+    header, files = got[0]
+    assert [f.name for f in header.files] == ["lod1.glb", "lod0.glb"]
+    for data in files:
+        jlen = int.from_bytes(data[12:16], "little")
+        doc = json.loads(data[20:20 + jlen])
+        assert doc["materials"][0]["name"] == "brass"
+        assert len(doc["images"]) == 3
+    assert_valid_glb(files, allow_infos=False)
 
 
 def test_every_category_streams_valid_engine_ready_glbs(stub):
@@ -135,8 +155,13 @@ def test_options_change_the_asset(stub):
                         options=pb.Options(size_m=-1)),
      grpc.StatusCode.INVALID_ARGUMENT, "options.size_m", "options.size_m"),
     (pb.GenerateRequest(model="procedural", category="chair",
-                        options=pb.Options(texture_size=512)),
-     grpc.StatusCode.INVALID_ARGUMENT, "not accepted by this model", "options.texture_size"),
+                        options=pb.Options(texture_size=500)),
+     grpc.StatusCode.INVALID_ARGUMENT, "allowed: a power of two from 64 to 2048",
+     "options.texture_size"),
+    (pb.GenerateRequest(model="procedural", category="chair",
+                        options=pb.Options(material="gold")),
+     grpc.StatusCode.INVALID_ARGUMENT, "allowed: one of wood, weathered_wood, marble",
+     "options.material"),
 ])
 def test_bad_requests_get_meaningful_statuses(stub, request_, code, needle, field):
     with pytest.raises(grpc.RpcError) as e:

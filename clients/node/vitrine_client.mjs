@@ -5,7 +5,7 @@
 //   node clients/node/vitrine_client.mjs [--address HOST:PORT] models
 //   node clients/node/vitrine_client.mjs [--address HOST:PORT] generate MODEL --category C
 //        [--seed N] [--max-triangles N] [--lod-count N] [--size-m X] [--pivot P]
-//        [--texture-size N] [--resolution N] [--format F] -o OUTDIR
+//        [--texture-size N] [--material M] [--resolution N] [--format F] -o OUTDIR
 //   node clients/node/vitrine_client.mjs [--address HOST:PORT] fetch ASSET_ID
 //        [--file-index I --offset O] -o OUTDIR
 //
@@ -41,7 +41,7 @@ const USAGE = `usage:
   vitrine_client.mjs [--address HOST:PORT] [--proto FILE] [--timeout S] models
   vitrine_client.mjs [...] generate MODEL --category C [--seed N] [--max-triangles N]
                      [--lod-count N] [--size-m X] [--pivot P] [--texture-size N]
-                     [--resolution N] [--format F] -o OUTDIR
+                     [--material M] [--resolution N] [--format F] -o OUTDIR
   vitrine_client.mjs [...] fetch ASSET_ID [--file-index I --offset O] -o OUTDIR
 
   --address   server address (default $VITRINE_ADDRESS or 127.0.0.1:50051)
@@ -49,6 +49,7 @@ const USAGE = `usage:
   --timeout   deadline of the call in seconds (default: none)
   --pivot     PIVOT_BOTTOM_CENTER | PIVOT_CENTER (or bottom_center | center)
   --format    FORMAT_GLB (or glb)
+  --material  a material name, e.g. marble (the model's "material" option lists them)
 
 exit codes: 0 ok, 1 a file failed its size/sha256 check or a protocol error,
             2 gRPC error (stderr "error: STATUS: details"), 64 bad command line,
@@ -78,6 +79,7 @@ function parseCommandLine(argv) {
         'size-m': { type: 'string' },
         pivot: { type: 'string' },
         'texture-size': { type: 'string' },
+        material: { type: 'string' },
         resolution: { type: 'string' },
         format: { type: 'string' },
         'file-index': { type: 'string' },
@@ -128,7 +130,7 @@ function rejectOptions(values, names, command) {
 }
 
 const GENERATE_ONLY = ['category', 'seed', 'max-triangles', 'lod-count', 'size-m', 'pivot',
-  'texture-size', 'resolution', 'format'];
+  'texture-size', 'material', 'resolution', 'format'];
 const FETCH_ONLY = ['file-index', 'offset'];
 
 // ---------------------------------------------------------------------------------------
@@ -431,6 +433,7 @@ async function main(argv) {
     }
     set('pivot', parseEnum(values.pivot, 'pivot', 'PIVOT_', enumNames(packageDefinition, 'vitrine.v1.Pivot')));
     set('texture_size', u32('texture-size'));
+    set('material', values.material);
     set('resolution', u32('resolution'));
     set('format', parseEnum(values.format, 'format', 'FORMAT_', enumNames(packageDefinition, 'vitrine.v1.Format')));
     const seed = parseUint(values.seed, 'seed', UINT64_MAX) ?? 0n;

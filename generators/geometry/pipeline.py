@@ -1,19 +1,23 @@
-"""The prop pipeline every shape model shares: field -> clean, sized LOD meshes."""
+"""The prop pipeline every shape model shares: field -> clean, sized LOD meshes -> a
+textured prop (UVs for the category's tileable material, and its PBR maps)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
-from generators.asset import CancelToken, Mesh
+from generators.asset import KIND_PROP, Asset, CancelToken, Material, Mesh, Spec
 from generators.geometry.cleanup import clean
 from generators.geometry.decimate import lod_chain
 from generators.geometry.extract import mesh_from_field
 from generators.geometry.normals import vertex_normals
 from generators.geometry.placement import placement
 from generators.geometry.smooth import taubin
+from generators.geometry.uv import planar_uv
+from generators.texture.materials import material_for, prop_material, tile_m
 
 
 def prop_meshes(
@@ -54,3 +58,45 @@ def prop_meshes(
             )
         )
     return meshes
+
+
+def textured(
+    meshes: list[Mesh],  # finest first, as prop_meshes returns them
+    category: str,
+    seed: int,  # the asset's seed: the material's maps derive from it (deterministic bytes)
+    options: Mapping[str, Any],  # resolved prop options (texture_size, material)
+    cancel: CancelToken | None = None,
+) -> tuple[list[Mesh], Material]:
+    """UV-unwrap every level for the requested (or the category's) material; make its maps.
+
+    Every level gets the same world-space projection, so the texture does not shift when an
+    engine swaps levels. Returns the meshes (seams split) and the textured `Material`.
+    """
+    check = cancel.check if cancel else (lambda: None)
+    mat = material_for(category, options.get("material"))
+    size = options["texture_size"]
+    repeat_m = tile_m(mat, size)
+    out = []
+    for m in meshes:
+        check()
+        u = planar_uv(m.vertices, m.faces, m.normals, repeat_m, grain_vertical=mat.grain_vertical)
+        out.append(replace(m, vertices=u.vertices, faces=u.faces, normals=u.normals, uvs=u.uvs))
+    check()
+    return out, prop_material(mat.name, size, seed)
+
+
+def prop_asset(
+    spec: Spec,
+    grid: np.ndarray,  # [nx, ny, nz] SDF (negative inside) or occupancy
+    origin: np.ndarray,  # [3] world position of grid[0, 0, 0], metres
+    spacing: float,  # voxel edge, metres
+    *,
+    metadata: dict[str, Any] | None = None,  # JSON-serialisable extras for the Asset
+    cancel: CancelToken | None = None,
+    **field_kwargs: Any,  # inside_below, level, smooth_iterations: as prop_meshes takes them
+) -> Asset:
+    """A whole textured prop from a field: what every shape model's `generate` returns."""
+    meshes = prop_meshes(grid, origin, spacing, spec.options, cancel=cancel, **field_kwargs)
+    meshes, material = textured(meshes, spec.category, spec.seed, spec.options, cancel)
+    return Asset(kind=KIND_PROP, category=spec.category, seed=spec.seed, meshes=meshes,
+                 material=material, metadata=metadata or {})

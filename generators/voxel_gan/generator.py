@@ -20,11 +20,12 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load as load_safetensors
 
-from generators.asset import KIND_PROP, Asset, CancelToken, Material, Spec
+from generators.asset import KIND_PROP, Asset, CancelToken, Spec
 from generators.errors import ModelLoadError
-from generators.geometry.pipeline import prop_meshes
+from generators.geometry.pipeline import prop_asset
 from generators.options import PROP_OPTIONS, OptionSpec
 from generators.registry import Generator, GeneratorInfo, register, source_hash
+from generators.texture.materials import providers_version
 from generators.voxel_gan.model import VoxelGenerator, for_inference
 
 log = logging.getLogger(__name__)
@@ -40,16 +41,6 @@ RESOLUTION = OptionSpec(
     "grid the 32^3 occupancy is upsampled to (trilinear) before meshing; higher = smoother",
     min=32, max=128,
 )
-
-MATERIALS = {
-    "chair": Material("walnut", (0.22, 0.11, 0.05, 1.0), 0.0, 0.6),
-    "table": Material("oak", (0.42, 0.27, 0.13, 1.0), 0.0, 0.55),
-    "vase": Material("terracotta", (0.55, 0.21, 0.09, 1.0), 0.0, 0.75),
-    "column": Material("marble", (0.83, 0.81, 0.77, 1.0), 0.0, 0.35),
-    "bench": Material("weathered_wood", (0.33, 0.24, 0.15, 1.0), 0.0, 0.8),
-    "lamp": Material("brass", (0.78, 0.57, 0.24, 1.0), 1.0, 0.35),
-}
-
 
 class EmptyShape(RuntimeError):
     """The network produced no occupied voxel for a seed (reported, never served as garbage)."""
@@ -102,8 +93,9 @@ class VoxelGanGenerator(Generator):
         digest = self.cfg["sha256"][:12]
         version = source_hash(
             _GENERATORS_DIR / "voxel_gan", _GENERATORS_DIR / "geometry",
-            _GENERATORS_DIR / "export", _GENERATORS_DIR / "options.py",
-            _GENERATORS_DIR / "asset.py", extra=digest.encode(),
+            _GENERATORS_DIR / "export", _GENERATORS_DIR / "texture",
+            _GENERATORS_DIR / "options.py", _GENERATORS_DIR / "asset.py",
+            extra=(digest + providers_version()).encode(),
         )
         self.info = GeneratorInfo(
             name="voxel-gan",
@@ -148,11 +140,8 @@ class VoxelGanGenerator(Generator):
                                  f"{spec.seed}; try another seed")
             grid, origin, spacing = self._field(prob, spec.category,
                                                 spec.options["resolution"])
-            meshes = prop_meshes(grid, origin, spacing, spec.options, inside_below=False,
-                                 level=0.5, cancel=cancel)
-            assets.append(Asset(
-                kind=KIND_PROP, category=spec.category, seed=spec.seed, meshes=meshes,
-                material=MATERIALS.get(spec.category),
+            assets.append(prop_asset(
+                spec, grid, origin, spacing, inside_below=False, level=0.5, cancel=cancel,
                 metadata={"occupied_voxels": int((prob >= 0.5).sum())},
             ))
         return assets

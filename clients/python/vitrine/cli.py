@@ -29,6 +29,9 @@ def _add_address(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per call (default 300)")
 
 
+_PROTO_ENUMS = ("pivot", "format")  # options that travel as proto enums
+
+
 def _add_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("asset options (unset: the model's default; `vitrine models` "
                              "lists ranges)")
@@ -38,12 +41,14 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--pivot", choices=["bottom_center", "center"])
     g.add_argument("--resolution", type=int, help="surface extraction grid resolution")
     g.add_argument("--texture-size", type=int, help="texture edge in pixels (power of two)")
+    g.add_argument("--material", help="surface material, e.g. marble (`vitrine models` lists "
+                   "them; unset: the category's own)")
     g.add_argument("--format", choices=["glb"])
 
 
 def _options(args: argparse.Namespace) -> dict:
     names = ("max_triangles", "lod_count", "size_m", "pivot", "resolution", "texture_size",
-             "format")
+             "material", "format")
     return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
 
 
@@ -95,10 +100,12 @@ def cmd_models(args: argparse.Namespace) -> int:
         print(f"{m.name}  (version {m.version})  {m.description}")
         print(f"  categories: {', '.join(m.categories)}")
         for o in m.options:
-            # Enum choices arrive as proto names (PIVOT_CENTER); show what the CLI takes.
-            choices = [c.split("_", 1)[1].lower() for c in o.choices]
+            # Proto-enum choices arrive as value names (PIVOT_CENTER); show what the CLI
+            # takes. String choices (material) arrive as they are (weathered_wood).
+            proto_enum = o.name in _PROTO_ENUMS
+            choices = [c.split("_", 1)[1].lower() if proto_enum else c for c in o.choices]
             default = o.default_value
-            if o.choices and default:
+            if proto_enum and default:
                 default = default.split("_", 1)[1].lower()
             allowed = ", ".join(choices) if choices else f"{o.min:g} to {o.max:g}"
             print(f"  --{o.name.replace('_', '-'):<15} {allowed:<34} default "

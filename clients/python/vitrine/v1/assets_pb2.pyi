@@ -81,7 +81,7 @@ class OptionInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[str] = ..., min: _Optional[float] = ..., max: _Optional[float] = ..., default_value: _Optional[str] = ..., choices: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Options(_message.Message):
-    __slots__ = ("max_triangles", "lod_count", "size_m", "pivot", "texture_size", "resolution", "format")
+    __slots__ = ("max_triangles", "lod_count", "size_m", "pivot", "texture_size", "resolution", "format", "material")
     MAX_TRIANGLES_FIELD_NUMBER: _ClassVar[int]
     LOD_COUNT_FIELD_NUMBER: _ClassVar[int]
     SIZE_M_FIELD_NUMBER: _ClassVar[int]
@@ -89,6 +89,7 @@ class Options(_message.Message):
     TEXTURE_SIZE_FIELD_NUMBER: _ClassVar[int]
     RESOLUTION_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
+    MATERIAL_FIELD_NUMBER: _ClassVar[int]
     max_triangles: int
     lod_count: int
     size_m: float
@@ -96,7 +97,8 @@ class Options(_message.Message):
     texture_size: int
     resolution: int
     format: Format
-    def __init__(self, max_triangles: _Optional[int] = ..., lod_count: _Optional[int] = ..., size_m: _Optional[float] = ..., pivot: _Optional[_Union[Pivot, str]] = ..., texture_size: _Optional[int] = ..., resolution: _Optional[int] = ..., format: _Optional[_Union[Format, str]] = ...) -> None: ...
+    material: str
+    def __init__(self, max_triangles: _Optional[int] = ..., lod_count: _Optional[int] = ..., size_m: _Optional[float] = ..., pivot: _Optional[_Union[Pivot, str]] = ..., texture_size: _Optional[int] = ..., resolution: _Optional[int] = ..., format: _Optional[_Union[Format, str]] = ..., material: _Optional[str] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
     __slots__ = ("model", "category", "seed", "options")
