@@ -155,25 +155,26 @@ def mesh_to_glb(mesh: Mesh, material: Material | None, name: str = "prop") -> by
     ])
 
 
-def _material_for_lod(material: Material | None, lod: int) -> Material | None:
-    """Coarser levels of detail wear the next mip of the maps (half the edge per level, not
-    below MIN_LOD_TEXTURE): they are seen from farther away and cost a quarter of the bytes."""
+def _lod_materials(material: Material | None, lods: list[int]) -> dict[int, Material | None]:
+    """Per level of detail, the material it wears: coarser levels wear the next mips of the
+    maps (half the edge per level, not below MIN_LOD_TEXTURE); they are seen from farther
+    away, where the GPU would sample that mip anyway, and cost a quarter of the bytes."""
     if material is None or material.textures is None:
-        return material
-    maps = material.textures
-    for _ in range(lod):
-        if maps.size // 2 < MIN_LOD_TEXTURE:
-            break
-        maps = half_size(maps)
-    return replace(material, textures=maps)
+        return {lod: material for lod in lods}
+    out, maps = {}, material.textures
+    for lod in range(max(lods) + 1):
+        if lod and maps.size // 2 >= MIN_LOD_TEXTURE:
+            maps = half_size(maps)
+        out[lod] = replace(material, textures=maps)
+    return out
 
 
 @register_format("glb")
 def export_glb(asset: Asset) -> list[FileBlob]:
     """A prop's LOD chain as GLB files, coarsest first (an engine can show something at once)."""
+    materials = _lod_materials(asset.material, [m.lod for m in asset.meshes])
     files = [
-        FileBlob(f"lod{m.lod}.glb", MIME,
-                 mesh_to_glb(m, _material_for_lod(asset.material, m.lod), asset.category),
+        FileBlob(f"lod{m.lod}.glb", MIME, mesh_to_glb(m, materials[m.lod], asset.category),
                  lod=m.lod, triangles=m.triangles)
         for m in asset.meshes
     ]

@@ -84,11 +84,13 @@ SMOOTH_MAX_TILT_DEG = 45.0
 
 def _face_pairs(f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs (a, b) [E] of faces that share an edge."""
-    e = np.sort(np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)  # [3F, 2]
-    fid = np.tile(np.arange(len(f)), 3)
-    order = np.lexsort((e[:, 1], e[:, 0]))
-    e, fid = e[order], fid[order]
-    same = np.flatnonzero((e[1:] == e[:-1]).all(axis=1))
+    a = np.concatenate([f[:, 0], f[:, 1], f[:, 2]])
+    b = np.concatenate([f[:, 1], f[:, 2], f[:, 0]])
+    key = np.minimum(a, b) * (int(f.max()) + 1) + np.maximum(a, b)  # [3F] one id per edge
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    fid = np.tile(np.arange(len(f)), 3)[order]
+    same = np.flatnonzero(key[1:] == key[:-1])
     return fid[same], fid[same + 1]
 
 

@@ -248,6 +248,10 @@ def prop_material(material: str, size: int, seed: int) -> Material:
     return Material(m.name, (1.0, 1.0, 1.0, 1.0), metallic=1.0, roughness=1.0, textures=maps)
 
 
+# sRGB-encoded byte -> linear light, exact for every 8-bit value.
+_SRGB_TO_LINEAR = srgb_to_linear(np.arange(256) / 255.0).astype(np.float32)
+
+
 def half_size(maps: PBRSet) -> PBRSet:
     """The next mip level: 2 x 2 box filter (tileable in, tileable out).
 
@@ -260,11 +264,11 @@ def half_size(maps: PBRSet) -> PBRSet:
     if n < 2 or n % 2:
         raise ValueError(f"cannot halve a {n} x {n} texture")
 
-    def box(a: np.ndarray) -> np.ndarray:  # [H, W, C] -> [H/2, W/2, C]
-        return a.reshape(n // 2, 2, n // 2, 2, -1).mean(axis=(1, 3))
+    def box(a: np.ndarray) -> np.ndarray:  # [H, W, C] float32 -> [H/2, W/2, C]
+        return (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]) * np.float32(0.25)
 
-    color = linear_to_srgb(box(srgb_to_linear(maps.base_color / 255.0)))
-    normal = box(maps.normal.astype(np.float32) / np.float32(127.5) - np.float32(1.0))
+    color = linear_to_srgb(box(_SRGB_TO_LINEAR[maps.base_color]))
+    normal = box(maps.normal.astype(np.float32) * np.float32(1 / 127.5) - np.float32(1.0))
     normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), np.float32(1e-6))
-    orm = box(maps.orm.astype(np.float32) / np.float32(255.0))
+    orm = box(maps.orm.astype(np.float32)) * np.float32(1 / 255.0)
     return PBRSet(base_color=to_uint8(color), normal=encode_normal(normal), orm=to_uint8(orm))
