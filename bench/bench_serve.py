@@ -27,8 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 from vitrine import Client
 
+from generators.asset import KIND_PROP, Asset, Material
 from generators.export import export_asset
+from generators.geometry.pipeline import prop_meshes
+from generators.procedural import families
 from generators.registry import create
+from generators.texture.materials import CATEGORY_MATERIAL, PROP_MATERIALS
 
 CATEGORIES = ("chair", "table", "vase", "column", "bench", "lamp")
 
@@ -101,7 +105,8 @@ def bench_end_to_end(tmp: Path, n: int) -> None:
     finally:
         server.stop()
 
-    print("\n### A default prop (procedural, resolution 96, 20k triangles, 3 LODs)\n")
+    print("\n### A default prop (procedural, resolution 96, 20k triangles, 3 LODs, textured "
+          "512)\n")
     print("| path | n | p50 ms | p95 ms |")
     print("|---|---:|---:|---:|")
     print(f"| in-process generate + export | {n} | {pct(in_proc, 50):.1f} | "
@@ -112,6 +117,52 @@ def bench_end_to_end(tmp: Path, n: int) -> None:
     print(f"\ngRPC / in-process, p50: **{pct(grpc_ms, 50) / pct(in_proc, 50):.3f}x**; "
           f"p95: {pct(grpc_ms, 95) / pct(in_proc, 95):.3f}x (target <= 1.15x); "
           f"cache hit p50 {pct(hit_ms, 50):.2f} ms (target < 5 ms)")
+
+
+def bench_textures(n: int) -> None:
+    """What textures cost a default prop in process: the same props with the geometry-only
+    path (prop_meshes + a factor-only material, as props were before) and textured at
+    several sizes. Rounds interleave the rows so machine noise hits them alike."""
+    model = create("procedural")
+
+    def untextured(cat: str, seed: int) -> list:
+        spec = model.resolve(cat, seed, {})
+        grid, origin, spacing = families.build(cat, seed).sdf_grid(spec.options["resolution"])
+        pm = PROP_MATERIALS[CATEGORY_MATERIAL[cat]]
+        asset = Asset(KIND_PROP, cat, seed, prop_meshes(grid, origin, spacing, spec.options),
+                      Material(pm.name, pm.base_color, pm.metallic, pm.roughness))
+        return export_asset(asset, "glb")
+
+    def textured(size: int):
+        def run(cat: str, seed: int) -> list:
+            spec = model.resolve(cat, seed, {"texture_size": size})
+            return export_asset(model.generate([spec])[0], "glb")
+        return run
+
+    rows = {"untextured (geometry + factor-only material)": untextured}
+    for size in (256, 512, 1024):
+        label = f"textured, texture_size {size}" + (" (default)" if size == 512 else "")
+        rows[label] = textured(size)
+    times: dict[str, list[float]] = {k: [] for k in rows}
+    sizes: dict[str, list[int]] = {k: [] for k in rows}
+    for fn in rows.values():
+        fn("chair", 999)  # warm up imports and caches
+    for i in range(n):
+        seed = 2000 + i
+        cat = CATEGORIES[i % len(CATEGORIES)]
+        for label, fn in rows.items():
+            t0 = time.perf_counter()
+            files = fn(cat, seed)
+            times[label].append((time.perf_counter() - t0) * 1000)
+            sizes[label].append(sum(len(f.data) for f in files))
+    base = pct(times["untextured (geometry + factor-only material)"], 50)
+    print(f"\n### Textured vs untextured, in process (procedural, resolution 96, 20k "
+          f"triangles, 3 LODs; {n} props, every category)\n")
+    print("| path | n | p50 ms | p95 ms | p50 / untextured | MiB per asset, p50 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for label, ts in times.items():
+        print(f"| {label} | {n} | {pct(ts, 50):.1f} | {pct(ts, 95):.1f} | "
+              f"{pct(ts, 50) / base:.2f}x | {pct(sizes[label], 50) / 2**20:.2f} |")
 
 
 def bench_chunks(tmp: Path, n: int) -> None:
@@ -143,7 +194,7 @@ def bench_chunks(tmp: Path, n: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
-    ap.add_argument("--only", choices=["e2e", "chunks"], help="run one part")
+    ap.add_argument("--only", choices=["e2e", "textures", "chunks"], help="run one part")
     args = ap.parse_args()
     n = 8 if args.quick else 30
     print(f"# vitrine serving benchmark\n\n{platform.processor() or platform.machine()}, "
@@ -152,6 +203,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         if args.only in (None, "e2e"):
             bench_end_to_end(Path(d), n)
+        if args.only in (None, "textures"):
+            bench_textures(n)
         if args.only in (None, "chunks"):
             bench_chunks(Path(d), max(5, n // 2))
 
