@@ -1,0 +1,310 @@
+"""Train the material-conditioned tileable texture GAN on random exemplar crops (resumable).
+
+    .venv/bin/python -m generators.texture_gan.train --out runs/texture-gan --max-minutes 60
+
+Data: per material, exemplars at `--exemplar-size` (photos: the whole 512-pixel picture;
+procedural materials: seeds 0 .. `--exemplars-per-material` - 1; evaluation uses other seeds),
+cut into random `--crop`-pixel crops with random flips; the channels are albedo sRGB, height
+and roughness, scaled to [-1, 1]. Hinge loss, spectral-norm patch D with material projection,
+Adam (0.0, 0.99), an EMA of G for sampling, optional lazy R1.
+
+Every `--ckpt-every` steps `OUT/checkpoint.safetensors` (G, D, EMA), `OUT/optim.pt`
+(optimiser states, step, RNG) and `OUT/config.json` (constructor arguments, materials, step,
+wall time) are written atomically; rerunning the same command resumes from them. `--max-minutes`
+bounds this invocation: when it is spent the loop checkpoints and exits cleanly. Losses go to
+`OUT/losses.csv`; `OUT/loss_curve.png` and `OUT/samples.png` (EMA samples, a row per material,
+the last column a 64-pixel sample tiled 2x2) are refreshed every `--preview-every` steps.
+Uses CUDA when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from generators.texture.exemplars import MATERIALS, PHOTO_MATERIALS, exemplar
+from generators.texture_gan.model import UPSAMPLE, TextureDiscriminator, TextureGenerator
+
+log = logging.getLogger("texture_gan.train")
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    tmp.replace(path)
+
+
+def exemplar_bank(materials: tuple[str, ...], size: int, per_material: int) -> list[torch.Tensor]:
+    """Per material a tensor [K, 5, size, size] in [-1, 1] (albedo, height, roughness).
+
+    Photos contribute their one picture (K = 1; the crop at 512 is the whole photo);
+    procedural materials seeds 0 .. per_material - 1.
+    """
+    bank = []
+    for m in materials:
+        seeds = [0] if m in PHOTO_MATERIALS else range(per_material)
+        imgs = []
+        for s in seeds:
+            e = exemplar(m, size, s)
+            x = np.concatenate([e.albedo, e.height[..., None], e.roughness[..., None]], axis=2)
+            imgs.append(torch.from_numpy(x).permute(2, 0, 1) * 2 - 1)  # [5, S, S]
+        bank.append(torch.stack(imgs))
+    return bank
+
+
+def random_crops(bank: list[torch.Tensor], n: int, crop: int,
+                 gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """n random crops [n, 5, crop, crop] with random h/v flips, and their material labels [n]."""
+    labels = torch.randint(0, len(bank), (n,), generator=gen)
+    out = []
+    for lab in labels.tolist():
+        imgs = bank[lab]
+        k = int(torch.randint(0, imgs.shape[0], (1,), generator=gen))
+        r, c = (int(v) for v in torch.randint(0, imgs.shape[-1] - crop + 1, (2,), generator=gen))
+        x = imgs[k, :, r:r + crop, c:c + crop]
+        flips = torch.rand(2, generator=gen)
+        if flips[0] < 0.5:
+            x = x.flip(-1)
+        if flips[1] < 0.5:
+            x = x.flip(-2)
+        out.append(x)
+    return torch.stack(out), labels
+
+
+def save_checkpoint(out: Path, G, D, ema, opt_g, opt_d, step: int, args, materials,
+                    train_seconds: float, data_gen: torch.Generator) -> None:
+    tensors = {}
+    for prefix, m in (("g.", G), ("d.", D), ("ema.", ema)):
+        for k, v in m.state_dict().items():
+            tensors[prefix + k] = v.detach().cpu().contiguous()
+    _atomic(out / "checkpoint.safetensors", lambda p: save_file(tensors, str(p)))
+    state = {"opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step,
+             "rng": torch.get_rng_state(), "data_rng": data_gen.get_state()}
+    _atomic(out / "optim.pt", lambda p: torch.save(state, p))
+    cfg = {"generator": G.config(), "discriminator": D.config(), "step": step,
+           "materials": list(materials), "train_seconds": round(train_seconds, 1),
+           "args": vars(args)}
+    _atomic(out / "config.json", lambda p: p.write_text(json.dumps(cfg, indent=2)))
+
+
+def _trim_losses(path: Path, step: int) -> None:
+    """Drop rows after the checkpoint being resumed (a killed run logged steps it lost)."""
+    if step == 0 or not path.exists():
+        path.unlink(missing_ok=True)
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    keep = lines[:1] + [ln for ln in lines[1:] if ln.split(",", 1)[0].isdigit()
+                        and int(ln.split(",", 1)[0]) <= step]
+    _atomic(path, lambda p: p.write_text("".join(keep)))
+
+
+def to_images(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """[B, 5, H, W] in [-1, 1] -> (albedo [B, H, W, 3], height [B, H, W], roughness) in [0, 1]."""
+    y = (x.detach().float().cpu().clamp(-1, 1) * 0.5 + 0.5).permute(0, 2, 3, 1).numpy()
+    return y[..., :3], y[..., 3], y[..., 4]
+
+
+@torch.no_grad()
+def write_previews(out: Path, ema, materials, device, per_material: int = 4) -> None:
+    """loss_curve.png from losses.csv; samples.png: per material `per_material` 128-pixel EMA
+    albedos, two heights, and a 64-pixel sample tiled 2x2 (a seam would show as a cross)."""
+    from generators.viz import contact_sheet, loss_curve_png
+
+    try:
+        loss_curve_png(out / "losses.csv", out / "loss_curve.png",
+                       columns=("loss_d", "loss_g", "d_real", "d_fake"))
+    except ValueError as err:  # too early: no rows yet
+        log.warning("no loss curve yet: %s", err)
+    g = torch.Generator().manual_seed(1234)
+    images, labels = [], []
+    for i, m in enumerate(materials):
+        lab = torch.full((per_material,), i, device=device)
+        alb, hgt, _ = to_images(ema(lab, *ema.sample_noise(per_material, 128 // UPSAMPLE, g,
+                                                             device)))
+        tile, _, _ = to_images(ema(lab[:1], *ema.sample_noise(1, 64 // UPSAMPLE, g, device)))
+        tile = np.tile(tile[0], (2, 2, 1))
+        row = [*alb, hgt[0], hgt[1], tile]
+        images += [(np.clip(r, 0, 1) * 255).round().astype(np.uint8) for r in row]
+        labels += [f"{m} {j}" for j in range(per_material)] + [f"{m} h0", f"{m} h1",
+                                                               f"{m} 64px 2x2"]
+    contact_sheet(images, labels, columns=per_material + 3, path=out / "samples.png")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog="vitrine train texture-gan",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="runs/texture-gan")
+    ap.add_argument("--steps", type=int, default=100_000, help="stop after this many steps")
+    ap.add_argument("--max-minutes", type=float, default=0.0,
+                    help="wall-clock budget of this invocation; checkpoint and exit when spent "
+                         "(0: none)")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--crop", type=int, default=128, help="training crop size (multiple of 16)")
+    ap.add_argument("--materials", default=",".join(MATERIALS),
+                    help="comma-separated materials (default: all)")
+    ap.add_argument("--exemplar-size", type=int, default=512)
+    ap.add_argument("--exemplars-per-material", type=int, default=8,
+                    help="procedural seeds per material (photos have one picture)")
+    ap.add_argument("--g-channels", default="64,48,32,16")
+    ap.add_argument("--d-channels", default="32,64,128,128")
+    ap.add_argument("--local-dim", type=int, default=16)
+    ap.add_argument("--global-dim", type=int, default=16)
+    ap.add_argument("--periodic-dim", type=int, default=8)
+    ap.add_argument("--g-norm", choices=("pixel", "batch"), default="pixel")
+    ap.add_argument("--lr-g", type=float, default=2e-4)
+    ap.add_argument("--lr-d", type=float, default=2e-4)
+    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--r1", type=float, default=0.0, help="R1 penalty weight on reals (0: off)")
+    ap.add_argument("--r1-every", type=int, default=8, help="lazy R1: apply every N steps")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ckpt-every", type=int, default=200)
+    ap.add_argument("--preview-every", type=int, default=1000,
+                    help="write loss_curve.png and samples.png every N steps (0: never)")
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    ap.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    args = ap.parse_args(argv)
+    if args.crop % UPSAMPLE or args.crop < 4 * UPSAMPLE:
+        ap.error(f"--crop must be a multiple of {UPSAMPLE} and >= {4 * UPSAMPLE}, got {args.crop}")
+    unknown = [m for m in args.materials.split(",") if m not in MATERIALS]
+    if unknown:
+        ap.error(f"unknown materials {unknown}; known: {', '.join(MATERIALS)}")
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    file_log = logging.FileHandler(out / "train.log")
+    file_log.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(file_log)
+    log.setLevel(logging.INFO)
+    try:
+        return _train(args, out)
+    finally:
+        log.removeHandler(file_log)
+        file_log.close()
+
+
+def _train(args: argparse.Namespace, out: Path) -> int:
+    t_start = time.time()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(args.seed)
+    data_gen = torch.Generator().manual_seed(args.seed + 1)
+    materials = tuple(args.materials.split(","))
+    bank = [b.to(device) for b in exemplar_bank(materials, args.exemplar_size,
+                                                args.exemplars_per_material)]
+    G = TextureGenerator(len(materials), args.local_dim, args.global_dim, args.periodic_dim,
+                         tuple(int(c) for c in args.g_channels.split(",")),
+                         args.g_norm).to(device)
+    D = TextureDiscriminator(len(materials),
+                             tuple(int(c) for c in args.d_channels.split(","))).to(device)
+    ema = copy.deepcopy(G).eval()
+    opt_g = torch.optim.Adam(G.parameters(), args.lr_g, betas=(0.0, 0.99))
+    opt_d = torch.optim.Adam(D.parameters(), args.lr_d, betas=(0.0, 0.99))
+    step, train_seconds = 0, 0.0
+    if (out / "checkpoint.safetensors").exists() and (out / "optim.pt").exists():
+        cfg = json.loads((out / "config.json").read_text())
+        if cfg["generator"] != G.config() or cfg["materials"] != list(materials):
+            raise SystemExit(f"{out} holds a run with another configuration "
+                             f"({cfg['generator']}, {cfg['materials']}); use another --out")
+        t = load_file(str(out / "checkpoint.safetensors"), device=str(device))
+        for prefix, m in (("g.", G), ("d.", D), ("ema.", ema)):
+            m.load_state_dict({k[len(prefix):]: v for k, v in t.items() if k.startswith(prefix)})
+        state = torch.load(out / "optim.pt", map_location="cpu", weights_only=True)
+        opt_g.load_state_dict(state["opt_g"])
+        opt_d.load_state_dict(state["opt_d"])
+        torch.set_rng_state(state["rng"])
+        data_gen.set_state(state["data_rng"])
+        step, train_seconds = state["step"], float(cfg.get("train_seconds", 0.0))
+        log.info("resumed from step %d (%.0f s trained)", step, train_seconds)
+    log.info("training on %s: %s, G %.3fM params, D %.3fM params", device, ",".join(materials),
+             sum(p.numel() for p in G.parameters()) / 1e6,
+             sum(p.numel() for p in D.parameters()) / 1e6)
+    _trim_losses(out / "losses.csv", step)
+    csv = open(out / "losses.csv", "a")  # noqa: SIM115 - open for the whole run
+    if step == 0:
+        csv.write("step,loss_d,loss_g,d_real,d_fake,r1,sec_per_step\n")
+    from tqdm import tqdm
+
+    bar = tqdm(total=args.steps, initial=step, desc="texture-gan", unit="step",
+               disable=args.no_progress)
+    grid = args.crop // UPSAMPLE
+    deadline = t_start + 60 * args.max_minutes if args.max_minutes > 0 else float("inf")
+    t_last = time.time()
+    r1 = torch.zeros(())
+    while step < args.steps:
+        real, lab = random_crops(bank, args.batch, args.crop, data_gen)
+        real, lab = real.to(device), lab.to(device)
+        z = G.sample_noise(args.batch, grid, device=device)
+        with torch.no_grad():
+            fake = G(lab, *z)
+        lazy_r1 = args.r1 > 0 and step % args.r1_every == 0
+        if lazy_r1:
+            real.requires_grad_(True)
+        d_real, d_fake = D(real, lab), D(fake, lab)
+        loss_d = F.relu(1 - d_real).mean() + F.relu(1 + d_fake).mean()
+        if lazy_r1:
+            # Per-image score = mean over patches, so gamma means what it does for a
+            # one-score D (StyleGAN's convention) whatever the crop size.
+            (grad,) = torch.autograd.grad(d_real.mean(dim=(1, 2)).sum(), real,
+                                          create_graph=True)
+            r1 = grad.pow(2).flatten(1).sum(1).mean()
+            loss_d = loss_d + 0.5 * args.r1 * args.r1_every * r1
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+
+        z = G.sample_noise(args.batch, grid, device=device)
+        loss_g = -D(G(lab, *z), lab).mean()
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        with torch.no_grad():
+            beta = min(args.ema, (1 + step) / (10 + step))  # ramp: early EMA tracks G closely
+            for pe, pg in zip(ema.parameters(), G.parameters(), strict=True):
+                pe.lerp_(pg, 1 - beta)
+            for be, bg in zip(ema.buffers(), G.buffers(), strict=True):
+                be.copy_(bg)  # BatchNorm running statistics, when G has them
+        step += 1
+        now = time.time()
+        train_seconds += now - t_last
+        csv.write(f"{step},{loss_d.item():.4f},{loss_g.item():.4f},{d_real.mean().item():.4f},"
+                  f"{d_fake.mean().item():.4f},{float(r1.detach()):.4f},{now - t_last:.3f}\n")
+        t_last = now
+        bar.update()
+        bar.set_postfix(d=f"{loss_d.item():.3f}", g=f"{loss_g.item():.3f}")
+        out_of_time = now >= deadline
+        if step % args.ckpt_every == 0 or step == args.steps or out_of_time:
+            csv.flush()
+            save_checkpoint(out, G, D, ema, opt_g, opt_d, step, args, materials, train_seconds,
+                            data_gen)
+            if args.preview_every and (step % args.preview_every == 0 or step == args.steps
+                                       or out_of_time):
+                write_previews(out, ema, materials, device)
+            log.info("step %d: loss_d %.4f loss_g %.4f (checkpoint written)", step,
+                     loss_d.item(), loss_g.item())
+            t_last = time.time()  # checkpoint and preview time is not training time
+        if out_of_time:
+            log.info("--max-minutes %.1f spent at step %d; rerun the same command to go on",
+                     args.max_minutes, step)
+            break
+    bar.close()
+    csv.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
