@@ -1,0 +1,136 @@
+"""Export a training run's EMA generator as the shipped `texture-gan` weights.
+
+    .venv/bin/python -m generators.texture_gan.export --run runs/texture-gan
+
+Writes `generators/texture_gan/weights/texture-gan.safetensors` (fp16; the EMA generator only,
+no discriminator or optimiser state) and `texture-gan.json`: the constructor arguments, the
+material names, the normal strength, the cut offset (`choose_cut_offset`), the file's sha256
+(checked at every load) and the run's training record (steps, arguments, wall time, the
+measured cell step profile).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save
+
+from generators.texture.pbr import pbr_from_albedo_height
+from generators.texture_gan.generator import (
+    CONFIG,
+    CUT_OFFSET,
+    DEFAULT_NORMAL_STRENGTH,
+    WEIGHTS,
+    synthesize,
+)
+from generators.texture_gan.model import UPSAMPLE, TextureGenerator
+
+log = logging.getLogger(__name__)
+
+
+def training_record(run: Path) -> dict:
+    cfg = json.loads((run / "config.json").read_text())
+    return {"steps": cfg["step"], "train_seconds": cfg.get("train_seconds"),
+            "args": cfg["args"], "discriminator": cfg["discriminator"]}
+
+
+def step_profile(G: TextureGenerator, n_materials: int, size: int = 256,
+                 seeds: int = 8, strength: float = DEFAULT_NORMAL_STRENGTH) -> np.ndarray:
+    """[map, axis, 16]: mean |neighbour step| of un-cut maps by position in the latent cell.
+
+    Entry [m, a, j] averages the steps from in-cell position j to j + 1 (the last one wraps)
+    along axis a (0 rows, 1 columns) of map m (base colour, normal, ORM), over every material
+    and `seeds` seeds, divided by the mean step of that map and axis: 1 everywhere when the
+    cell grid is invisible.
+    """
+    acc = np.zeros((3, 2, UPSAMPLE))
+    for mi in range(n_materials):
+        for seed in range(1, seeds + 1):
+            pbr = pbr_from_albedo_height(*synthesize(G, mi, seed, size, cut_offset=0), 0.0,
+                                         strength)
+            for m, img in enumerate((pbr.base_color, pbr.normal, pbr.orm)):
+                x = img.astype(np.float32)
+                for axis in (0, 1):
+                    step = np.abs(np.roll(x, -1, axis=axis) - x)
+                    per_pos = step.mean(axis=tuple(i for i in range(3) if i != axis))  # [S]
+                    acc[m, axis] += per_pos.reshape(-1, UPSAMPLE).mean(axis=0)
+    return acc / acc.mean(axis=2, keepdims=True)
+
+
+def choose_cut_offset(profile: np.ndarray) -> int:
+    """The roll r whose wrap step (in-cell position 15 - r) is closest to an average step,
+    worst case over maps and axes (see `generator.CUT_OFFSET`)."""
+    cost = [float(np.abs(profile[:, :, (UPSAMPLE - 1 - r) % UPSAMPLE] - 1).max())
+            for r in range(UPSAMPLE)]
+    return int(np.argmin(cost))
+
+
+def write_weights(G: TextureGenerator, materials: list[str], weights: Path = WEIGHTS,
+                  config: Path = CONFIG, training: dict | None = None,
+                  normal_strength: float = DEFAULT_NORMAL_STRENGTH,
+                  cut_offset: int = CUT_OFFSET) -> dict:
+    """Write G as fp16 safetensors plus its JSON config (atomically); return the config."""
+    half = {k: (v.half() if v.is_floating_point() else v).contiguous()
+            for k, v in G.state_dict().items()}
+    blob = save(half)
+    meta = {
+        "model": "texture-gan",
+        "generator": G.config(),
+        "materials": list(materials),
+        "normal_strength": normal_strength,
+        "cut_offset": int(cut_offset),
+        "sha256": hashlib.sha256(blob).hexdigest(),
+        "dtype": "float16",
+        "training": training or {},
+    }
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    for path, data in ((weights, blob), (config, json.dumps(meta, indent=2).encode() + b"\n")):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    log.info("wrote %s (%.2f MB) and %s", weights, len(blob) / 1e6, config)
+    return meta
+
+
+def export(run: Path, weights: Path = WEIGHTS, config: Path = CONFIG,
+           normal_strength: float = DEFAULT_NORMAL_STRENGTH) -> dict:
+    """The run's EMA generator as shipped weights (see the module docstring)."""
+    ckpt = load_file(str(run / "checkpoint.safetensors"))
+    run_cfg = json.loads((run / "config.json").read_text())
+    G = TextureGenerator(**run_cfg["generator"])
+    state = {k[len("ema."):]: v for k, v in ckpt.items() if k.startswith("ema.")}
+    G.load_state_dict(state)  # fails loudly if the run's shapes do not match its config
+    G.eval()
+    # Measured on the fp16-rounded network that will ship.
+    G.load_state_dict({k: v.half().float() for k, v in G.state_dict().items()})
+    profile = step_profile(G, len(run_cfg["materials"]), strength=normal_strength)
+    cut = choose_cut_offset(profile)
+    log.info("cell step profile (base colour, columns): %s; cut offset %d",
+             np.round(profile[0, 1], 2).tolist(), cut)
+    training = training_record(run)
+    training["cell_step_profile"] = np.round(profile, 3).tolist()
+    return write_weights(G, run_cfg["materials"], weights, config, training, normal_strength,
+                         cut)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run", default="runs/texture-gan", help="training run directory")
+    ap.add_argument("--weights", default=str(WEIGHTS))
+    ap.add_argument("--config", default=str(CONFIG))
+    ap.add_argument("--normal-strength", type=float, default=DEFAULT_NORMAL_STRENGTH)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_grad_enabled(False)
+    export(Path(args.run), Path(args.weights), Path(args.config), args.normal_strength)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,168 @@
+"""The `texture-gan` model: a trained tileable texture GAN -> PBR maps (a texture asset).
+
+Weights ship in `generators/texture_gan/weights/`: `texture-gan.safetensors` (fp16, the EMA
+generator only) and `texture-gan.json` (constructor arguments, material names, the weights'
+sha256, the normal strength and the training record). Both are written by
+`python -m generators.texture_gan.export`. A missing, truncated or altered file refuses to load
+with a `ModelLoadError` that names the file and the command that rebuilds it.
+
+One request: (material, seed, texture_size, normal_convention) -> a latent grid on the torus
+(a pure function of seed and material) -> one generator forward -> albedo, height, roughness
+-> `pbr_from_albedo_height` -> an `Asset` of kind "texture": a `Material` whose `textures` are
+the maps and no meshes. Everything wraps, so the maps tile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load as load_safetensors
+
+from generators.asset import KIND_TEXTURE, Asset, CancelToken, Material, Spec
+from generators.errors import ModelLoadError
+from generators.options import OptionSpec
+from generators.registry import Generator, GeneratorInfo, register, source_hash
+from generators.texture.pbr import CONVENTIONS, MAX_SIZE, MIN_SIZE, PBRSet, pbr_from_albedo_height
+from generators.texture_gan.model import UPSAMPLE, TextureGenerator
+
+log = logging.getLogger(__name__)
+
+_GENERATORS_DIR = Path(__file__).resolve().parents[1]
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS = WEIGHTS_DIR / "texture-gan.safetensors"
+CONFIG = WEIGHTS_DIR / "texture-gan.json"
+REBUILD = "python -m generators.texture_gan.export --run runs/texture-gan"
+
+TEXTURE_SIZE = OptionSpec(
+    "texture_size", "int", 512, "edge length of every map in pixels",
+    min=MIN_SIZE, max=MAX_SIZE, power_of_two=True,
+)
+NORMAL_CONVENTION = OptionSpec(
+    "normal_convention", "enum", "opengl",
+    "tangent-space normal map green axis: opengl (+Y up: glTF, Unity, Blender) or directx "
+    "(-Y: Unreal)",
+    choices=CONVENTIONS,
+)
+TEXTURE_OPTIONS: tuple[OptionSpec, ...] = (TEXTURE_SIZE, NORMAL_CONVENTION)
+DEFAULT_NORMAL_STRENGTH = 1.0  # as the exemplars' own maps (Exemplar.pbr), so they compare
+
+
+def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG) -> tuple[TextureGenerator, dict]:
+    """The EMA generator in eval mode, and its JSON config; ModelLoadError on any defect."""
+    for path in (weights, config):
+        if not path.is_file():
+            raise ModelLoadError(f"texture-gan: {path} is missing; rebuild it with `{REBUILD}`")
+    try:
+        cfg = json.loads(config.read_text())
+        expected = cfg["sha256"]
+        gen_kwargs = cfg["generator"]
+        materials = cfg["materials"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ModelLoadError(f"texture-gan: {config} is not a valid config ({err}); "
+                             f"rebuild it with `{REBUILD}`") from err
+    blob = weights.read_bytes()
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != expected:
+        raise ModelLoadError(f"texture-gan: {weights} is corrupt (sha256 {digest[:12]}..., "
+                             f"config expects {str(expected)[:12]}...); restore it from git or "
+                             f"rebuild it with `{REBUILD}`")
+    try:
+        state = load_safetensors(blob)
+        G = TextureGenerator(**gen_kwargs)
+        G.load_state_dict({k: v.float() for k, v in state.items()})
+    except Exception as err:  # safetensors and torch raise several types for a bad file
+        raise ModelLoadError(f"texture-gan: {weights} does not load into "
+                             f"TextureGenerator({gen_kwargs}): {err}") from err
+    if len(materials) != G.n_classes:
+        raise ModelLoadError(f"texture-gan: {config} lists {len(materials)} materials for a "
+                             f"{G.n_classes}-material network")
+    return G.eval(), cfg
+
+
+def latent_noise(G: TextureGenerator, seed: int, material_index: int,
+                 size: int) -> tuple[torch.Tensor, ...]:
+    """G's random inputs for one texture (`TextureGenerator.sample_noise`): a pure function of
+    its arguments."""
+    g = torch.Generator().manual_seed((int(seed) * 1_000_003 + material_index) % 2**63)
+    return G.sample_noise(1, size // UPSAMPLE, g)
+
+
+# Where the torus is cut into a square. G's output is exactly periodic, so any cut tiles. But G
+# builds each 16-pixel latent cell from 2x2 sub-pixel blocks, and a trained G keeps some
+# dependence of its neighbour steps on the position inside the cell: the wrap step, being one
+# particular position, may be systematically rougher or smoother than the average step. The
+# export measures that profile and stores the offset whose step is closest to the average as
+# "cut_offset" (`export.choose_cut_offset`); the cell grid itself is reported by
+# `vitrine eval texture-gan`'s "cell edge" column. This is the default for configs without one.
+CUT_OFFSET = 6
+
+
+@torch.inference_mode()
+def synthesize(G: TextureGenerator, material_index: int, seed: int, size: int,
+               cut_offset: int = CUT_OFFSET) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(albedo sRGB [S, S, 3], height [S, S], roughness [S, S]) float32 in [0, 1], tileable."""
+    z = latent_noise(G, seed, material_index, size)
+    x = G(torch.tensor([material_index]), *z)[0]  # [5, S, S] in [-1, 1]
+    if cut_offset:
+        x = torch.roll(x, (cut_offset, cut_offset), dims=(1, 2))
+    y = (x * 0.5 + 0.5).clamp_(0, 1).permute(1, 2, 0).numpy()
+    return y[..., :3], y[..., 3], y[..., 4]
+
+
+@register("texture-gan")
+class TextureGanGenerator(Generator):
+    def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG) -> None:
+        self.net, self.cfg = load_weights(Path(weights), Path(config))
+        self.materials = tuple(self.cfg["materials"])
+        self.normal_strength = float(self.cfg.get("normal_strength", DEFAULT_NORMAL_STRENGTH))
+        self.cut_offset = int(self.cfg.get("cut_offset", CUT_OFFSET))
+        digest = self.cfg["sha256"][:12]
+        version = source_hash(
+            _GENERATORS_DIR / "texture_gan", _GENERATORS_DIR / "texture" / "pbr.py",
+            _GENERATORS_DIR / "export", _GENERATORS_DIR / "asset.py", extra=digest.encode(),
+        )
+        self.info = GeneratorInfo(
+            name="texture-gan",
+            kind=KIND_TEXTURE,
+            version=f"tgan-{version}",
+            description="Tileable PBR material textures (base colour, normal, ORM) from a "
+                        "material-conditioned periodic spatial GAN; any power-of-two size.",
+            categories=self.materials,
+            options=TEXTURE_OPTIONS,
+        )
+
+    def maps(self, material: str, seed: int, size: int, convention: str = "opengl",
+             cancel: CancelToken | None = None) -> PBRSet:
+        """The PBR maps of one (material, seed, size, convention)."""
+        albedo, height, rough = synthesize(self.net, self.materials.index(material), seed, size,
+                                           self.cut_offset)
+        if cancel:
+            cancel.check()
+        return pbr_from_albedo_height(albedo, height, rough, 0.0, self.normal_strength,
+                                      convention)
+
+    def generate(self, specs: Sequence[Spec], cancel: CancelToken | None = None) -> list[Asset]:
+        assets = []
+        for spec in specs:
+            if cancel:
+                cancel.check()
+            t0 = time.perf_counter()
+            size, convention = spec.options["texture_size"], spec.options["normal_convention"]
+            pbr = self.maps(spec.category, spec.seed, size, convention, cancel)
+            # glTF multiplies each map by its factor: white base colour, metallic and
+            # roughness factors 1, so the maps alone carry the look (ORM blue is 0: dielectric).
+            material = Material(spec.category, (1.0, 1.0, 1.0, 1.0), metallic=1.0,
+                                roughness=1.0, textures=pbr)
+            assets.append(Asset(
+                kind=KIND_TEXTURE, category=spec.category, seed=spec.seed, material=material,
+                metadata={"texture_size": size, "normal_convention": convention,
+                          "maps_ms": round((time.perf_counter() - t0) * 1e3, 1)},
+            ))
+        return assets
