@@ -6,6 +6,8 @@
     vitrine fetch ASSET_ID -o out/
     vitrine train voxel-gan [--out runs/voxel-gan] [--steps N] [--data FILE] ...
     vitrine eval voxel-gan [--n 50] [--run DIR]
+    vitrine train texture-gan [--out runs/texture-gan] [--max-minutes M] ...
+    vitrine eval texture-gan [--n 32] [--size 256] [--run DIR]
     vitrine dataset build PATH... [--res 32] -o FILE
 
 Exit codes: 0 done, 1 the server refused the request, 2 bad usage, 3 server unreachable.
@@ -151,8 +153,10 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 # Trainable / evaluable models -> the module whose main(argv) does the work. The training and
 # evaluation code lives with the model in generators/; the CLI only dispatches to it.
-TRAINERS = {"voxel-gan": "generators.voxel_gan.train"}
-EVALUATORS = {"voxel-gan": "generators.voxel_gan.evaluate"}
+TRAINERS = {"voxel-gan": "generators.voxel_gan.train",
+            "texture-gan": "generators.texture_gan.train"}
+EVALUATORS = {"voxel-gan": "generators.voxel_gan.evaluate",
+              "texture-gan": "generators.texture_gan.evaluate"}
 
 
 def _dispatch(table: dict[str, str], verb: str, args: argparse.Namespace) -> int:
