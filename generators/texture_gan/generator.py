@@ -30,7 +30,7 @@ from generators.errors import ModelLoadError
 from generators.options import OptionSpec
 from generators.registry import Generator, GeneratorInfo, register, source_hash
 from generators.texture.pbr import CONVENTIONS, MAX_SIZE, MIN_SIZE, PBRSet, pbr_from_albedo_height
-from generators.texture_gan.model import UPSAMPLE, TextureGenerator
+from generators.texture_gan.model import UPSAMPLE, TextureGenerator, for_inference
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG) -> tuple[Textur
     if len(materials) != G.n_classes:
         raise ModelLoadError(f"texture-gan: {config} lists {len(materials)} materials for a "
                              f"{G.n_classes}-material network")
-    return G.eval(), cfg
+    return for_inference(G), cfg
 
 
 def latent_noise(G: TextureGenerator, seed: int, material_index: int,
@@ -108,7 +108,8 @@ CUT_OFFSET = 6
 def synthesize(G: TextureGenerator, material_index: int, seed: int, size: int,
                cut_offset: int = CUT_OFFSET) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(albedo sRGB [S, S, 3], height [S, S], roughness [S, S]) float32 in [0, 1], tileable."""
-    z = latent_noise(G, seed, material_index, size)
+    z = [t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t
+         for t in latent_noise(G, seed, material_index, size)]
     x = G(torch.tensor([material_index]), *z)[0]  # [5, S, S] in [-1, 1]
     if cut_offset:
         x = torch.roll(x, (cut_offset, cut_offset), dims=(1, 2))
