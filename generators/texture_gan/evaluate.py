@@ -10,8 +10,8 @@ Per material, four sets of `n` textures of `size` pixels, each as full PBR maps:
 * generated: the model at seeds 1 .. n;
 * floor: other random crops of the exemplar (other held-out seeds) -- as close as any model
   can get;
-* naive tile: an exemplar crop used as a tile, i.e. its maps computed with wrap filters and seen
-  across the wrap (rolled by half a tile, so the seam cross sits in the middle, as on a wall).
+* naive tile: an exemplar crop of half the size used as a tile -- its maps made with wrap
+  filters, repeated 2 x 2 -- so the crop's seam runs through the middle and sits at the wrap.
 
 Columns: SWD x 1e3 (mean over 4 Laplacian levels, `generators.metrics.texture`) of each set's
 base colour against the reference, and the same on the normal maps; the seam ratio (mean and
@@ -38,7 +38,7 @@ import torch
 from safetensors.torch import load_file
 
 from generators.metrics.texture import diversity, seam_ratio, sliced_wasserstein
-from generators.texture.exemplars import PHOTO_MATERIALS, exemplar
+from generators.texture.exemplars import PHOTO_MATERIALS, PHOTO_SIZE, exemplar
 from generators.texture.pbr import PBRSet, pbr_from_albedo_height
 from generators.texture_gan.generator import (
     CONFIG,
@@ -77,8 +77,9 @@ class MaterialRow:
 
 def _crops(material: str, n: int, size: int, first_seed: int, rng: np.random.Generator,
            strength: float, full: int = 512) -> tuple[list[PBRSet], list[PBRSet]]:
-    """n crops of the exemplar's maps (computed on the whole exemplar, so no seam inside) and
-    the same n crops as naive tiles (maps computed on the crop with wrap filters)."""
+    """n crops of the exemplar's maps (computed on the whole exemplar, so no seam inside), and
+    n naive tiles: a size/2 crop whose maps are made as for a tile (wrap filters), repeated
+    2 x 2 -- a size-pixel texture with the crop's seam through its middle and at its wrap."""
     photo = material in PHOTO_MATERIALS
     n_src = 1 if photo else max(1, n // 4)
     sources = [exemplar(material, full, 0 if photo else first_seed + k) for k in range(n_src)]
@@ -90,9 +91,10 @@ def _crops(material: str, n: int, size: int, first_seed: int, rng: np.random.Gen
         win = np.s_[r:r + size, c:c + size]
         m = maps[k]
         crops.append(PBRSet(m.base_color[win].copy(), m.normal[win].copy(), m.orm[win].copy()))
-        e = sources[k]
-        naive.append(pbr_from_albedo_height(e.albedo[win], e.height[win], e.roughness[win],
-                                            e.metallic, strength))
+        e, half = sources[k], np.s_[r:r + size // 2, c:c + size // 2]
+        tile = pbr_from_albedo_height(e.albedo[half], e.height[half], e.roughness[half],
+                                      e.metallic, strength)
+        naive.append(PBRSet(*(np.tile(getattr(tile, a), (2, 2, 1)) for a in MAPS)))
     return crops, naive
 
 
@@ -109,44 +111,72 @@ def cell_edge_ratio(img: np.ndarray, period: int = UPSAMPLE, offset: int = CUT_O
     return float(max(out))
 
 
-def _roll_half(img: np.ndarray) -> np.ndarray:
-    return np.roll(img, (img.shape[0] // 2, img.shape[1] // 2), axis=(0, 1))
+def _naive_tiles(material: str, n: int, size: int, rng: np.random.Generator,
+                 strength: float) -> list[PBRSet]:
+    """n naive tiles of `size` pixels (a size/2 crop repeated 2 x 2, see `_crops`), cut from
+    photos (512 px) or from 1024-pixel procedural exemplars, which a crop does not tile."""
+    photo = material in PHOTO_MATERIALS
+    full = PHOTO_SIZE if photo else 1024
+    half = size // 2
+    if half > full:
+        raise ValueError(f"naive tiles of {size} px need {half}-px crops; {material} has {full}")
+    out = []
+    for k in range(n):
+        e = exemplar(material, full, 0 if photo else HELDOUT_SEED + k)
+        r, c = (int(v) for v in rng.integers(0, full - half + 1, size=2))
+        win = np.s_[r:r + half, c:c + half]
+        tile = pbr_from_albedo_height(e.albedo[win], e.height[win], e.roughness[win],
+                                      e.metallic, strength)
+        out.append(PBRSet(*(np.tile(getattr(tile, a), (2, 2, 1)) for a in MAPS)))
+    return out
+
+
+def _seams(sets: list[PBRSet]) -> dict[str, list[float]]:
+    return {m: [seam_ratio(getattr(p, m))["max"] for p in sets] for m in MAPS}
 
 
 def evaluate_material(G: TextureGenerator, material_index: int, material: str, n: int = 32,
                       size: int = 256, strength: float = DEFAULT_NORMAL_STRENGTH,
-                      seed: int = 0) -> MaterialRow:
+                      seed: int = 0, cut_offset: int = CUT_OFFSET, seam_size: int = 1024,
+                      seam_n: int = 8) -> MaterialRow:
+    """One row of the table: SWD and diversity on `n` textures of `size` px; seams on
+    `seam_n` textures of `seam_size` px (larger textures: less noise in a one-line statistic)."""
     rng = np.random.default_rng([seed, zlib.crc32(material.encode())])
     ref, _ = _crops(material, n, size, HELDOUT_SEED, rng, strength)
     floor, naive = _crops(material, n, size, HELDOUT_SEED + 500, rng, strength)
-    gen = []
-    for s in range(1, n + 1):
-        albedo, height, rough = synthesize(G, material_index, s, size)
-        gen.append(pbr_from_albedo_height(albedo, height, rough, 0.0, strength))
 
-    def swd(sets, attr, roll=False):
-        imgs = [_roll_half(getattr(p, attr)) if roll else getattr(p, attr) for p in sets]
-        return sliced_wasserstein([getattr(p, attr) for p in ref], imgs, seed=seed)[-1]
+    def generate(count: int, px: int) -> list[PBRSet]:
+        return [pbr_from_albedo_height(*synthesize(G, material_index, s, px, cut_offset), 0.0,
+                                       strength) for s in range(1, count + 1)]
 
+    def swd(sets, attr):
+        return sliced_wasserstein([getattr(p, attr) for p in ref],
+                                  [getattr(p, attr) for p in sets], seed=seed)[-1]
+
+    gen = generate(n, size)
+    seams = _seams(generate(seam_n, seam_size))
+    naive_seams = _seams(_naive_tiles(material, seam_n, seam_size, rng, strength))
+    tileable = None
+    if material not in PHOTO_MATERIALS:
+        tileable = float(np.mean([
+            seam_ratio(exemplar(material, seam_size, HELDOUT_SEED + k).pbr(strength)
+                       .base_color)["max"] for k in range(seam_n)]))
     return MaterialRow(
         material=material,
         swd_generated=swd(gen, "base_color"),
         swd_floor=swd(floor, "base_color"),
-        swd_naive=swd(naive, "base_color", roll=True),
+        swd_naive=swd(naive, "base_color"),
         swd_normal_generated=swd(gen, "normal"),
         swd_normal_floor=swd(floor, "normal"),
-        swd_normal_naive=swd(naive, "normal", roll=True),
-        seam_generated={m: float(np.mean([seam_ratio(getattr(p, m))["max"] for p in gen]))
-                        for m in MAPS},
-        seam_generated_max={m: max(seam_ratio(getattr(p, m))["max"] for p in gen) for m in MAPS},
-        seam_tileable_exemplar=None if material in PHOTO_MATERIALS else float(np.mean(
-            [seam_ratio(exemplar(material, size, HELDOUT_SEED + k).pbr(strength).base_color)["max"]
-             for k in range(n)])),
-        seam_naive={m: float(np.mean([seam_ratio(getattr(p, m))["max"] for p in naive]))
-                    for m in MAPS},
+        swd_normal_naive=swd(naive, "normal"),
+        seam_generated={m: float(np.mean(v)) for m, v in seams.items()},
+        seam_generated_max={m: float(np.max(v)) for m, v in seams.items()},
+        seam_tileable_exemplar=tileable,
+        seam_naive={m: float(np.mean(v)) for m, v in naive_seams.items()},
         diversity_generated=diversity([p.base_color for p in gen]),
         diversity_exemplar=diversity([p.base_color for p in floor]),
-        cell_edge_generated=float(np.mean([cell_edge_ratio(p.base_color) for p in gen])),
+        cell_edge_generated=float(np.mean([cell_edge_ratio(p.base_color, offset=cut_offset)
+                                           for p in gen])),
     )
 
 
@@ -189,6 +219,9 @@ def main(argv=None) -> int:
     ap.add_argument("--size", type=int, default=256, help="texture edge in pixels")
     ap.add_argument("--run", help="evaluate a training run directory instead of shipped weights")
     ap.add_argument("--materials", help="comma-separated subset (default: all)")
+    ap.add_argument("--seam-size", type=int, default=1024,
+                    help="texture edge for the seam columns (default 1024)")
+    ap.add_argument("--seam-n", type=int, default=8, help="textures per seam column (default 8)")
     ap.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the numbers to this JSON file")
@@ -196,8 +229,12 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.n < 2:
         ap.error(f"--n must be at least 2, got {args.n}")
-    if args.size not in (64, 128, 256, 512):
-        ap.error(f"--size must be 64, 128, 256 or 512 (crops of a 512 exemplar), got {args.size}")
+    if args.size not in (128, 256, 512):
+        ap.error(f"--size must be 128, 256 or 512 (crops of a 512 exemplar; naive tiles are "
+                 f"made of half-size crops), got {args.size}")
+    if args.seam_size not in (64, 128, 256, 512, 1024) or args.seam_n < 1:
+        ap.error("--seam-size must be a power of two from 64 to 1024 (naive tiles are cut from "
+                 "512-px photos) and --seam-n >= 1")
     torch.set_num_threads(args.threads)
     if args.run:
         run = Path(args.run)
@@ -207,11 +244,12 @@ def main(argv=None) -> int:
             return 2
         G, cfg = generator_from_run(run)
         title = f"texture-gan, run {run} at step {cfg['step']}"
-        strength = DEFAULT_NORMAL_STRENGTH
+        strength, cut = DEFAULT_NORMAL_STRENGTH, CUT_OFFSET
     else:
         G, cfg = load_weights(WEIGHTS, CONFIG)
         title = f"texture-gan, shipped weights ({cfg['training']['steps']} steps)"
         strength = float(cfg.get("normal_strength", DEFAULT_NORMAL_STRENGTH))
+        cut = int(cfg.get("cut_offset", CUT_OFFSET))
     materials = cfg["materials"]
     wanted = args.materials.split(",") if args.materials else materials
     unknown = [m for m in wanted if m not in materials]
@@ -220,9 +258,10 @@ def main(argv=None) -> int:
     rows = []
     for m in wanted:
         rows.append(evaluate_material(G, materials.index(m), m, args.n, args.size, strength,
-                                      args.seed))
+                                      args.seed, cut, args.seam_size, args.seam_n))
         log.info("%s done", m)
-    print(format_table(rows, f"{title}; {args.n} textures of {args.size} px per set"))
+    print(format_table(rows, f"{title}; SWD and diversity: {args.n} textures of {args.size} "
+                             f"px per set; seams: {args.seam_n} textures of {args.seam_size} px"))
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
     return 0
