@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save
+from safetensors.torch import load_file
 
 from generators.procedural import families
 from generators.voxel_gan.generator import CONFIG, WEIGHTS
 from generators.voxel_gan.model import VoxelGenerator
+from generators.weights import write_weights
 
 log = logging.getLogger(__name__)
 
@@ -57,26 +57,15 @@ def export(run: Path, weights: Path = WEIGHTS, config: Path = CONFIG) -> dict:
     G = VoxelGenerator(**run_cfg["generator"])
     state = {k[len("ema."):]: v for k, v in ckpt.items() if k.startswith("ema.")}
     G.load_state_dict(state)  # fails loudly if the run's shapes do not match its config
-    half = {k: (v.half() if v.is_floating_point() else v).contiguous()
-            for k, v in G.state_dict().items()}
-    blob = save(half)
     categories = run_cfg.get("categories", list(families.CATEGORIES))
     meta = {
         "model": "voxel-gan",
         "generator": G.config(),
         "categories": categories,
         "extent_m": category_extents(categories),
-        "sha256": hashlib.sha256(blob).hexdigest(),
-        "dtype": "float16",
         "training": training_record(run),
     }
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    for path, data in ((weights, blob), (config, json.dumps(meta, indent=2).encode() + b"\n")):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    log.info("wrote %s (%.2f MB) and %s", weights, len(blob) / 1e6, config)
-    return meta
+    return write_weights(G, meta, weights, config)
 
 
 def main(argv=None) -> None:

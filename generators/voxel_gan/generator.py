@@ -9,8 +9,6 @@ with a `ModelLoadError` that names the file and the command that rebuilds it.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load as load_safetensors
 
 from generators.asset import KIND_PROP, Asset, CancelToken, Spec
 from generators.errors import ModelLoadError
@@ -27,6 +24,7 @@ from generators.options import PROP_OPTIONS, OptionSpec
 from generators.registry import Generator, GeneratorInfo, register, source_hash
 from generators.texture.materials import providers_version
 from generators.voxel_gan.model import VoxelGenerator, for_inference
+from generators.weights import load_network
 
 log = logging.getLogger(__name__)
 
@@ -48,34 +46,12 @@ class EmptyShape(RuntimeError):
 
 def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG) -> tuple[VoxelGenerator, dict]:
     """The EMA generator in eval mode, and its JSON config; ModelLoadError on any defect."""
-    for path in (weights, config):
-        if not path.is_file():
-            raise ModelLoadError(f"voxel-gan: {path} is missing; rebuild it with `{REBUILD}`")
-    try:
-        cfg = json.loads(config.read_text())
-        expected = cfg["sha256"]
-        gen_kwargs = cfg["generator"]
-        categories = cfg["categories"]
-    except (ValueError, KeyError, TypeError) as err:
-        raise ModelLoadError(f"voxel-gan: {config} is not a valid config ({err}); "
-                             f"rebuild it with `{REBUILD}`") from err
-    blob = weights.read_bytes()
-    digest = hashlib.sha256(blob).hexdigest()
-    if digest != expected:
-        raise ModelLoadError(f"voxel-gan: {weights} is corrupt (sha256 {digest[:12]}..., "
-                             f"config expects {str(expected)[:12]}...); restore it from git or "
-                             f"rebuild it with `{REBUILD}`")
-    try:
-        state = load_safetensors(blob)
-        G = VoxelGenerator(**gen_kwargs)
-        G.load_state_dict({k: v.float() for k, v in state.items()})
-    except Exception as err:  # safetensors and torch raise several types for a bad file
-        raise ModelLoadError(f"voxel-gan: {weights} does not load into VoxelGenerator({gen_kwargs})"
-                             f": {err}") from err
-    if len(categories) != G.n_classes:
-        raise ModelLoadError(f"voxel-gan: {config} lists {len(categories)} categories for a "
-                             f"{G.n_classes}-class network")
-    return G.eval(), cfg
+    G, cfg = load_network("voxel-gan", VoxelGenerator, weights, config, REBUILD,
+                          required=("categories",))
+    if len(cfg["categories"]) != G.n_classes:
+        raise ModelLoadError(f"voxel-gan: {config} lists {len(cfg['categories'])} categories "
+                             f"for a {G.n_classes}-class network")
+    return G, cfg
 
 
 def latent(seed: int, category_index: int, z_dim: int) -> torch.Tensor:

@@ -1,0 +1,76 @@
+"""Shipped model weights: fp16 safetensors plus a JSON config that records their sha256.
+
+Every learned model ships two files written by its own export script: `NAME.safetensors`
+(the inference network only, fp16) and `NAME.json` (constructor arguments, the file's sha256,
+the training record and whatever else the model needs). `write_weights` writes both
+atomically; `load_network` refuses a missing, truncated, altered or mismatched file with a
+`ModelLoadError` that names the file and the command that rebuilds it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save
+from torch import nn
+
+from generators.errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+
+def write_weights(net: nn.Module, meta: dict[str, Any], weights: Path, config: Path) -> dict:
+    """Write net's state as fp16 safetensors and `meta` (plus sha256 and dtype) as JSON."""
+    half = {k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous()
+            for k, v in net.state_dict().items()}
+    blob = save(half)
+    meta = {**meta, "sha256": hashlib.sha256(blob).hexdigest(), "dtype": "float16"}
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    for path, data in ((weights, blob), (config, json.dumps(meta, indent=2).encode() + b"\n")):
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    log.info("wrote %s (%.2f MB) and %s", weights, len(blob) / 1e6, config)
+    return meta
+
+
+def load_network(model: str, build: Callable[..., nn.Module], weights: Path, config: Path,
+                 rebuild: str, required: Sequence[str] = ()) -> tuple[nn.Module, dict]:
+    """(network in eval mode with fp32 weights, config dict), or ModelLoadError.
+
+    `build(**config["generator"])` constructs the network; `required` lists further config
+    keys the model cannot do without.
+    """
+    for path in (weights, config):
+        if not path.is_file():
+            raise ModelLoadError(f"{model}: {path} is missing; rebuild it with `{rebuild}`")
+    try:
+        cfg = json.loads(config.read_text())
+        expected = cfg["sha256"]
+        kwargs = cfg["generator"]
+        missing = [key for key in required if key not in cfg]
+        if missing:
+            raise KeyError(missing[0])
+    except (ValueError, KeyError, TypeError) as err:
+        raise ModelLoadError(f"{model}: {config} is not a valid config (missing or bad {err}); "
+                             f"rebuild it with `{rebuild}`") from err
+    blob = weights.read_bytes()
+    digest = hashlib.sha256(blob).hexdigest()
+    if digest != expected:
+        raise ModelLoadError(f"{model}: {weights} is corrupt (sha256 {digest[:12]}..., config "
+                             f"expects {str(expected)[:12]}...); restore it from git or rebuild "
+                             f"it with `{rebuild}`")
+    try:
+        state = load_safetensors(blob)
+        net = build(**kwargs)
+        net.load_state_dict({k: v.float() for k, v in state.items()})
+    except Exception as err:  # safetensors and torch raise several types for a bad file
+        raise ModelLoadError(f"{model}: {weights} does not load into {build.__name__}({kwargs})"
+                             f": {err}") from err
+    return net.eval(), cfg
