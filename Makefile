@@ -49,7 +49,7 @@ bench: setup
 # Train, export and evaluate the voxel GAN (hours on 2 CPU cores; resumable: rerun to go on).
 STEPS ?= 4000
 train-voxel-gan: setup
-	$(VENV)/bin/vitrine train voxel-gan --out runs/voxel-gan --steps $(STEPS) --r1 1
+	$(VENV)/bin/vitrine train voxel-gan --out runs/voxel-gan --steps $(STEPS)
 	$(PY) -m generators.voxel_gan.export --run runs/voxel-gan
 	$(VENV)/bin/vitrine eval voxel-gan
 

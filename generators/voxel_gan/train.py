@@ -2,7 +2,9 @@
 
     .venv/bin/python -m generators.voxel_gan.train --out runs/voxel-gan --steps 20000
 
-Hinge loss, spectral norm in D, Adam (0.0, 0.99), an EMA of G for sampling. Every
+The defaults are the recipe of the shipped weights (see MODEL_CARD.md): hinge loss, spectral
+norm and a minibatch-std channel in D, lazy R1, a mode-seeking term, class-grouped batches,
+Adam (0.0, 0.99), an EMA of G for sampling. Every
 `--ckpt-every` steps `OUT/checkpoint.safetensors` (G, D, EMA), `OUT/optim.pt` (optimiser
 states, step, RNG) and `OUT/config.json` are written atomically; rerunning the same command
 resumes from them. Losses go to `OUT/losses.csv` and `OUT/train.log`. Uses CUDA when present.
@@ -129,11 +131,11 @@ def main(argv=None) -> None:
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--loss", choices=("hinge", "wgan-gp"), default="hinge")
     ap.add_argument("--gp", type=float, default=10.0, help="WGAN-GP gradient-penalty weight")
-    ap.add_argument("--r1", type=float, default=0.0, help="R1 penalty weight on reals (0: off)")
+    ap.add_argument("--r1", type=float, default=1.0, help="R1 penalty weight on reals (0: off)")
     ap.add_argument("--r1-every", type=int, default=4, help="lazy R1: apply every N steps")
     ap.add_argument("--n-critic", type=int, default=1, help="D steps per G step")
     ap.add_argument("--no-sn", action="store_true", help="no spectral norm in D")
-    ap.add_argument("--mode-seeking", type=float, default=0.0,
+    ap.add_argument("--mode-seeking", type=float, default=0.2,
                     help="weight of the mode-seeking term in G's loss (0: off)")
     ap.add_argument("--no-mbstd", action="store_true", help="no minibatch-std channel in D")
     ap.add_argument("--data", help="train on a voxel set file from `vitrine dataset build` "
