@@ -71,3 +71,17 @@ def test_trains_on_a_user_set_with_previews_and_r1(tmp_path):
     assert Image.open(out / "loss_curve.png").size[0] > 0
     rows = [r.split(",") for r in (out / "losses.csv").read_text().splitlines()[1:]]
     assert all(float(r[5]) > 0 for r in rows)  # the R1 penalty was applied and logged
+
+
+def test_a_resume_file_carries_a_run_to_a_new_directory(tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "load_or_build", _tiny_set)
+    _run(tmp_path / "a", 2)
+    resume = tmp_path / "resume.safetensors"
+    train.save_resume(tmp_path / "a", resume)
+    t = load_file(str(resume))
+    assert all(v.dtype == torch.float16 for v in t.values() if v.is_floating_point())
+    _run(tmp_path / "b", 4, "--init-from", str(resume))
+    cfg = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert cfg["step"] == 4  # counted on from the file's step 2, not from 0
+    rows = (tmp_path / "b" / "losses.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == [3, 4]

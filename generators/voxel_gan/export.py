@@ -73,10 +73,17 @@ def main(argv=None) -> None:
     ap.add_argument("--run", default="runs/voxel-gan", help="training run directory")
     ap.add_argument("--weights", default=str(WEIGHTS))
     ap.add_argument("--config", default=str(CONFIG))
+    ap.add_argument("--resume", metavar="FILE", help="also write the run's G, D and EMA in fp16 "
+                    "here, for `vitrine train voxel-gan --init-from FILE` on another machine")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_grad_enabled(False)
     export(Path(args.run), Path(args.weights), Path(args.config))
+    if args.resume:
+        from generators.voxel_gan.train import save_resume
+
+        save_resume(Path(args.run), Path(args.resume))
+        log.info("wrote %s", args.resume)
 
 
 if __name__ == "__main__":

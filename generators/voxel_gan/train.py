@@ -50,6 +50,30 @@ def save_checkpoint(out: Path, G, D, ema, opt_g, opt_d, step: int, args,
     _atomic(out / "config.json", lambda p: p.write_text(json.dumps(cfg, indent=2)))
 
 
+def save_resume(run: Path, path: Path) -> None:
+    """G, D and EMA of a run in fp16 (no optimiser state), small enough to commit, so a later
+    machine can go on training with `--init-from` instead of starting over."""
+    t = load_file(str(run / "checkpoint.safetensors"))
+    step = json.loads((run / "config.json").read_text())["step"]
+    half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in t.items()}
+    save_file(half, str(path), metadata={"step": str(step)})
+
+
+def init_from(path: Path, G, D, ema) -> int:
+    """Load G, D and EMA from a checkpoint or `save_resume` file; returns its step (0 if none)."""
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise SystemExit(f"--init-from: {path} does not exist")
+    t = load_file(str(path))
+    for prefix, m in (("g.", G), ("d.", D), ("ema.", ema)):
+        dtype = next(m.parameters()).dtype
+        m.load_state_dict({k[len(prefix):]: v.to(dtype) for k, v in t.items()
+                           if k.startswith(prefix)})
+    with safe_open(str(path), "pt") as f:
+        return int((f.metadata() or {}).get("step", 0))
+
+
 GROUP = 4  # the discriminator's minibatch-std group; see _batch
 
 
@@ -144,6 +168,9 @@ def main(argv=None) -> None:
                     help="write loss_curve.png and samples.png every N steps (0: never)")
     ap.add_argument("--log-every", type=int, default=25,
                     help="log occupancy and diversity of fakes vs reals every N steps")
+    ap.add_argument("--init-from", help="start a new run from these G/D/EMA weights (a "
+                    "checkpoint.safetensors or the committed weights/resume.safetensors); the "
+                    "optimisers start fresh and --steps counts on from the file's step")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ckpt-every", type=int, default=50)
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
@@ -188,11 +215,15 @@ def main(argv=None) -> None:
         torch.set_rng_state(state["rng"])
         step = state["step"]
         log.info("resumed from step %d", step)
+    elif args.init_from:
+        step = init_from(Path(args.init_from), G, D, ema)
+        log.info("initialised from %s (step %d); fresh optimisers", args.init_from, step)
     log.info("training on %s: %d shapes, G %.2fM params, D %.2fM params", device, len(vox),
              sum(p.numel() for p in G.parameters()) / 1e6,
              sum(p.numel() for p in D.parameters()) / 1e6)
+    new_log = not (out / "losses.csv").exists() or (out / "losses.csv").stat().st_size == 0
     csv = open(out / "losses.csv", "a")  # noqa: SIM115 - open for the whole run
-    if step == 0:
+    if new_log:
         csv.write("step,loss_d,loss_g,d_real,d_fake,penalty,fake_occ,real_occ,fake_div,real_div,"
                   "sec_per_step\n")
     from tqdm import tqdm
