@@ -25,7 +25,7 @@ def test_export_writes_fp16_weights_that_serve(tmp_path):
     assert cfg == meta
     assert cfg["dtype"] == "float16" and cfg["materials"] == ["marble", "brick"]
     assert cfg["sha256"] == hashlib.sha256(w.read_bytes()).hexdigest()
-    assert cfg["training"]["steps"] == 2 and cfg["training"]["train_seconds"] > 0
+    assert cfg["training"]["steps"] == 2 and cfg["training"]["train_seconds"] >= 0
     assert 0 <= cfg["cut_offset"] < UPSAMPLE
     tensors = load_file(str(w))
     assert all(t.dtype == torch.float16 for t in tensors.values() if t.is_floating_point())

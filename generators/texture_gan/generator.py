@@ -134,7 +134,7 @@ class TextureGanGenerator(Generator):
             kind=KIND_TEXTURE,
             version=f"tgan-{version}",
             description="Tileable PBR material textures (base colour, normal, ORM) from a "
-                        "material-conditioned periodic spatial GAN; any power-of-two size.",
+                        "material-conditioned spatial GAN (PSGAN family); any power-of-two size.",
             categories=self.materials,
             options=TEXTURE_OPTIONS,
         )
