@@ -12,14 +12,13 @@ measured cell step profile).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save
+from safetensors.torch import load_file
 
 from generators.texture.pbr import pbr_from_albedo_height
 from generators.texture_gan.generator import (
@@ -30,6 +29,7 @@ from generators.texture_gan.generator import (
     synthesize,
 )
 from generators.texture_gan.model import UPSAMPLE, TextureGenerator
+from generators.weights import write_weights as shared_write_weights
 
 log = logging.getLogger(__name__)
 
@@ -76,26 +76,15 @@ def write_weights(G: TextureGenerator, materials: list[str], weights: Path = WEI
                   normal_strength: float = DEFAULT_NORMAL_STRENGTH,
                   cut_offset: int = CUT_OFFSET) -> dict:
     """Write G as fp16 safetensors plus its JSON config (atomically); return the config."""
-    half = {k: (v.half() if v.is_floating_point() else v).contiguous()
-            for k, v in G.state_dict().items()}
-    blob = save(half)
     meta = {
         "model": "texture-gan",
         "generator": G.config(),
         "materials": list(materials),
         "normal_strength": normal_strength,
         "cut_offset": int(cut_offset),
-        "sha256": hashlib.sha256(blob).hexdigest(),
-        "dtype": "float16",
         "training": training or {},
     }
-    weights.parent.mkdir(parents=True, exist_ok=True)
-    for path, data in ((weights, blob), (config, json.dumps(meta, indent=2).encode() + b"\n")):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    log.info("wrote %s (%.2f MB) and %s", weights, len(blob) / 1e6, config)
-    return meta
+    return shared_write_weights(G, meta, weights, config)
 
 
 def export(run: Path, weights: Path = WEIGHTS, config: Path = CONFIG,

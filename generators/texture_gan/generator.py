@@ -14,8 +14,6 @@ the maps and no meshes. Everything wraps, so the maps tile.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Sequence
@@ -23,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load as load_safetensors
 
 from generators.asset import KIND_TEXTURE, Asset, CancelToken, Material, Spec
 from generators.errors import ModelLoadError
@@ -31,6 +28,7 @@ from generators.options import OptionSpec
 from generators.registry import Generator, GeneratorInfo, register, source_hash
 from generators.texture.pbr import CONVENTIONS, MAX_SIZE, MIN_SIZE, PBRSet, pbr_from_albedo_height
 from generators.texture_gan.model import UPSAMPLE, TextureGenerator, for_inference
+from generators.weights import load_network
 
 log = logging.getLogger(__name__)
 
@@ -56,33 +54,11 @@ DEFAULT_NORMAL_STRENGTH = 1.0  # as the exemplars' own maps (Exemplar.pbr), so t
 
 def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG) -> tuple[TextureGenerator, dict]:
     """The EMA generator in eval mode, and its JSON config; ModelLoadError on any defect."""
-    for path in (weights, config):
-        if not path.is_file():
-            raise ModelLoadError(f"texture-gan: {path} is missing; rebuild it with `{REBUILD}`")
-    try:
-        cfg = json.loads(config.read_text())
-        expected = cfg["sha256"]
-        gen_kwargs = cfg["generator"]
-        materials = cfg["materials"]
-    except (ValueError, KeyError, TypeError) as err:
-        raise ModelLoadError(f"texture-gan: {config} is not a valid config ({err}); "
-                             f"rebuild it with `{REBUILD}`") from err
-    blob = weights.read_bytes()
-    digest = hashlib.sha256(blob).hexdigest()
-    if digest != expected:
-        raise ModelLoadError(f"texture-gan: {weights} is corrupt (sha256 {digest[:12]}..., "
-                             f"config expects {str(expected)[:12]}...); restore it from git or "
-                             f"rebuild it with `{REBUILD}`")
-    try:
-        state = load_safetensors(blob)
-        G = TextureGenerator(**gen_kwargs)
-        G.load_state_dict({k: v.float() for k, v in state.items()})
-    except Exception as err:  # safetensors and torch raise several types for a bad file
-        raise ModelLoadError(f"texture-gan: {weights} does not load into "
-                             f"TextureGenerator({gen_kwargs}): {err}") from err
-    if len(materials) != G.n_classes:
-        raise ModelLoadError(f"texture-gan: {config} lists {len(materials)} materials for a "
-                             f"{G.n_classes}-material network")
+    G, cfg = load_network("texture-gan", TextureGenerator, weights, config, REBUILD,
+                          required=("materials",))
+    if len(cfg["materials"]) != G.n_classes:
+        raise ModelLoadError(f"texture-gan: {config} lists {len(cfg['materials'])} materials "
+                             f"for a {G.n_classes}-material network")
     return for_inference(G), cfg
 
 
