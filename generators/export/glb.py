@@ -43,6 +43,17 @@ def _pad4(b: bytes, fill: bytes = b"\x00") -> bytes:
     return b + fill * (-len(b) % 4)
 
 
+def glb_container(gltf: dict, binary: bytes) -> bytes:
+    """The GLB file: 12-byte header, the JSON chunk (space-padded), the BIN chunk (4-aligned)."""
+    js = _pad4(json.dumps(gltf, separators=(",", ":")).encode(), b" ")
+    total = 12 + 8 + len(js) + 8 + len(binary)
+    return b"".join([
+        struct.pack("<III", GLB_MAGIC, GLB_VERSION, total),
+        struct.pack("<II", len(js), CHUNK_JSON), js,
+        struct.pack("<II", len(binary), CHUNK_BIN), binary,
+    ])
+
+
 def _material_json(material: Material, textured: bool) -> dict:
     pbr = {
         "baseColorFactor": [float(c) for c in material.base_color],
@@ -146,13 +157,7 @@ def mesh_to_glb(mesh: Mesh, material: Material | None, name: str = "prop") -> by
         gltf["samplers"] = [{"magFilter": LINEAR, "minFilter": LINEAR_MIPMAP_LINEAR,
                              "wrapS": REPEAT, "wrapT": REPEAT}]
         gltf["textures"] = [{"sampler": 0, "source": i} for i in range(len(TEXTURE_ORDER))]
-    js = _pad4(json.dumps(gltf, separators=(",", ":")).encode(), b" ")
-    total = 12 + 8 + len(js) + 8 + len(binary)
-    return b"".join([
-        struct.pack("<III", GLB_MAGIC, GLB_VERSION, total),
-        struct.pack("<II", len(js), CHUNK_JSON), js,
-        struct.pack("<II", len(binary), CHUNK_BIN), binary,
-    ])
+    return glb_container(gltf, binary)
 
 
 def _lod_materials(material: Material | None, lods: list[int]) -> dict[int, Material | None]:

@@ -11,8 +11,6 @@ occlusion and the metallic-roughness texture, as glTF allows.
 
 from __future__ import annotations
 
-import json
-import struct
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -21,16 +19,13 @@ from generators.asset import KIND_TEXTURE, Asset, Material
 from generators.export import FileBlob, register_format
 from generators.export.glb import (
     ARRAY_BUFFER,
-    CHUNK_BIN,
-    CHUNK_JSON,
     ELEMENT_ARRAY_BUFFER,
     FLOAT,
     GENERATOR,
-    GLB_MAGIC,
-    GLB_VERSION,
     MIME,
     TRIANGLES,
     UNSIGNED_SHORT,
+    glb_container,
 )
 from generators.texture.pbr import PNG_MIME, PBRSet, encode_normal, png_bytes
 
@@ -134,13 +129,7 @@ def tile_glb(material: Material, name: str = "tile") -> bytes:
             "occlusionTexture": {"index": 2},
         }],
     }
-    js = _pad4(json.dumps(gltf, separators=(",", ":")).encode(), b" ")
-    total = 12 + 8 + len(js) + 8 + len(binary)
-    return b"".join([
-        struct.pack("<III", GLB_MAGIC, GLB_VERSION, total),
-        struct.pack("<II", len(js), CHUNK_JSON), js,
-        struct.pack("<II", len(binary), CHUNK_BIN), binary,
-    ])
+    return glb_container(gltf, binary)
 
 
 @register_format("glb", kind=KIND_TEXTURE)
