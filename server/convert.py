@@ -19,7 +19,8 @@ KIND_TO_PB = {
 # Closed enumerations travel as proto enums; generators use lowercase names. `material` is an
 # enumerated option too, but travels as a plain string: models may add materials without a
 # contract change (the allowed names are in ListModels).
-ENUM_OPTIONS = {"pivot": ("PIVOT_", pb.Pivot), "format": ("FORMAT_", pb.Format)}
+ENUM_OPTIONS = {"pivot": ("PIVOT_", pb.Pivot), "format": ("FORMAT_", pb.Format),
+                "normal_convention": ("NORMAL_CONVENTION_", pb.NormalConvention)}
 SCALAR_OPTIONS = ("max_triangles", "lod_count", "size_m", "texture_size", "resolution",
                   "material")
 

@@ -181,9 +181,16 @@ def test_texture_streams_over_the_server(gen, tmp_path):
     try:
         with Client(live.address, timeout=60) as client:
             got = client.generate("texture-gan", "brick", 5, texture_size=64)
+            dx = client.generate("texture-gan", "brick", 5, texture_size=64,
+                                 normal_convention="directx")
     finally:
         live.stop()
     assert got.header.kind == pb.ASSET_KIND_TEXTURE
+    # DirectX over the wire: the same texture with the normal map's green channel flipped.
+    gl_n, dx_n = _decode(got.files["normal.png"]), _decode(dx.files["normal.png"])
+    assert np.array_equal(gl_n[..., [0, 2]], dx_n[..., [0, 2]])
+    assert np.abs(gl_n[..., 1].astype(int) + dx_n[..., 1] - 255).max() <= 1
+    assert dx.files["base_color.png"] == got.files["base_color.png"]
     assert list(got.files) == ["base_color.png", "normal.png", "orm.png", "preview.glb"]
     blobs = got.files
     assert _decode(blobs["normal.png"]).shape == (64, 64, 3)

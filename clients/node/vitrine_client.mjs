@@ -41,7 +41,8 @@ const USAGE = `usage:
   vitrine_client.mjs [--address HOST:PORT] [--proto FILE] [--timeout S] models
   vitrine_client.mjs [...] generate MODEL --category C [--seed N] [--max-triangles N]
                      [--lod-count N] [--size-m X] [--pivot P] [--texture-size N]
-                     [--material M] [--resolution N] [--format F] -o OUTDIR
+                     [--material M] [--resolution N] [--format F]
+                     [--normal-convention N] -o OUTDIR
   vitrine_client.mjs [...] fetch ASSET_ID [--file-index I --offset O] -o OUTDIR
 
   --address   server address (default $VITRINE_ADDRESS or 127.0.0.1:50051)
@@ -50,6 +51,7 @@ const USAGE = `usage:
   --pivot     PIVOT_BOTTOM_CENTER | PIVOT_CENTER (or bottom_center | center)
   --format    FORMAT_GLB (or glb)
   --material  a material name, e.g. marble (the model's "material" option lists them)
+  --normal-convention  NORMAL_CONVENTION_OPENGL | NORMAL_CONVENTION_DIRECTX (or opengl | directx)
 
 exit codes: 0 ok, 1 a file failed its size/sha256 check or a protocol error,
             2 gRPC error (stderr "error: STATUS: details"), 64 bad command line,
@@ -82,6 +84,7 @@ function parseCommandLine(argv) {
         material: { type: 'string' },
         resolution: { type: 'string' },
         format: { type: 'string' },
+        'normal-convention': { type: 'string' },
         'file-index': { type: 'string' },
         offset: { type: 'string' },
         out: { type: 'string', short: 'o' },
@@ -130,7 +133,7 @@ function rejectOptions(values, names, command) {
 }
 
 const GENERATE_ONLY = ['category', 'seed', 'max-triangles', 'lod-count', 'size-m', 'pivot',
-  'texture-size', 'material', 'resolution', 'format'];
+  'texture-size', 'material', 'resolution', 'format', 'normal-convention'];
 const FETCH_ONLY = ['file-index', 'offset'];
 
 // ---------------------------------------------------------------------------------------
@@ -436,6 +439,8 @@ async function main(argv) {
     set('material', values.material);
     set('resolution', u32('resolution'));
     set('format', parseEnum(values.format, 'format', 'FORMAT_', enumNames(packageDefinition, 'vitrine.v1.Format')));
+    set('normal_convention', parseEnum(values['normal-convention'], 'normal-convention',
+      'NORMAL_CONVENTION_', enumNames(packageDefinition, 'vitrine.v1.NormalConvention')));
     const seed = parseUint(values.seed, 'seed', UINT64_MAX) ?? 0n;
     const request = { model: rest[0], category: values.category, seed: seed.toString(), options };
     const client = new AssetService(address, grpc.credentials.createInsecure());

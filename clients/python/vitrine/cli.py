@@ -31,7 +31,8 @@ def _add_address(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per call (default 300)")
 
 
-_PROTO_ENUMS = ("pivot", "format")  # options that travel as proto enums
+# Options that travel as proto enums -> their value-name prefix.
+_PROTO_ENUMS = {"pivot": "PIVOT_", "format": "FORMAT_", "normal_convention": "NORMAL_CONVENTION_"}
 
 
 def _add_options(p: argparse.ArgumentParser) -> None:
@@ -46,11 +47,13 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--material", help="surface material, e.g. marble (`vitrine models` lists "
                    "them; unset: the category's own)")
     g.add_argument("--format", choices=["glb"])
+    g.add_argument("--normal-convention", choices=["opengl", "directx"],
+                   help="texture assets: normal-map green axis (directx for Unreal)")
 
 
 def _options(args: argparse.Namespace) -> dict:
     names = ("max_triangles", "lod_count", "size_m", "pivot", "resolution", "texture_size",
-             "material", "format")
+             "material", "format", "normal_convention")
     return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
 
 
@@ -104,11 +107,11 @@ def cmd_models(args: argparse.Namespace) -> int:
         for o in m.options:
             # Proto-enum choices arrive as value names (PIVOT_CENTER); show what the CLI
             # takes. String choices (material) arrive as they are (weathered_wood).
-            proto_enum = o.name in _PROTO_ENUMS
-            choices = [c.split("_", 1)[1].lower() if proto_enum else c for c in o.choices]
+            prefix = _PROTO_ENUMS.get(o.name, "")
+            choices = [c.removeprefix(prefix).lower() if prefix else c for c in o.choices]
             default = o.default_value
-            if proto_enum and default:
-                default = default.split("_", 1)[1].lower()
+            if prefix and default:
+                default = default.removeprefix(prefix).lower()
             allowed = ", ".join(choices) if choices else f"{o.min:g} to {o.max:g}"
             print(f"  --{o.name.replace('_', '-'):<15} {allowed:<34} default "
                   f"{default or '(model decides)'}")

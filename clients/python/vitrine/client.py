@@ -109,16 +109,20 @@ class _Assembly:
         return Asset(self.header, files)
 
 
+# Options that travel as proto enums: name -> (value-name prefix, enum).
+_ENUMS = {"pivot": ("PIVOT_", pb.Pivot), "format": ("FORMAT_", pb.Format),
+          "normal_convention": ("NORMAL_CONVENTION_", pb.NormalConvention)}
+
+
 def request(model: str, category: str, seed: int = 0, **options: Any) -> pb.GenerateRequest:
     """Build a GenerateRequest; options by their proto names (pivot="center", format="glb")."""
     opts = pb.Options()
     for name, value in options.items():
         if value is None:
             continue
-        if name == "pivot":
-            value = pb.Pivot.Value("PIVOT_" + str(value).upper())
-        elif name == "format":
-            value = pb.Format.Value("FORMAT_" + str(value).upper())
+        if name in _ENUMS:
+            prefix, enum = _ENUMS[name]
+            value = enum.Value(prefix + str(value).upper())
         try:
             setattr(opts, name, value)
         except AttributeError:

@@ -25,6 +25,12 @@ class Format(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     FORMAT_UNSPECIFIED: _ClassVar[Format]
     FORMAT_GLB: _ClassVar[Format]
+
+class NormalConvention(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NORMAL_CONVENTION_UNSPECIFIED: _ClassVar[NormalConvention]
+    NORMAL_CONVENTION_OPENGL: _ClassVar[NormalConvention]
+    NORMAL_CONVENTION_DIRECTX: _ClassVar[NormalConvention]
 ASSET_KIND_UNSPECIFIED: AssetKind
 ASSET_KIND_PROP: AssetKind
 ASSET_KIND_TEXTURE: AssetKind
@@ -35,6 +41,9 @@ PIVOT_BOTTOM_CENTER: Pivot
 PIVOT_CENTER: Pivot
 FORMAT_UNSPECIFIED: Format
 FORMAT_GLB: Format
+NORMAL_CONVENTION_UNSPECIFIED: NormalConvention
+NORMAL_CONVENTION_OPENGL: NormalConvention
+NORMAL_CONVENTION_DIRECTX: NormalConvention
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()
@@ -81,7 +90,7 @@ class OptionInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[str] = ..., min: _Optional[float] = ..., max: _Optional[float] = ..., default_value: _Optional[str] = ..., choices: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Options(_message.Message):
-    __slots__ = ("max_triangles", "lod_count", "size_m", "pivot", "texture_size", "resolution", "format", "material")
+    __slots__ = ("max_triangles", "lod_count", "size_m", "pivot", "texture_size", "resolution", "format", "material", "normal_convention")
     MAX_TRIANGLES_FIELD_NUMBER: _ClassVar[int]
     LOD_COUNT_FIELD_NUMBER: _ClassVar[int]
     SIZE_M_FIELD_NUMBER: _ClassVar[int]
@@ -90,6 +99,7 @@ class Options(_message.Message):
     RESOLUTION_FIELD_NUMBER: _ClassVar[int]
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     MATERIAL_FIELD_NUMBER: _ClassVar[int]
+    NORMAL_CONVENTION_FIELD_NUMBER: _ClassVar[int]
     max_triangles: int
     lod_count: int
     size_m: float
@@ -98,7 +108,8 @@ class Options(_message.Message):
     resolution: int
     format: Format
     material: str
-    def __init__(self, max_triangles: _Optional[int] = ..., lod_count: _Optional[int] = ..., size_m: _Optional[float] = ..., pivot: _Optional[_Union[Pivot, str]] = ..., texture_size: _Optional[int] = ..., resolution: _Optional[int] = ..., format: _Optional[_Union[Format, str]] = ..., material: _Optional[str] = ...) -> None: ...
+    normal_convention: NormalConvention
+    def __init__(self, max_triangles: _Optional[int] = ..., lod_count: _Optional[int] = ..., size_m: _Optional[float] = ..., pivot: _Optional[_Union[Pivot, str]] = ..., texture_size: _Optional[int] = ..., resolution: _Optional[int] = ..., format: _Optional[_Union[Format, str]] = ..., material: _Optional[str] = ..., normal_convention: _Optional[_Union[NormalConvention, str]] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
     __slots__ = ("model", "category", "seed", "options")
