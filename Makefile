@@ -47,7 +47,7 @@ bench: setup
 	$(PY) bench/bench_voxel_gan.py
 
 # Train, export and evaluate the voxel GAN (hours on 2 CPU cores; resumable: rerun to go on).
-STEPS ?= 5000
+STEPS ?= 6000
 train-voxel-gan: setup
 	$(VENV)/bin/vitrine train voxel-gan --out runs/voxel-gan --steps $(STEPS)
 	$(PY) -m generators.voxel_gan.export --run runs/voxel-gan
