@@ -25,6 +25,14 @@ from generators.errors import ModelLoadError
 log = logging.getLogger(__name__)
 
 
+def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
+    """Call write(tmp) on a sibling temporary path, then rename it over `path`: readers see the
+    old file or the new one, never half of one (checkpoints, shipped weights)."""
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    tmp.replace(path)
+
+
 def write_weights(net: nn.Module, meta: dict[str, Any], weights: Path, config: Path) -> dict:
     """Write net's state as fp16 safetensors and `meta` (plus sha256 and dtype) as JSON."""
     half = {k: (v.half() if v.is_floating_point() else v).detach().cpu().contiguous()
@@ -33,9 +41,7 @@ def write_weights(net: nn.Module, meta: dict[str, Any], weights: Path, config: P
     meta = {**meta, "sha256": hashlib.sha256(blob).hexdigest(), "dtype": "float16"}
     weights.parent.mkdir(parents=True, exist_ok=True)
     for path, data in ((weights, blob), (config, json.dumps(meta, indent=2).encode() + b"\n")):
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        atomic_write(path, lambda tmp, data=data: tmp.write_bytes(data))
     log.info("wrote %s (%.2f MB) and %s", weights, len(blob) / 1e6, config)
     return meta
 

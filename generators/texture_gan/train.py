@@ -33,14 +33,9 @@ from safetensors.torch import load_file, save_file
 
 from generators.texture.exemplars import MATERIALS, PHOTO_MATERIALS, exemplar
 from generators.texture_gan.model import UPSAMPLE, TextureDiscriminator, TextureGenerator
+from generators.weights import atomic_write
 
 log = logging.getLogger("texture_gan.train")
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    tmp.replace(path)
 
 
 def exemplar_bank(materials: tuple[str, ...], size: int, per_material: int) -> list[torch.Tensor]:
@@ -86,14 +81,14 @@ def save_checkpoint(out: Path, G, D, ema, opt_g, opt_d, step: int, args, materia
     for prefix, m in (("g.", G), ("d.", D), ("ema.", ema)):
         for k, v in m.state_dict().items():
             tensors[prefix + k] = v.detach().cpu().contiguous()
-    _atomic(out / "checkpoint.safetensors", lambda p: save_file(tensors, str(p)))
+    atomic_write(out / "checkpoint.safetensors", lambda p: save_file(tensors, str(p)))
     state = {"opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step,
              "rng": torch.get_rng_state(), "data_rng": data_gen.get_state()}
-    _atomic(out / "optim.pt", lambda p: torch.save(state, p))
+    atomic_write(out / "optim.pt", lambda p: torch.save(state, p))
     cfg = {"generator": G.config(), "discriminator": D.config(), "step": step,
            "materials": list(materials), "train_seconds": round(train_seconds, 1),
            "args": vars(args)}
-    _atomic(out / "config.json", lambda p: p.write_text(json.dumps(cfg, indent=2)))
+    atomic_write(out / "config.json", lambda p: p.write_text(json.dumps(cfg, indent=2)))
 
 
 def _trim_losses(path: Path, step: int) -> None:
@@ -104,7 +99,7 @@ def _trim_losses(path: Path, step: int) -> None:
     lines = path.read_text().splitlines(keepends=True)
     keep = lines[:1] + [ln for ln in lines[1:] if ln.split(",", 1)[0].isdigit()
                         and int(ln.split(",", 1)[0]) <= step]
-    _atomic(path, lambda p: p.write_text("".join(keep)))
+    atomic_write(path, lambda p: p.write_text("".join(keep)))
 
 
 def to_images(x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -25,14 +25,9 @@ from safetensors.torch import load_file, save_file
 
 from generators.data import load_or_build
 from generators.voxel_gan.model import VoxelDiscriminator, VoxelGenerator
+from generators.weights import atomic_write
 
 log = logging.getLogger("voxel_gan.train")
-
-
-def _atomic(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    tmp.replace(path)
 
 
 def save_checkpoint(out: Path, G, D, ema, opt_g, opt_d, step: int, args,
@@ -41,13 +36,13 @@ def save_checkpoint(out: Path, G, D, ema, opt_g, opt_d, step: int, args,
     for prefix, m in (("g.", G), ("d.", D), ("ema.", ema)):
         for k, v in m.state_dict().items():
             tensors[prefix + k] = v.detach().cpu().contiguous()
-    _atomic(out / "checkpoint.safetensors", lambda p: save_file(tensors, str(p)))
+    atomic_write(out / "checkpoint.safetensors", lambda p: save_file(tensors, str(p)))
     state = {"opt_g": opt_g.state_dict(), "opt_d": opt_d.state_dict(), "step": step,
              "rng": torch.get_rng_state()}
-    _atomic(out / "optim.pt", lambda p: torch.save(state, p))
+    atomic_write(out / "optim.pt", lambda p: torch.save(state, p))
     cfg = {"generator": G.config(), "discriminator": D.config(), "step": step,
            "categories": list(categories), "args": vars(args)}
-    _atomic(out / "config.json", lambda p: p.write_text(json.dumps(cfg, indent=2)))
+    atomic_write(out / "config.json", lambda p: p.write_text(json.dumps(cfg, indent=2)))
 
 
 def save_resume(run: Path, path: Path) -> None:
