@@ -35,5 +35,9 @@ class Cancelled(GeneratorError):
     """The caller cancelled the work (CANCELLED); raised from `CancelToken.check`."""
 
 
+class EmptyShape(RuntimeError):
+    """A shape model produced no surface for a seed (reported, never served as garbage)."""
+
+
 class ModelLoadError(Exception):
     """A model cannot serve (missing or corrupt weights, bad config): refuse to start."""

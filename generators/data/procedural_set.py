@@ -112,3 +112,14 @@ def load_or_build(split: str, n_per_category: int, res: int = 32,
     tmp.replace(path)
     log.info("cached %d shapes at %s", len(data), path)
     return data
+
+
+def category_extents(categories, n: int = 64) -> dict[str, float]:
+    """Median longest bounding-box side (metres) of the first n training shapes per category:
+    the real-world size a shape model trained in a unit cube gives its props."""
+    out = {}
+    for cat in categories:
+        sides = [float((s.bounds_max - s.bounds_min).max())
+                 for s in (families.build(cat, TRAIN_SEED_START + k) for k in range(n))]
+        out[cat] = round(float(np.median(sides)), 4)
+    return out

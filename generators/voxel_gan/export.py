@@ -17,26 +17,16 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors.torch import load_file
 
+from generators.data.procedural_set import category_extents
 from generators.procedural import families
 from generators.voxel_gan.generator import CONFIG, WEIGHTS
 from generators.voxel_gan.model import VoxelGenerator
 from generators.weights import write_weights
 
 log = logging.getLogger(__name__)
-
-
-def category_extents(categories, n: int = 64) -> dict[str, float]:
-    """Median longest bounding-box side (metres) of the first n training shapes per category."""
-    out = {}
-    for cat in categories:
-        sides = [float((s.bounds_max - s.bounds_min).max())
-                 for s in (families.build(cat, 1 + k) for k in range(n))]
-        out[cat] = round(float(np.median(sides)), 4)
-    return out
 
 
 def training_record(run: Path) -> dict:

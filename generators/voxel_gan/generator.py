@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from generators.asset import KIND_PROP, Asset, CancelToken, Spec
-from generators.errors import ModelLoadError
+from generators.errors import EmptyShape, ModelLoadError
 from generators.geometry.pipeline import prop_asset
 from generators.options import PROP_OPTIONS, OptionSpec
 from generators.registry import Generator, GeneratorInfo, register, source_hash
@@ -39,10 +39,6 @@ RESOLUTION = OptionSpec(
     "grid the 32^3 occupancy is upsampled to (trilinear) before meshing; higher = smoother",
     min=32, max=128,
 )
-
-class EmptyShape(RuntimeError):
-    """The network produced no occupied voxel for a seed (reported, never served as garbage)."""
-
 
 def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG) -> tuple[VoxelGenerator, dict]:
     """The EMA generator in eval mode, and its JSON config; ModelLoadError on any defect."""
