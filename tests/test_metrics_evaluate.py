@@ -67,3 +67,15 @@ def test_iou_shortlist_finds_the_identical_grid():
     pool = rng.random((10, 8, 8, 8)) > 0.7
     idx = _iou_shortlist(pool[[3, 7]], pool, 2)
     assert idx[0, 0] == 3 and idx[1, 0] == 7
+
+
+def test_bootstrap_interval_brackets_the_ratio_and_narrows_with_n():
+    from generators.metrics.evaluate import bootstrap_ratio_interval
+
+    rng = np.random.default_rng(0)
+    small = bootstrap_ratio_interval(rng.gamma(4, 1, 50), rng.gamma(4, 1, 50))
+    big = bootstrap_ratio_interval(rng.gamma(4, 1, 2000), rng.gamma(4, 1, 2000))
+    assert small[0] < 1 < small[1] and big[0] < 1 < big[1]  # same distribution both sides
+    assert big[1] - big[0] < 0.5 * (small[1] - small[0])
+    lo, hi = bootstrap_ratio_interval(rng.gamma(4, 1, 200) * 0.5, rng.gamma(4, 1, 200))
+    assert hi < 0.7  # a generator twice as close to the training set is clearly flagged
