@@ -22,7 +22,7 @@ KIND_TO_PB = {
 ENUM_OPTIONS = {"pivot": ("PIVOT_", pb.Pivot), "format": ("FORMAT_", pb.Format),
                 "normal_convention": ("NORMAL_CONVENTION_", pb.NormalConvention)}
 SCALAR_OPTIONS = ("max_triangles", "lod_count", "size_m", "texture_size", "resolution",
-                  "material")
+                  "material", "variation", "spread", "morph_seed", "morph_t")
 
 
 def options_from_proto(options: pb.Options) -> dict[str, Any]:

@@ -90,7 +90,7 @@ class OptionInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[str] = ..., min: _Optional[float] = ..., max: _Optional[float] = ..., default_value: _Optional[str] = ..., choices: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Options(_message.Message):
-    __slots__ = ("max_triangles", "lod_count", "size_m", "pivot", "texture_size", "resolution", "format", "material", "normal_convention")
+    __slots__ = ("max_triangles", "lod_count", "size_m", "pivot", "texture_size", "resolution", "format", "material", "normal_convention", "variation", "spread", "morph_seed", "morph_t")
     MAX_TRIANGLES_FIELD_NUMBER: _ClassVar[int]
     LOD_COUNT_FIELD_NUMBER: _ClassVar[int]
     SIZE_M_FIELD_NUMBER: _ClassVar[int]
@@ -100,6 +100,10 @@ class Options(_message.Message):
     FORMAT_FIELD_NUMBER: _ClassVar[int]
     MATERIAL_FIELD_NUMBER: _ClassVar[int]
     NORMAL_CONVENTION_FIELD_NUMBER: _ClassVar[int]
+    VARIATION_FIELD_NUMBER: _ClassVar[int]
+    SPREAD_FIELD_NUMBER: _ClassVar[int]
+    MORPH_SEED_FIELD_NUMBER: _ClassVar[int]
+    MORPH_T_FIELD_NUMBER: _ClassVar[int]
     max_triangles: int
     lod_count: int
     size_m: float
@@ -109,7 +113,11 @@ class Options(_message.Message):
     format: Format
     material: str
     normal_convention: NormalConvention
-    def __init__(self, max_triangles: _Optional[int] = ..., lod_count: _Optional[int] = ..., size_m: _Optional[float] = ..., pivot: _Optional[_Union[Pivot, str]] = ..., texture_size: _Optional[int] = ..., resolution: _Optional[int] = ..., format: _Optional[_Union[Format, str]] = ..., material: _Optional[str] = ..., normal_convention: _Optional[_Union[NormalConvention, str]] = ...) -> None: ...
+    variation: int
+    spread: float
+    morph_seed: int
+    morph_t: float
+    def __init__(self, max_triangles: _Optional[int] = ..., lod_count: _Optional[int] = ..., size_m: _Optional[float] = ..., pivot: _Optional[_Union[Pivot, str]] = ..., texture_size: _Optional[int] = ..., resolution: _Optional[int] = ..., format: _Optional[_Union[Format, str]] = ..., material: _Optional[str] = ..., normal_convention: _Optional[_Union[NormalConvention, str]] = ..., variation: _Optional[int] = ..., spread: _Optional[float] = ..., morph_seed: _Optional[int] = ..., morph_t: _Optional[float] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
     __slots__ = ("model", "category", "seed", "options")
