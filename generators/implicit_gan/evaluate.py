@@ -1,0 +1,170 @@
+"""`vitrine eval implicit-gan`: the shape-metric table, and a side-by-side with `voxel-gan`.
+
+    .venv/bin/python -m generators.implicit_gan.evaluate [--n 50] [--run runs/implicit-gan]
+        [--side-by-side]
+
+Scores the shipped weights (or, with `--run`, a training run's decoder and EMA latent
+generator) exactly as `vitrine eval voxel-gan` scores the voxel GAN: `n` generated shapes per
+category against `n` held-out shapes, by MMD-CD, COV-CD and 1-NNA-CD on surface points of 32^3
+occupancy grids, the training split as the reference floor, and the memorisation check. The
+implicit model's grids are its SDF below half a voxel at the voxel centres, which is how the
+data set itself voxelises the procedural shapes.
+
+`--side-by-side` also scores the shipped `voxel-gan` on the same held-out shapes with the same
+seed, times one default asset of each model (median of `--time-seeds` seeds per category), and
+prints both models in one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from generators.data import load_or_build
+from generators.implicit_gan.generator import sample_grids
+from generators.implicit_gan.model import ImplicitGan
+from generators.metrics.evaluate import evaluate, format_table
+
+log = logging.getLogger(__name__)
+
+
+def sampler_from_run(run: Path):
+    """(sample fn, categories, steps) for a run directory's decoder and EMA latent generator."""
+    cfg = json.loads((run / "config.json").read_text())
+    net = ImplicitGan(cfg["dec"], cfg["g"])
+    t = load_file(str(run / "checkpoint.safetensors"))
+    net.decoder.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("dec.")})
+    net.generator.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("ema.")})
+    cats = cfg["categories"]
+    net.eval()
+
+    def sample(category: str, n: int, seed: int):
+        return sample_grids(net.decoder, net.generator, cats.index(category), n, seed)
+
+    return sample, cats, f"AE {cfg['ae_step']} + GAN {cfg['gan_step']} steps"
+
+
+def ms_per_asset(model, categories, seeds: int) -> float:
+    """Median wall time (ms) of one default asset (`generate` of a single spec)."""
+    times = []
+    for cat in categories:
+        for k in range(seeds):
+            spec = model.resolve(cat, 101 + k, {})
+            t0 = time.perf_counter()
+            model.generate([spec])
+            times.append(1000 * (time.perf_counter() - t0))
+    return statistics.median(times)
+
+
+def side_by_side(reports: dict, ms: dict) -> str:
+    """Both models' mean figures, and per category 1-NNA / COV, in one table."""
+    names = list(reports)
+    head = f"{'':<24}" + "".join(f"{n:>14}" for n in names)
+    lines = [head, "-" * len(head)]
+
+    def row(label, values, fmt):
+        lines.append(f"{label:<24}" + "".join(f"{fmt(v):>14}" for v in values))
+
+    d = {n: r.to_dict() for n, r in reports.items()}
+    row("1-NNA-CD (mean)", [d[n]["mean"]["model"]["nna_cd"] for n in names],
+        lambda v: f"{100 * v:.1f}%")
+    row("COV-CD (mean)", [d[n]["mean"]["model"]["cov_cd"] for n in names],
+        lambda v: f"{100 * v:.1f}%")
+    row("MMD-CD (mean)", [d[n]["mean"]["model"]["mmd_cd"] for n in names], lambda v: f"{v:.5f}")
+    row("memorisation (mean)", [d[n]["mean"]["memorisation_ratio"] for n in names],
+        lambda v: f"{v:.2f}")
+    row("ms per asset (median)", [ms.get(n, float("nan")) for n in names], lambda v: f"{v:.0f}")
+    for cat in d[names[0]]["categories"]:
+        row(f"{cat} 1-NNA / COV", [(d[n]["categories"][cat]["model"]["nna_cd"],
+                                    d[n]["categories"][cat]["model"]["cov_cd"]) for n in names],
+            lambda v: f"{100 * v[0]:.0f}% / {100 * v[1]:.0f}%")
+        row(f"{cat} memorisation", [d[n]["categories"][cat]["memorisation_ratio"]
+                                    for n in names], lambda v: f"{v:.2f}")
+    floor = d[names[0]]["mean"]["floor"]
+    lines.append(f"floor (training shapes vs held-out): 1-NNA {100 * floor['nna_cd']:.1f}%, "
+                 f"COV {100 * floor['cov_cd']:.1f}%, MMD {floor['mmd_cd']:.5f}. ms per asset: "
+                 "one default asset (generate() of one spec), this machine.")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="vitrine eval implicit-gan",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=50,
+                    help="generated and held-out shapes per category (default 50)")
+    ap.add_argument("--points", type=int, default=2048, help="surface points per shape")
+    ap.add_argument("--train-per-category", type=int, default=500,
+                    help="training shapes searched by the memorisation check (default 500)")
+    ap.add_argument("--run", help="evaluate a training run directory instead of shipped weights")
+    ap.add_argument("--side-by-side", action="store_true",
+                    help="also score the shipped voxel-gan and print both models together")
+    ap.add_argument("--time-seeds", type=int, default=3,
+                    help="seeds per category timed for ms per asset (--side-by-side)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", help="also write the numbers to this JSON file")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if args.n < 2:
+        ap.error(f"--n must be at least 2, got {args.n}")
+    torch.set_grad_enabled(False)
+    model = None
+    if args.run:
+        run = Path(args.run)
+        if not (run / "checkpoint.safetensors").exists():
+            print(f"vitrine eval: {run} has no checkpoint.safetensors; train first with "
+                  f"`vitrine train implicit-gan --out {run}`", file=sys.stderr)
+            return 2
+        if not json.loads((run / "config.json").read_text()).get("gan_step"):
+            print(f"vitrine eval: {run} has no latent-GAN steps yet; let training reach its "
+                  "GAN stage", file=sys.stderr)
+            return 2
+        sample, categories, steps = sampler_from_run(run)
+        title = f"implicit-gan, run {run} ({steps})"
+    else:
+        from generators.implicit_gan.generator import ImplicitGanGenerator
+
+        model = ImplicitGanGenerator()
+        categories = list(model.categories)
+        sample = model.sample
+        tr = model.cfg["training"]
+        title = (f"implicit-gan, shipped weights (AE {tr['ae_steps']} + GAN {tr['gan_steps']} "
+                 "steps)")
+    heldout = load_or_build("heldout", args.n, 32, progress=True)
+    train = load_or_build("train", args.train_per_category, 32, progress=True)
+    report = evaluate(sample, categories, heldout, train, n=args.n, points=args.points,
+                      seed=args.seed)
+    print(format_table(report, title=title))
+    out = {"implicit-gan": report.to_dict()}
+    if args.side_by_side:
+        from generators.voxel_gan.generator import VoxelGanGenerator
+
+        voxel = VoxelGanGenerator()
+        vreport = evaluate(voxel.sample, categories, heldout, train, n=args.n,
+                           points=args.points, seed=args.seed)
+        print()
+        print(format_table(vreport, title="voxel-gan, shipped weights (same held-out shapes)"))
+        if model is None:
+            from generators.implicit_gan.generator import ImplicitGanGenerator
+
+            model = ImplicitGanGenerator()
+        ms = {"implicit-gan": ms_per_asset(model, categories, args.time_seeds),
+              "voxel-gan": ms_per_asset(voxel, categories, args.time_seeds)}
+        print()
+        print(side_by_side({"implicit-gan": report, "voxel-gan": vreport}, ms))
+        out["voxel-gan"] = vreport.to_dict()
+        out["ms_per_asset"] = ms
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

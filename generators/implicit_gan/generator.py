@@ -1,0 +1,212 @@
+"""The `implicit-gan` model: latent GAN -> implicit SDF decoder -> mesh at any resolution.
+
+A request's latent is a pure function of (category, seed, variation, spread, morph_seed,
+morph_t), see `latent_for`:
+
+- the seed picks a noise vector, the latent generator turns it into a shape latent;
+- `variation` k >= 1 mixes in a second noise vector drawn from (seed, k), `spread` of the way
+  (noise' = (noise + spread * other) / sqrt(1 + spread^2), which keeps the noise's scale):
+  spread 0 is the seed's own shape, about 1 as different as another seed;
+- `morph_seed` and `morph_t` interpolate the shape latents linearly, (1 - t) z_seed +
+  t z_morph_seed: t = 0 is exactly the seed's latent, t = 1 exactly morph_seed's. The material
+  follows the nearer end, so both ends are the very assets of the two seeds.
+
+The surface is extracted from the decoder's field at `resolution` cells along the cube's side by
+coarse-to-fine evaluation (`geometry.adaptive`, only cells near the surface are refined), then
+goes through the shared prop pipeline (cleanup, LODs, size, pivot, UVs, material).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from generators.asset import KIND_PROP, Asset, CancelToken, Spec
+from generators.errors import EmptyShape, InvalidOption, ModelLoadError
+from generators.geometry.adaptive import dense_field_coarse_to_fine
+from generators.geometry.pipeline import prop_asset
+from generators.implicit_gan.data import CUBE_OVER_EXTENT, voxel_centres
+from generators.implicit_gan.model import ImplicitGan
+from generators.options import PROP_OPTIONS, OptionSpec
+from generators.registry import Generator, GeneratorInfo, register, source_hash
+from generators.texture.materials import providers_version
+from generators.weights import load_network
+
+log = logging.getLogger(__name__)
+
+_GENERATORS_DIR = Path(__file__).resolve().parents[1]
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+WEIGHTS = WEIGHTS_DIR / "implicit-gan.safetensors"
+CONFIG = WEIGHTS_DIR / "implicit-gan.json"
+REBUILD = "python -m generators.implicit_gan.export --run runs/implicit-gan"
+MAX_SEED = 2**63 - 1
+
+RESOLUTION = OptionSpec(
+    "resolution", "int", 128,
+    "cells along the longest side of the shape's cube for surface extraction (coarse to fine)",
+    min=32, max=256,
+)
+VARIATION = OptionSpec(
+    "variation", "int", 0, "0: the seed's own shape; k >= 1: the k-th variation near it",
+    min=0, max=1_000_000,
+)
+SPREAD = OptionSpec(
+    "spread", "float", 0.3, "how far variations stray (0: none, ~1: as far as another seed)",
+    min=0.0, max=4.0,
+)
+MORPH_SEED = OptionSpec(
+    "morph_seed", "int", None, "morph towards this seed's shape (with morph_t)",
+    min=1, max=MAX_SEED,
+)
+MORPH_T = OptionSpec(
+    "morph_t", "float", None, "how far along the morph (0: this seed, 1: morph_seed)",
+    min=0.0, max=1.0,
+)
+IMPLICIT_OPTIONS = PROP_OPTIONS + (RESOLUTION, VARIATION, SPREAD, MORPH_SEED, MORPH_T)
+COARSE = 32  # first level of the coarse-to-fine extraction (cells along the cube's side)
+
+
+def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG) -> tuple[ImplicitGan, dict]:
+    net, cfg = load_network("implicit-gan", ImplicitGan, weights, config, REBUILD,
+                            required=("categories", "extent_m"))
+    if len(cfg["categories"]) != net.generator.n_classes:
+        raise ModelLoadError(f"implicit-gan: {config} lists {len(cfg['categories'])} categories "
+                             f"for a {net.generator.n_classes}-class network")
+    return net, cfg
+
+
+def noise(seed: int, category_index: int, dim: int, stream: int = 0) -> torch.Tensor:
+    """The noise vector [1, dim] of (seed, category, stream): a pure function of the three."""
+    key = (int(seed) * 1_000_003 + category_index * 7_919 + stream * 104_729) % 2**63
+    return torch.randn(1, dim, generator=torch.Generator().manual_seed(key))
+
+
+def extract_field(sdf, resolution: int, cancel: CancelToken | None = None):
+    """Sample a field over the unit cube [-0.5, 0.5]^3 coarse to fine, as served.
+
+    `sdf` maps float32 points [N, 3] (a torch tensor) to signed distances [N] (negative inside).
+    The first level has COARSE cells along the side; finer levels evaluate only within one
+    coarser cell of the surface (`geometry.adaptive`). Returns (grid, origin, spacing, stats);
+    the grid is padded with outside nodes, so marching cubes closes every surface.
+    """
+    def fn(p: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return sdf(torch.from_numpy(p)).numpy()
+
+    return dense_field_coarse_to_fine(
+        fn, np.full(3, -0.5), np.full(3, 0.5), resolution, level=0.0, inside_below=True,
+        coarse=min(COARSE, resolution), band=1.0,
+        cancel_check=cancel.check if cancel else None)
+
+
+@torch.inference_mode()
+def sample_grids(decoder, latent_gen, category_index: int, n: int, seed: int,
+                 res: int = 32) -> np.ndarray:
+    """n bool grids [n, res, res, res]: the decoder's field below 0 at the voxel centres of the
+    data set's frame. The decoder learns sdf - DILATE, so this is the voxel data set's own
+    solid test and both models meet the held-out data in the same representation. The noise
+    comes from (seed, category)."""
+    g = torch.Generator().manual_seed(seed * 7919 + category_index)
+    z = latent_gen(torch.randn(n, latent_gen.noise_dim, generator=g),
+                   torch.full((n,), category_index))
+    pts = torch.from_numpy(voxel_centres(res))
+    return np.stack([(decoder.bind(zi)(pts) < 0).view(res, res, res).numpy() for zi in z])
+
+
+def check_morph(options) -> tuple[int | None, float]:
+    """(morph_seed or None, t); InvalidOption when only one of the pair is set."""
+    seed_b, t = options.get("morph_seed"), options.get("morph_t")
+    if (seed_b is None) != (t is None):
+        missing = "options.morph_t" if t is None else "options.morph_seed"
+        raise InvalidOption(missing, "morph_seed and morph_t go together: set both (morph_t "
+                            "0 to 1) or neither")
+    return seed_b, (0.0 if t is None else float(t))
+
+
+@register("implicit-gan")
+class ImplicitGanGenerator(Generator):
+    def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG) -> None:
+        net, self.cfg = load_weights(Path(weights), Path(config))
+        self.decoder, self.latent_gen = net.decoder, net.generator
+        self.categories = tuple(self.cfg["categories"])
+        version = source_hash(
+            _GENERATORS_DIR / "implicit_gan", _GENERATORS_DIR / "geometry",
+            _GENERATORS_DIR / "export", _GENERATORS_DIR / "texture",
+            _GENERATORS_DIR / "options.py", _GENERATORS_DIR / "asset.py",
+            extra=(self.cfg["sha256"][:12] + providers_version()).encode(),
+        )
+        self.info = GeneratorInfo(
+            name="implicit-gan",
+            kind=KIND_PROP,
+            version=f"igan-{version}",
+            description="IM-GAN style implicit model: a latent GAN and an SDF decoder trained on "
+                        "the procedural props; smooth watertight meshes at any resolution, "
+                        "variations and morphs.",
+            categories=self.categories,
+            options=IMPLICIT_OPTIONS,
+        )
+
+    def resolve(self, category: str, seed: int, options) -> Spec:
+        spec = super().resolve(category, seed, options)
+        check_morph(spec.options)  # the pair is checked before any work starts
+        return spec
+
+    # ------------------------------------------------------------------ latents
+    @torch.inference_mode()
+    def _shape_latent(self, category_index: int, seed: int, variation: int = 0,
+                      spread: float = 0.0) -> torch.Tensor:
+        n = noise(seed, category_index, self.latent_gen.noise_dim)
+        if variation:
+            other = noise(seed, category_index, self.latent_gen.noise_dim, stream=variation)
+            n = (n + spread * other) / math.sqrt(1 + spread * spread)
+        return self.latent_gen(n, torch.tensor([category_index]))[0]
+
+    def latent_for(self, spec: Spec) -> torch.Tensor:
+        """The decoder latent [z_dim] of a spec (see the module docstring)."""
+        o = spec.options
+        ci = self.categories.index(spec.category)
+        z = self._shape_latent(ci, spec.seed, o.get("variation") or 0, o.get("spread") or 0.0)
+        seed_b, t = check_morph(o)
+        if seed_b is not None and t > 0:
+            z_b = self._shape_latent(ci, seed_b)
+            z = z_b if t == 1 else (1 - t) * z + t * z_b
+        return z
+
+    def sample(self, category: str, n: int, seed: int, res: int = 32) -> np.ndarray:
+        """n occupancy grids from fresh noise (what `vitrine eval` scores); see sample_grids."""
+        return sample_grids(self.decoder, self.latent_gen, self.categories.index(category), n,
+                            seed, res)
+
+    # ------------------------------------------------------------------ fields and assets
+    def field(self, z: torch.Tensor, resolution: int, cancel: CancelToken | None = None):
+        """(grid, origin, spacing, stats) of latent z in cube units, coarse to fine."""
+        return extract_field(self.decoder.bind(z), resolution, cancel)
+
+    def generate(self, specs: Sequence[Spec], cancel: CancelToken | None = None) -> list[Asset]:
+        assets = []
+        for spec in specs:
+            if cancel:
+                cancel.check()
+            seed_b, t = check_morph(spec.options)
+            z = self.latent_for(spec)
+            grid, origin, spacing, stats = self.field(z, spec.options["resolution"], cancel)
+            if not (grid < 0).any():
+                raise EmptyShape(f"implicit-gan produced an empty {spec.category} for seed "
+                                 f"{spec.seed}; try another seed")
+            side_m = float(self.cfg["extent_m"][spec.category]) * CUBE_OVER_EXTENT
+            # The material follows the nearer end of a morph, so both ends are the seeds' assets.
+            material_seed = seed_b if seed_b is not None and t >= 0.5 else spec.seed
+            asset = prop_asset(
+                Spec(spec.category, material_seed, spec.options), grid, origin * side_m,
+                spacing * side_m, inside_below=True, level=0.0, cancel=cancel,
+                metadata={"field_points": stats["points_evaluated"],
+                          "field_ms": round(1000 * stats["seconds"], 1)},
+            )
+            asset.seed = spec.seed
+            assets.append(asset)
+        return assets

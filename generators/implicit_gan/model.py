@@ -1,0 +1,188 @@
+"""IM-NET / IM-GAN family (Chen & Zhang 2019), sized for 2 CPU cores.
+
+Stage 1, a shape autoencoder:
+- `ShapeEncoder`: a truncated-SDF grid [B, 1, 64, 64, 64] -> four stride-2 3-D convolutions ->
+  a latent code (linear output; see `ShapeEncoder.forward`).
+- `ImplicitDecoder`: (point p in [-0.5, 0.5]^3, latent z) -> signed distance in units of the
+  cube side, as `OUT_SCALE * tanh`: a little wider than the targets' +-`TRUNCATION`, so the
+  truncated value far from the surface is reached at a finite logit (with exactly
+  `TRUNCATION * tanh` the far points, most of the volume, drove the output into saturation
+  and the near-surface error stopped falling in the first trial run). The point enters through
+  a few Fourier features and the latent is concatenated to them (IM-NET's conditioning). Once z
+  is fixed its share of the first layer is a constant: `bind(z)` folds it into the bias, so
+  extracting a mesh runs a plain MLP of `hidden` widths per point. (A trial with FiLM
+  modulation of every layer as well was unstable at lr 1e-3 and no faster at 5e-4.)
+
+Stage 2, a GAN on the latents: `LatentGenerator` (noise, category) -> latent, and
+`LatentCritic` (latent, category) -> score with a projection head, trained with WGAN-GP on the
+autoencoder's training-set latents.
+
+What ships (`ImplicitGan`) is the decoder plus the latent generator; the encoder and the critic
+only matter for training.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+from torch import nn
+
+from generators.implicit_gan.data import TRUNCATION
+
+OUT_SCALE = 1.25 * TRUNCATION
+
+
+class FourierFeatures(nn.Module):
+    """p -> [p, sin(2^k pi p), cos(2^k pi p)] for k < n_freq (fixed, not learned)."""
+
+    def __init__(self, n_freq: int = 4):
+        super().__init__()
+        self.n_freq = n_freq
+        self.register_buffer("freqs", math.pi * 2.0 ** torch.arange(n_freq), persistent=False)
+
+    @property
+    def dim(self) -> int:
+        return 3 + 6 * self.n_freq
+
+    def forward(self, p: torch.Tensor) -> torch.Tensor:
+        x = p.unsqueeze(-1) * self.freqs  # [..., 3, F]
+        return torch.cat([p, x.sin().flatten(-2), x.cos().flatten(-2)], dim=-1)
+
+
+class ShapeEncoder(nn.Module):
+    def __init__(self, z_dim: int = 128, channels: tuple[int, ...] = (16, 32, 64, 128),
+                 res: int = 64):
+        super().__init__()
+        if res != 4 * 2 ** len(channels):
+            raise ValueError(f"res {res} needs {int(math.log2(res)) - 2} stages, got "
+                             f"{len(channels)}")
+        self.z_dim, self.channels, self.res = z_dim, tuple(channels), res
+        layers, cin = [], 1
+        for c in channels:
+            layers += [nn.Conv3d(cin, c, 4, 2, 1), nn.GroupNorm(min(8, c), c),
+                       nn.LeakyReLU(0.2, inplace=True)]
+            cin = c
+        self.convs = nn.Sequential(*layers)
+        self.fc = nn.Linear(cin * 4 ** 3, z_dim)
+
+    def forward(self, sdf: torch.Tensor) -> torch.Tensor:
+        """sdf [B, 1, R, R, R] in units of the cube side -> latents [B, z_dim] (unbounded: a
+        tanh here saturated within 300 steps in a trial, every shape got the same latent and
+        the encoder stopped learning; training keeps the scale with a small L2 penalty)."""
+        h = self.convs(sdf / TRUNCATION)
+        return self.fc(h.flatten(1))
+
+    def config(self) -> dict:
+        return {"z_dim": self.z_dim, "channels": list(self.channels), "res": self.res}
+
+
+class ImplicitDecoder(nn.Module):
+    def __init__(self, z_dim: int = 128, hidden: tuple[int, ...] = (128, 128, 128, 128),
+                 n_freq: int = 4):
+        super().__init__()
+        self.z_dim, self.hidden = z_dim, tuple(hidden)
+        self.features = FourierFeatures(n_freq)
+        dims = (self.features.dim + z_dim, *hidden)  # layer 0 sees [features(p), z]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(dims))
+        self.out = nn.Linear(hidden[-1], 1)
+        self.act = nn.LeakyReLU(0.02)
+
+    def forward(self, p: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Points [B, N, 3], latents [B, z_dim] -> SDF [B, N] (units of the cube side)."""
+        f = self.features(p)
+        h = torch.cat([f, z.unsqueeze(1).expand(-1, f.shape[1], -1)], dim=-1)
+        for layer in self.layers:
+            h = self.act(layer(h))
+        return OUT_SCALE * torch.tanh(self.out(h).squeeze(-1))
+
+    @torch.no_grad()
+    def bind(self, z: torch.Tensor) -> BoundDecoder:
+        """The field of one latent [z_dim] as a point -> SDF function (see BoundDecoder)."""
+        return BoundDecoder(self, z.reshape(1, -1))
+
+    def config(self) -> dict:
+        return {"z_dim": self.z_dim, "hidden": list(self.hidden),
+                "n_freq": self.features.n_freq}
+
+
+class BoundDecoder:
+    """`ImplicitDecoder` for one fixed latent: the latent's share of the first layer is folded
+    into that layer's bias, so a point costs one MLP pass on its Fourier features alone."""
+
+    def __init__(self, dec: ImplicitDecoder, z: torch.Tensor):
+        self.features, self.act = dec.features, dec.act
+        self.weights = []
+        n_feat = dec.features.dim
+        for i, layer in enumerate(dec.layers):
+            w, b = layer.weight, layer.bias
+            if i == 0:  # the latent's part of the first layer is a constant: fold it in
+                b = b + w[:, n_feat:] @ z.reshape(-1)
+                w = w[:, :n_feat]
+            self.weights.append((w.t().contiguous(), b))
+        self.w_out = dec.out.weight.t().contiguous()
+        self.b_out = dec.out.bias
+
+    @torch.inference_mode()
+    def __call__(self, p: torch.Tensor) -> torch.Tensor:
+        """Points [N, 3] -> SDF [N]."""
+        h = self.features(p)
+        for w, b in self.weights:
+            h = self.act(torch.addmm(b, h, w))
+        return OUT_SCALE * torch.tanh(torch.addmm(self.b_out, h, self.w_out).squeeze(-1))
+
+
+class LatentGenerator(nn.Module):
+    def __init__(self, noise_dim: int = 64, z_dim: int = 128, n_classes: int = 6,
+                 hidden: tuple[int, ...] = (256, 256, 256), embed_dim: int = 32):
+        super().__init__()
+        self.noise_dim, self.z_dim, self.n_classes = noise_dim, z_dim, n_classes
+        self.hidden, self.embed_dim = tuple(hidden), embed_dim
+        self.embed = nn.Embedding(n_classes, embed_dim)
+        dims = (noise_dim + embed_dim, *hidden)
+        layers = []
+        for a, b in itertools.pairwise(dims):
+            layers += [nn.Linear(a, b), nn.LeakyReLU(0.2)]
+        layers.append(nn.Linear(dims[-1], z_dim))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, noise: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Noise [B, noise_dim], labels [B] -> latents [B, z_dim]."""
+        return self.net(torch.cat([noise, self.embed(labels)], dim=1))
+
+    def config(self) -> dict:
+        return {"noise_dim": self.noise_dim, "z_dim": self.z_dim, "n_classes": self.n_classes,
+                "hidden": list(self.hidden), "embed_dim": self.embed_dim}
+
+
+class LatentCritic(nn.Module):
+    def __init__(self, z_dim: int = 128, n_classes: int = 6, hidden: tuple[int, ...] = (512, 256)):
+        super().__init__()
+        self.z_dim, self.n_classes, self.hidden = z_dim, n_classes, tuple(hidden)
+        dims = (z_dim, *hidden)
+        layers = []
+        for a, b in itertools.pairwise(dims):
+            layers += [nn.Linear(a, b), nn.LeakyReLU(0.2)]
+        self.net = nn.Sequential(*layers)
+        self.head = nn.Linear(dims[-1], 1)
+        self.proj = nn.Embedding(n_classes, dims[-1])  # projection discriminator (Miyato 2018)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        h = self.net(z)
+        return self.head(h).squeeze(1) + (self.proj(labels) * h).sum(1)
+
+    def config(self) -> dict:
+        return {"z_dim": self.z_dim, "n_classes": self.n_classes, "hidden": list(self.hidden)}
+
+
+class ImplicitGan(nn.Module):
+    """What ships: the decoder and the latent generator (EMA), one state dict."""
+
+    def __init__(self, decoder: dict, generator: dict):
+        super().__init__()
+        self.decoder = ImplicitDecoder(**decoder)
+        self.generator = LatentGenerator(**generator)
+
+    def config(self) -> dict:
+        return {"decoder": self.decoder.config(), "generator": self.generator.config()}

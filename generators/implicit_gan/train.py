@@ -1,0 +1,388 @@
+"""Train the implicit GAN: a shape autoencoder, then a WGAN-GP on its latents (resumable, seeded).
+
+    .venv/bin/vitrine train implicit-gan --out runs/implicit-gan --ae-steps 4000 --gan-steps 20000
+
+Stage 1 (`--ae-steps`): encoder and decoder on the procedural training split's truncated SDF
+grids (`generators.implicit_gan.data`). Each step draws `--batch` shapes and, per shape,
+`--points` query points, half uniform in the cube and half jittered grid nodes within NEAR of
+the surface, and minimises the L1 error of the predicted truncated SDF of the shape grown by
+half a 32^3 voxel (`data.TARGET_OFFSET`: the voxel data set's solids).
+Gaussian noise (`--latent-noise`) is added to the latents while training so that nearby
+latents decode to nearby shapes (what variations and morphs walk through), and a small L2
+penalty (`--latent-l2`) keeps the latents' scale.
+
+Stage 2 (`--gan-steps`): the training set's latents are encoded once and stored in the
+checkpoint; a class-conditional WGAN-GP (`--n-critic` critic steps per generator step) learns
+their distribution. An EMA of the latent generator is what ships.
+
+Every `--ckpt-every` steps `OUT/checkpoint.safetensors` (all networks, the latents),
+`OUT/optim.pt` (optimiser states, steps, RNG) and `OUT/config.json` are written atomically;
+rerunning the same command resumes. Losses go to `OUT/losses_ae.csv`, `OUT/losses_gan.csv` and
+`OUT/train.log`; `loss_curve.png`, `loss_curve_gan.png` and `samples.png` (rendered meshes:
+reconstructions in stage 1, generated shapes in stage 2) are refreshed every
+`--preview-every` steps. Uses CUDA when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from generators.implicit_gan.data import QUANT, TARGET_OFFSET, load_or_build_sdf
+from generators.implicit_gan.model import (
+    ImplicitDecoder,
+    LatentCritic,
+    LatentGenerator,
+    ShapeEncoder,
+)
+from generators.weights import atomic_write
+
+log = logging.getLogger("implicit_gan.train")
+
+NETS = ("enc", "dec", "g", "ema", "d")
+SURFACE_NODES = 2048  # near-surface grid nodes kept per training shape
+NEAR = 0.03  # |sdf| (units of the cube side) that counts as near the surface
+
+
+def lookup(grids: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+    """Trilinear SDF of grids [B, 1, R, R, R] (axes x, y, z) at points [B, N, 3] -> [B, N]."""
+    # grid_sample's last coordinate indexes the last axis (W): our z. Nodes span [-0.5, 0.5].
+    g = (2 * p).flip(-1).view(p.shape[0], -1, 1, 1, 3)
+    return F.grid_sample(grids, g, mode="bilinear", align_corners=True).view(p.shape[0], -1)
+
+
+def surface_nodes(sdf: np.ndarray, k: int = SURFACE_NODES, seed: int = 0) -> torch.Tensor:
+    """k grid nodes per shape within NEAR of the learned surface (|sdf - TARGET_OFFSET| <
+    NEAR; drawn with replacement when fewer), as cube points [N, k, 3] float16: where
+    `query_points` concentrates half of its samples."""
+    res = sdf.shape[1]
+    rng = np.random.default_rng(seed)
+    out = np.empty((len(sdf), k, 3), dtype=np.float16)
+    for i, g in enumerate(sdf):
+        idx = np.argwhere(np.abs(g.astype(np.float32) - TARGET_OFFSET * QUANT) < NEAR * QUANT)
+        if len(idx) == 0:  # no surface at all: fall back to the whole cube
+            idx = np.argwhere(np.ones_like(g, dtype=bool))
+        pick = rng.choice(len(idx), k, replace=len(idx) < k)
+        out[i] = idx[pick] / (res - 1) - 0.5
+    return torch.from_numpy(out)
+
+
+def query_points(grids: torch.Tensor, near: torch.Tensor, n: int,
+                 gen: torch.Generator | None = None):
+    """n points per shape and the decoder's targets there, sdf - TARGET_OFFSET: ([B, n, 3],
+    [B, n]).
+
+    Half are uniform in the cube, half are near-surface grid nodes (`near` [B, K, 3] from
+    `surface_nodes`) jittered uniformly within one grid cell. (The first trial drew from 3x as
+    many uniform candidates weighted towards the surface: the band is ~3 % of the cube, so
+    under 15 % of the points were near it, and the surface error stalled.)
+    """
+    b, k = near.shape[:2]
+    res = grids.shape[-1]
+    n_near = n // 2
+    pick = torch.randint(0, k, (b, n_near), generator=gen, device=near.device)
+    p_near = torch.gather(near.float(), 1, pick[..., None].expand(-1, -1, 3))
+    p_near = p_near + (torch.rand(b, n_near, 3, generator=gen, device=near.device) - 0.5) / (res - 1)
+    p_unif = torch.rand(b, n - n_near, 3, generator=gen, device=near.device) - 0.5
+    p = torch.cat([p_near.clamp(-0.5, 0.5), p_unif], dim=1).to(grids.device)
+    return p, lookup(grids, p) - TARGET_OFFSET
+
+
+def decode_grid(dec: ImplicitDecoder, z: torch.Tensor, res: int, chunk: int = 32768) -> np.ndarray:
+    """SDF [B, res, res, res] of latents [B, z_dim] at the nodes spanning the cube."""
+    c = torch.linspace(-0.5, 0.5, res, device=z.device)
+    pts = torch.stack(torch.meshgrid(c, c, c, indexing="ij"), -1).reshape(-1, 3)
+    out = []
+    with torch.no_grad():
+        for zi in z:
+            f = dec.bind(zi)
+            out.append(torch.cat([f(pts[i:i + chunk]) for i in range(0, len(pts), chunk)]))
+    return torch.stack(out).view(-1, res, res, res).cpu().numpy()
+
+
+def _render(sdf: np.ndarray, size: int = 128) -> np.ndarray:
+    from skimage.measure import marching_cubes
+
+    from generators.viz import render_mesh
+
+    grid = np.pad(sdf, 1, constant_values=1.0)
+    if not (grid < 0).any():
+        return np.full((size, size, 3), 255, np.uint8)
+    v, f, _, _ = marching_cubes(grid, 0.0)
+    return render_mesh(v, f, size=size)
+
+
+def write_previews(out: Path, stage: str, nets: dict, data, categories, device,
+                   per_category: int = 6) -> None:
+    """Loss curves, and samples.png: a row per category of rendered meshes (reconstructions of
+    training shapes in the autoencoder stage, generated shapes in the GAN stage)."""
+    from generators.viz import contact_sheet, loss_curve_png
+
+    for name, png, cols in (("losses_ae.csv", "loss_curve.png", ("loss",)),
+                            ("losses_gan.csv", "loss_curve_gan.png",
+                             ("loss_d", "loss_g", "wdist"))):
+        if (out / name).exists():
+            try:
+                loss_curve_png(out / name, out / png, columns=cols)
+            except ValueError as err:
+                log.warning("no loss curve yet: %s", err)
+    n = len(categories)
+    with torch.no_grad():
+        if stage == "ae":
+            idx = torch.cat([torch.nonzero(torch.from_numpy(data.labels) == c).flatten()
+                             [:per_category] for c in range(n)])
+            grids = torch.from_numpy(data.sdf[idx.numpy()]).float().div(QUANT)
+            z = nets["enc"](grids[:, None].to(device))
+        else:
+            g = torch.Generator(device="cpu").manual_seed(1234)
+            noise = torch.randn(n * per_category, nets["ema"].noise_dim, generator=g)
+            lab = torch.arange(n).repeat_interleave(per_category)
+            z = nets["ema"](noise.to(device), lab.to(device))
+    sdf = decode_grid(nets["dec"], z, 48)
+    images = [_render(s) for s in sdf]
+    what = "recon" if stage == "ae" else "sample"
+    labels = [f"{categories[i // per_category]} {what} {i % per_category}"
+              for i in range(len(sdf))]
+    contact_sheet(images, labels, columns=per_category, path=out / "samples.png")
+
+
+def save_checkpoint(out: Path, nets: dict, opts: dict, state: dict, latents, args,
+                    categories) -> None:
+    tensors = {}
+    for prefix, m in nets.items():
+        for k, v in m.state_dict().items():
+            tensors[f"{prefix}.{k}"] = v.detach().cpu().contiguous()
+    if latents is not None:
+        tensors["latents.z"] = latents[0].cpu().contiguous()
+        tensors["latents.labels"] = latents[1].cpu().contiguous()
+    atomic_write(out / "checkpoint.safetensors", lambda p: save_file(tensors, str(p)))
+    blob = {**{k: o.state_dict() for k, o in opts.items()}, **state,
+            "rng": torch.get_rng_state()}
+    atomic_write(out / "optim.pt", lambda p: torch.save(blob, p))
+    cfg = {**{k: m.config() for k, m in nets.items() if k != "ema"}, **state,
+           "categories": list(categories), "args": vars(args)}
+    atomic_write(out / "config.json", lambda p: p.write_text(json.dumps(cfg, indent=2)))
+
+
+def _gradient_penalty(D, real, fake, lab):
+    a = torch.rand(real.shape[0], 1, device=real.device)
+    x = (a * real + (1 - a) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x, lab).sum(), x, create_graph=True)
+    return (grad.norm(dim=1) - 1).pow(2).mean()
+
+
+def _csv(path: Path, header: str, step: int):
+    """The stage's loss log, open for appending; rows after `step` (written after the last
+    checkpoint by a run that was then killed) are dropped, so a resumed log has each step once."""
+    if path.exists():
+        lines = path.read_text().splitlines(keepends=True)
+        kept = lines[:1] + [ln for ln in lines[1:] if int(ln.split(",", 1)[0]) <= step]
+        if len(kept) != len(lines):
+            path.write_text("".join(kept))
+    new = not path.exists() or path.stat().st_size == 0
+    f = open(path, "a")  # noqa: SIM115 - open for the whole stage
+    if new:
+        f.write(header + "\n")
+    return f
+
+
+def encode_all(enc: ShapeEncoder, data, device, batch: int = 64) -> torch.Tensor:
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(data), batch):
+            g = torch.from_numpy(data.sdf[i:i + batch]).float().div(QUANT)[:, None]
+            out.append(enc(g.to(device)).cpu())
+    return torch.cat(out)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(prog="vitrine train implicit-gan",
+                                 description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default="runs/implicit-gan")
+    ap.add_argument("--ae-steps", type=int, default=4000, help="autoencoder steps (stage 1)")
+    ap.add_argument("--gan-steps", type=int, default=20000, help="latent-GAN generator steps")
+    ap.add_argument("--batch", type=int, default=24, help="shapes per autoencoder step")
+    ap.add_argument("--points", type=int, default=2048, help="query points per shape")
+    ap.add_argument("--n-per-category", type=int, default=500)
+    ap.add_argument("--res", type=int, default=64, help="SDF grid of the training data")
+    ap.add_argument("--z-dim", type=int, default=128)
+    ap.add_argument("--enc-channels", default="16,32,64,128")
+    ap.add_argument("--dec-hidden", default="128,128,128,128")
+    ap.add_argument("--n-freq", type=int, default=4, help="Fourier feature octaves of points")
+    ap.add_argument("--lr-ae", type=float, default=5e-4)
+    ap.add_argument("--latent-noise", type=float, default=0.02,
+                    help="std of the noise added to latents while training the autoencoder")
+    ap.add_argument("--latent-l2", type=float, default=1e-4,
+                    help="L2 penalty on the (unbounded) latents, keeps their scale")
+    ap.add_argument("--noise-dim", type=int, default=64)
+    ap.add_argument("--g-hidden", default="256,256,256")
+    ap.add_argument("--d-hidden", default="512,256")
+    ap.add_argument("--gan-batch", type=int, default=64)
+    ap.add_argument("--lr-gan", type=float, default=1e-4)
+    ap.add_argument("--n-critic", type=int, default=5)
+    ap.add_argument("--gp", type=float, default=10.0)
+    ap.add_argument("--ema", type=float, default=0.999)
+    ap.add_argument("--preview-every", type=int, default=500)
+    ap.add_argument("--ckpt-every", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    args = ap.parse_args(argv)
+    for name in ("ae_steps", "gan_steps", "batch", "points", "n_per_category"):
+        if getattr(args, name) < (0 if name.endswith("steps") else 1):
+            ap.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s",
+                        handlers=[logging.FileHandler(out / "train.log"), logging.StreamHandler()])
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(args.seed)
+
+    data = load_or_build_sdf("train", args.n_per_category, args.res, progress=True)
+    categories = data.categories
+    n_classes = len(categories)
+    ints = lambda s: tuple(int(c) for c in s.split(","))
+    enc = ShapeEncoder(args.z_dim, ints(args.enc_channels), args.res).to(device)
+    dec = ImplicitDecoder(args.z_dim, ints(args.dec_hidden), args.n_freq).to(device)
+    G = LatentGenerator(args.noise_dim, args.z_dim, n_classes, ints(args.g_hidden)).to(device)
+    D = LatentCritic(args.z_dim, n_classes, ints(args.d_hidden)).to(device)
+    ema = copy.deepcopy(G).eval()
+    nets = {"enc": enc, "dec": dec, "g": G, "ema": ema, "d": D}
+    opts = {
+        "opt_ae": torch.optim.Adam([*enc.parameters(), *dec.parameters()], args.lr_ae),
+        "opt_g": torch.optim.Adam(G.parameters(), args.lr_gan, betas=(0.5, 0.9)),
+        "opt_d": torch.optim.Adam(D.parameters(), args.lr_gan, betas=(0.5, 0.9)),
+    }
+    state = {"ae_step": 0, "gan_step": 0}
+    latents = None
+    if (out / "checkpoint.safetensors").exists() and (out / "optim.pt").exists():
+        t = load_file(str(out / "checkpoint.safetensors"), device=str(device))
+        for prefix, m in nets.items():
+            m.load_state_dict({k[len(prefix) + 1:]: v for k, v in t.items()
+                               if k.startswith(prefix + ".")})
+        if "latents.z" in t:
+            latents = (t["latents.z"], t["latents.labels"])
+        blob = torch.load(out / "optim.pt", map_location=device, weights_only=True)
+        for k, o in opts.items():
+            o.load_state_dict(blob[k])
+        state = {"ae_step": blob["ae_step"], "gan_step": blob["gan_step"]}
+        torch.set_rng_state(blob["rng"])
+        log.info("resumed at autoencoder step %d, GAN step %d", state["ae_step"],
+                 state["gan_step"])
+    log.info("training on %s: %d shapes at %d^3; encoder %.2fM, decoder %.3fM, latent G %.2fM, "
+             "critic %.2fM parameters", device, len(data), args.res,
+             *(sum(p.numel() for p in m.parameters()) / 1e6 for m in (enc, dec, G, D)))
+    from tqdm import tqdm
+
+    def checkpoint(stage: str, preview: bool) -> None:
+        save_checkpoint(out, nets, opts, state, latents, args, categories)
+        if preview:
+            write_previews(out, stage, nets, data, categories, device)
+
+    # ---------------------------------------------------------------- stage 1: autoencoder
+    if state["ae_step"] < args.ae_steps:
+        sdf = torch.from_numpy(data.sdf)  # int8, stays compact; batches are converted
+        log.info("finding near-surface nodes of %d shapes", len(data))
+        near_all = surface_nodes(data.sdf, seed=args.seed)
+        csv = _csv(out / "losses_ae.csv", "step,loss,near_l1,sec_per_step", state["ae_step"])
+        bar = tqdm(total=args.ae_steps, initial=state["ae_step"], desc="implicit-gan AE",
+                   unit="step")
+        sched = lambda s: 1.0 if s < 0.7 * args.ae_steps else 0.2
+        t_last = time.time()
+        while state["ae_step"] < args.ae_steps:
+            for group in opts["opt_ae"].param_groups:
+                group["lr"] = args.lr_ae * sched(state["ae_step"])
+            idx = torch.randint(0, len(data), (args.batch,))
+            grids = sdf[idx].float().div(QUANT)[:, None].to(device)
+            p, target = query_points(grids, near_all[idx].to(device), args.points)
+            z = enc(grids)
+            z_reg = z.pow(2).mean()
+            z = z + args.latent_noise * torch.randn_like(z)
+            pred = dec(p, z)
+            err = (pred - target).abs()
+            loss = err.mean() + args.latent_l2 * z_reg
+            opts["opt_ae"].zero_grad(set_to_none=True)
+            loss.backward()
+            opts["opt_ae"].step()
+            state["ae_step"] += 1
+            near = err[target.abs() < 0.02].mean().item()
+            now = time.time()
+            csv.write(f"{state['ae_step']},{loss.item():.6f},{near:.6f},{now - t_last:.3f}\n")
+            t_last = now
+            bar.update()
+            bar.set_postfix(l1=f"{loss.item():.5f}", near=f"{near:.5f}")
+            s = state["ae_step"]
+            if s % args.ckpt_every == 0 or s == args.ae_steps:
+                csv.flush()
+                checkpoint("ae", bool(args.preview_every) and
+                           (s % args.preview_every == 0 or s == args.ae_steps))
+                log.info("AE step %d: L1 %.5f, near-surface L1 %.5f (checkpoint written)", s,
+                         loss.item(), near)
+        bar.close()
+        csv.close()
+
+    # ---------------------------------------------------------------- stage 2: latent GAN
+    if args.gan_steps and latents is None:
+        log.info("encoding the %d training shapes", len(data))
+        latents = (encode_all(enc, data, device), torch.from_numpy(data.labels))
+        checkpoint("ae", False)
+    if state["gan_step"] < args.gan_steps:
+        zs, labs = latents[0].to(device), latents[1].to(device)
+        csv = _csv(out / "losses_gan.csv", "step,loss_d,loss_g,wdist,gp,sec_per_step",
+                   state["gan_step"])
+        bar = tqdm(total=args.gan_steps, initial=state["gan_step"], desc="implicit-gan GAN",
+                   unit="step")
+        t_last = time.time()
+        while state["gan_step"] < args.gan_steps:
+            for _ in range(args.n_critic):
+                i = torch.randint(0, len(zs), (args.gan_batch,), device=device)
+                real, lab = zs[i], labs[i]
+                noise = torch.randn(args.gan_batch, G.noise_dim, device=device)
+                with torch.no_grad():
+                    fake = G(noise, lab)
+                wdist = D(real, lab).mean() - D(fake, lab).mean()
+                gp = _gradient_penalty(D, real, fake, lab)
+                loss_d = -wdist + args.gp * gp
+                opts["opt_d"].zero_grad(set_to_none=True)
+                loss_d.backward()
+                opts["opt_d"].step()
+            noise = torch.randn(args.gan_batch, G.noise_dim, device=device)
+            loss_g = -D(G(noise, lab), lab).mean()
+            opts["opt_g"].zero_grad(set_to_none=True)
+            loss_g.backward()
+            opts["opt_g"].step()
+            with torch.no_grad():
+                step = state["gan_step"]
+                beta = min(args.ema, (1 + step) / (10 + step))
+                for pe, pg in zip(ema.parameters(), G.parameters()):
+                    pe.lerp_(pg, 1 - beta)
+            state["gan_step"] += 1
+            now = time.time()
+            csv.write(f"{state['gan_step']},{loss_d.item():.5f},{loss_g.item():.5f},"
+                      f"{wdist.item():.5f},{gp.item():.5f},{now - t_last:.4f}\n")
+            t_last = now
+            bar.update()
+            s = state["gan_step"]
+            if s % 50 == 0:
+                bar.set_postfix(w=f"{wdist.item():.4f}")
+            if s % (args.ckpt_every * 10) == 0 or s == args.gan_steps:
+                csv.flush()
+                checkpoint("gan", bool(args.preview_every) and
+                           (s % (args.preview_every * 10) == 0 or s == args.gan_steps))
+                log.info("GAN step %d: W-distance %.5f (checkpoint written)", s, wdist.item())
+        bar.close()
+        csv.close()
+
+
+if __name__ == "__main__":
+    main()
