@@ -24,8 +24,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from generators.export import export_asset  # noqa: E402
-from generators.voxel_gan.generator import VoxelGanGenerator  # noqa: E402
+from generators.export import export_asset
+from generators.voxel_gan.generator import VoxelGanGenerator
 
 
 def pct(xs: list[float], q: float) -> float:
