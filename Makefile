@@ -10,7 +10,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ADDRESS ?= 127.0.0.1:50051
 DATA_DIR ?= .vitrine-data
 
-.PHONY: setup serve test bench train-voxel-gan protos lint clean
+.PHONY: setup serve test bench train-voxel-gan train-implicit-gan protos lint clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -45,6 +45,7 @@ test: setup
 bench: setup
 	$(PY) bench/bench_serve.py
 	$(PY) bench/bench_voxel_gan.py
+	$(PY) bench/bench_implicit_gan.py
 
 # Train, export and evaluate the voxel GAN (hours on 2 CPU cores; resumable: rerun to go on).
 STEPS ?= 6000
@@ -52,6 +53,15 @@ train-voxel-gan: setup
 	$(VENV)/bin/vitrine train voxel-gan --out runs/voxel-gan --steps $(STEPS)
 	$(PY) -m generators.voxel_gan.export --run runs/voxel-gan
 	$(VENV)/bin/vitrine eval voxel-gan
+
+# Train, export and evaluate the implicit GAN (autoencoder, then latent GAN; resumable).
+AE_STEPS ?= 4000
+GAN_STEPS ?= 20000
+train-implicit-gan: setup
+	$(VENV)/bin/vitrine train implicit-gan --out runs/implicit-gan --ae-steps $(AE_STEPS) \
+	  --gan-steps $(GAN_STEPS)
+	$(PY) -m generators.implicit_gan.export --run runs/implicit-gan
+	$(VENV)/bin/vitrine eval implicit-gan --side-by-side
 
 protos: setup
 	$(PY) protos/generate.py

@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 MAX_SEED = 2**63 - 1
 
 # Modules whose import registers the built-in models, in catalog order.
-BUILTIN_MODULES = ("generators.procedural", "generators.voxel_gan", "generators.texture_gan")
+BUILTIN_MODULES = ("generators.procedural", "generators.voxel_gan", "generators.implicit_gan",
+                   "generators.texture_gan")
 
 
 @dataclass(frozen=True)

@@ -131,3 +131,32 @@ def test_train_and_eval_name_the_models_they_know(tmp_path):
     assert r.returncode == 2 and "voxel-gan" in r.stderr
     r = run("eval", "voxel-gan", "--run", str(tmp_path))
     assert r.returncode == 2 and "vitrine train voxel-gan" in r.stderr
+
+
+def test_variations_and_morphs_are_one_batch_saved_per_asset(servers, tmp_path):
+    address = servers[0].address
+    r = run("generate", "implicit-gan", "-c", "vase", "--seed", "7", "--variations", "3",
+            "--spread", "0.4", "--resolution", "48", "--max-triangles", "2000",
+            "--texture-size", "64", "--address", address, "-o", str(tmp_path / "v"))
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "v").iterdir()) == [
+        "variation-0", "variation-1", "variation-2"]
+    glbs = [(tmp_path / "v" / f"variation-{k}" / "lod0.glb").read_bytes() for k in range(3)]
+    assert len(set(glbs)) == 3
+    r = run("generate", "implicit-gan", "-c", "vase", "--seed", "7", "--morph-to", "9",
+            "--morph-steps", "3", "--resolution", "48", "--max-triangles", "2000",
+            "--texture-size", "64", "--address", address, "-o", str(tmp_path / "m"))
+    assert r.returncode == 0, r.stderr
+    # The morph's first asset is the seed's own: the same bytes as variation 0.
+    assert (tmp_path / "m" / "morph-0" / "lod0.glb").read_bytes() == glbs[0]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--variations", "3"], "need --seed"),
+    (["--seed", "4", "--variations", "3", "--morph-to", "5"], "give one of them"),
+    (["--seed", "4", "--variations", "0"], "--variations must be 1 to 256"),
+    (["--seed", "4", "--morph-to", "5", "--morph-steps", "1"], "--morph-steps must be 2"),
+])
+def test_exploration_usage_errors_name_the_fix(args, message):
+    r = run("generate", "implicit-gan", "-c", "vase", *args)
+    assert r.returncode == 2 and message in r.stderr

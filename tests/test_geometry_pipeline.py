@@ -11,6 +11,7 @@ from support.gltf_validator import assert_valid_glb
 
 from generators.errors import InvalidOption
 from generators.export import export_asset
+from generators.implicit_gan.generator import ImplicitGanGenerator
 from generators.procedural.generator import ProceduralGenerator
 from generators.texture.materials import CATEGORY_MATERIAL, MATERIAL_NAMES
 from generators.voxel_gan.generator import VoxelGanGenerator
@@ -19,9 +20,10 @@ from generators.voxel_gan.generator import VoxelGanGenerator
 SMALL = {"max_triangles": 1500, "lod_count": 2, "texture_size": 64}
 
 
-@pytest.fixture(scope="module", params=["procedural", "voxel-gan"])
+@pytest.fixture(scope="module", params=["procedural", "voxel-gan", "implicit-gan"])
 def model(request):
-    return ProceduralGenerator() if request.param == "procedural" else VoxelGanGenerator()
+    return {"procedural": ProceduralGenerator, "voxel-gan": VoxelGanGenerator,
+            "implicit-gan": ImplicitGanGenerator}[request.param]()
 
 
 def glb_json(glb: bytes) -> dict:

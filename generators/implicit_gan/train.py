@@ -291,6 +291,24 @@ def main(argv=None) -> None:
 
     # ---------------------------------------------------------------- stage 1: autoencoder
     if state["ae_step"] < args.ae_steps:
+        if latents is not None:
+            # The autoencoder goes on after a latent GAN was trained: its latents change, so the
+            # stored ones and the GAN trained on them are stale. Stage 2 starts over afterwards.
+            log.info("autoencoder training resumes: the latent GAN (%d steps) will be retrained",
+                     state["gan_step"])
+            latents = None
+            state["gan_step"] = 0
+            torch.manual_seed(args.seed + state["ae_step"])
+            G = LatentGenerator(args.noise_dim, args.z_dim, n_classes,
+                                ints(args.g_hidden)).to(device)
+            D = LatentCritic(args.z_dim, n_classes, ints(args.d_hidden)).to(device)
+            ema = copy.deepcopy(G).eval()
+            nets.update(g=G, d=D, ema=ema)
+            opts["opt_g"] = torch.optim.Adam(G.parameters(), args.lr_gan, betas=(0.5, 0.9))
+            opts["opt_d"] = torch.optim.Adam(D.parameters(), args.lr_gan, betas=(0.5, 0.9))
+            gan_log = out / "losses_gan.csv"
+            if gan_log.exists():
+                gan_log.replace(out / f"losses_gan.before-ae-{state['ae_step']}.csv")
         sdf = torch.from_numpy(data.sdf)  # int8, stays compact; batches are converted
         log.info("finding near-surface nodes of %d shapes", len(data))
         near_all = surface_nodes(data.sdf, seed=args.seed)

@@ -3,11 +3,15 @@
     vitrine serve [--address 127.0.0.1:50051] [--data-dir .vitrine-data] [--cache-max-gb 2]
     vitrine models
     vitrine generate MODEL --category C [--seed N] [--max-triangles N] ... -o out/
+    vitrine generate implicit-gan -c vase --seed 7 --variations 8 [--spread 0.3] -o out/
+    vitrine generate implicit-gan -c vase --seed 7 --morph-to 12 --morph-steps 6 -o out/
     vitrine fetch ASSET_ID -o out/
     vitrine train voxel-gan [--out runs/voxel-gan] [--steps N] [--data FILE] ...
     vitrine eval voxel-gan [--n 50] [--run DIR]
     vitrine train texture-gan [--out runs/texture-gan] [--max-minutes M] ...
     vitrine eval texture-gan [--n 32] [--size 256] [--run DIR]
+    vitrine train implicit-gan [--out runs/implicit-gan] [--ae-steps N] [--gan-steps N] ...
+    vitrine eval implicit-gan [--n 50] [--run DIR] [--side-by-side]
     vitrine dataset build PATH... [--res 32] -o FILE
 
 Exit codes: 0 done, 1 the server refused the request, 2 bad usage, 3 server unreachable.
@@ -49,11 +53,24 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--format", choices=["glb"])
     g.add_argument("--normal-convention", choices=["opengl", "directx"],
                    help="texture assets: normal-map green axis (directx for Unreal)")
+    g.add_argument("--variation", type=int, help="0: the seed's own shape; k: its k-th variation")
+    g.add_argument("--spread", type=float, help="how far variations stray (0 to 4)")
+    g.add_argument("--morph-seed", type=int, help="morph towards this seed's shape")
+    g.add_argument("--morph-t", type=float, help="how far along the morph, 0 to 1")
+    x = p.add_argument_group("exploration (one batch call; needs --seed)")
+    x.add_argument("--variations", type=int, metavar="N",
+                   help="N assets: the seed's own (variation 0) and variations 1 to N-1, each "
+                        "saved in OUTPUT/variation-K/")
+    x.add_argument("--morph-to", type=int, metavar="SEED",
+                   help="morph from --seed to SEED in --morph-steps assets (OUTPUT/morph-I/)")
+    x.add_argument("--morph-steps", type=int, default=5, metavar="K",
+                   help="assets along a morph, both ends included (default 5)")
 
 
 def _options(args: argparse.Namespace) -> dict:
     names = ("max_triangles", "lod_count", "size_m", "pivot", "resolution", "texture_size",
-             "material", "format", "normal_convention")
+             "material", "format", "normal_convention", "variation", "spread", "morph_seed",
+             "morph_t")
     return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
 
 
@@ -127,9 +144,54 @@ def _report(asset, paths) -> None:
         print(f"  {path}  {f.size_bytes} bytes  {tris}")
 
 
-def cmd_generate(args: argparse.Namespace) -> int:
-    from vitrine.client import Client
+class _Usage(Exception):
+    """A bad combination of command-line arguments (exit code 2)."""
 
+
+def _exploration(args: argparse.Namespace) -> list[tuple[str, dict]] | None:
+    """(subfolder, extra options) per asset of a --variations or --morph-to batch, or None."""
+    if args.variations is None and args.morph_to is None:
+        return None
+    if args.variations is not None and args.morph_to is not None:
+        raise _Usage("--variations and --morph-to are separate batches; give one of them")
+    if args.seed == 0:
+        raise _Usage("--variations and --morph-to need --seed N (every asset of the batch "
+                     "starts from the same seed)")
+    if args.variations is not None:
+        if not 1 <= args.variations <= 256:
+            raise _Usage(f"--variations must be 1 to 256, got {args.variations}")
+        return [(f"variation-{k}", {"variation": k}) for k in range(args.variations)]
+    if not 2 <= args.morph_steps <= 256:
+        raise _Usage(f"--morph-steps must be 2 to 256, got {args.morph_steps}")
+    k = args.morph_steps
+    return [(f"morph-{i}", {"morph_seed": args.morph_to, "morph_t": i / (k - 1)})
+            for i in range(k)]
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from vitrine.client import Client, VitrineError, request
+
+    try:
+        batch = _exploration(args)
+    except _Usage as err:
+        print(f"vitrine generate: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    if batch is not None:
+        reqs = [request(args.model, args.category, args.seed, **{**_options(args), **extra})
+                for _, extra in batch]
+        failed = 0
+        with Client(args.address, timeout=args.timeout) as client:
+            results = client.generate_batch(reqs)
+        for (folder, _), asset in zip(batch, results):
+            if isinstance(asset, VitrineError):
+                print(f"{folder}: refused: {asset.message}", file=sys.stderr)
+                failed += 1
+                continue
+            print(f"{folder}:")
+            _report(asset, asset.save(Path(args.output) / folder))
+        return EXIT_REFUSED if failed else 0
     bar, update = _progress_bar(f"{args.model}/{args.category}")
     with Client(args.address, timeout=args.timeout) as client:
         try:
@@ -157,9 +219,11 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 # Trainable / evaluable models -> the module whose main(argv) does the work. The training and
 # evaluation code lives with the model in generators/; the CLI only dispatches to it.
 TRAINERS = {"voxel-gan": "generators.voxel_gan.train",
-            "texture-gan": "generators.texture_gan.train"}
+            "texture-gan": "generators.texture_gan.train",
+            "implicit-gan": "generators.implicit_gan.train"}
 EVALUATORS = {"voxel-gan": "generators.voxel_gan.evaluate",
-              "texture-gan": "generators.texture_gan.evaluate"}
+              "texture-gan": "generators.texture_gan.evaluate",
+              "implicit-gan": "generators.implicit_gan.evaluate"}
 
 
 def _dispatch(table: dict[str, str], verb: str, args: argparse.Namespace) -> int:
