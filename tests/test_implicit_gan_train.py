@@ -68,3 +68,18 @@ def test_query_points_favour_the_surface():
     # points there, and the other half anywhere in the cube.
     assert (d.abs() < 0.04).float().mean() > 0.45
     assert (p[0, 256:, 0].abs() > 0.25).any()
+
+
+def test_a_resume_file_starts_a_new_run_where_the_old_one_was(tmp_path, monkeypatch):
+    from generators.implicit_gan.export import save_resume
+
+    monkeypatch.setattr("generators.implicit_gan.data.DEFAULT_CACHE", tmp_path / "cache")
+    old, new = tmp_path / "old", tmp_path / "new"
+    train.main(["--out", str(old), "--ae-steps", "2", "--gan-steps", "2", *TINY])
+    save_resume(old, tmp_path / "resume.safetensors")
+    assert "latents.z" not in load_file(str(tmp_path / "resume.safetensors"))
+    train.main(["--out", str(new), "--ae-steps", "4", "--gan-steps", "1",
+                "--init-from", str(tmp_path / "resume.safetensors"), *TINY])
+    cfg = json.loads((new / "config.json").read_text())
+    assert cfg["ae_step"] == 4 and cfg["gan_step"] == 1
+    assert [r[0] for r in _csv(new / "losses_ae.csv")[1]] == ["3", "4"]

@@ -68,10 +68,27 @@ def main(argv=None) -> None:
     ap.add_argument("--run", default="runs/implicit-gan", help="training run directory")
     ap.add_argument("--weights", default=str(WEIGHTS))
     ap.add_argument("--config", default=str(CONFIG))
+    ap.add_argument("--resume", metavar="FILE", help="also write the run's networks in fp16 "
+                    "here, for `vitrine train implicit-gan --init-from FILE` on another machine")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_grad_enabled(False)
     export(Path(args.run), Path(args.weights), Path(args.config))
+    if args.resume:
+        save_resume(Path(args.run), Path(args.resume))
+        log.info("wrote %s", args.resume)
+
+
+def save_resume(run: Path, path: Path) -> None:
+    """Every network of a run in fp16 (no optimiser state, no latents), small enough to commit,
+    so a later machine can go on training the autoencoder with `--init-from`."""
+    from safetensors.torch import save_file
+
+    t = load_file(str(run / "checkpoint.safetensors"))
+    cfg = json.loads((run / "config.json").read_text())
+    half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in t.items()
+            if not k.startswith("latents.")}
+    save_file(half, str(path), metadata={"ae_step": str(cfg["ae_step"])})
 
 
 if __name__ == "__main__":

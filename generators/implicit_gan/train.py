@@ -173,6 +173,21 @@ def save_checkpoint(out: Path, nets: dict, opts: dict, state: dict, latents, arg
     atomic_write(out / "config.json", lambda p: p.write_text(json.dumps(cfg, indent=2)))
 
 
+def init_from(path: Path, nets: dict) -> int:
+    """Load every network from a `export.save_resume` file; returns its autoencoder step."""
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise SystemExit(f"--init-from: {path} does not exist")
+    t = load_file(str(path))
+    for prefix, m in nets.items():
+        dtype = next(m.parameters()).dtype
+        m.load_state_dict({k[len(prefix) + 1:]: v.to(dtype) for k, v in t.items()
+                           if k.startswith(prefix + ".")})
+    with safe_open(str(path), "pt") as f:
+        return int((f.metadata() or {}).get("ae_step", 0))
+
+
 def _gradient_penalty(D, real, fake, lab):
     a = torch.rand(real.shape[0], 1, device=real.device)
     x = (a * real + (1 - a) * fake).requires_grad_(True)
@@ -235,6 +250,8 @@ def main(argv=None) -> None:
     ap.add_argument("--ckpt-every", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
+    ap.add_argument("--init-from", help="start a new run from these networks (the committed "
+                    "weights/resume.safetensors); --ae-steps counts on from its step")
     args = ap.parse_args(argv)
     for name in ("ae_steps", "gan_steps", "batch", "points", "n_per_category"):
         if getattr(args, name) < (0 if name.endswith("steps") else 1):
@@ -279,6 +296,10 @@ def main(argv=None) -> None:
         torch.set_rng_state(blob["rng"])
         log.info("resumed at autoencoder step %d, GAN step %d", state["ae_step"],
                  state["gan_step"])
+    elif args.init_from:
+        state["ae_step"] = init_from(Path(args.init_from), nets)
+        log.info("initialised from %s (autoencoder step %d); fresh optimisers; the latent GAN "
+                 "is trained after the autoencoder", args.init_from, state["ae_step"])
     log.info("training on %s: %d shapes at %d^3; encoder %.2fM, decoder %.3fM, latent G %.2fM, "
              "critic %.2fM parameters", device, len(data), args.res,
              *(sum(p.numel() for p in m.parameters()) / 1e6 for m in (enc, dec, G, D)))
