@@ -56,6 +56,26 @@ def _family_hash() -> str:
     return h.hexdigest()[:12]
 
 
+def shapes_of_split(split: str, n_per_category: int, categories: tuple[str, ...],
+                    desc: str, progress: bool = False):
+    """Yield (index, category index, seed, Shape) for every shape of a split, category by
+    category, with a progress bar when asked: what every data set of the families iterates."""
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=n_per_category * len(categories), desc=desc, unit="shape")
+    i = 0
+    for ci, cat in enumerate(categories):
+        for k in range(n_per_category):
+            seed = SPLITS[split] + k
+            yield i, ci, seed, families.build(cat, seed)
+            i += 1
+            if bar:
+                bar.update()
+    if bar:
+        bar.close()
+
+
 def build_voxel_set(split: str, n_per_category: int, res: int = 32,
                     categories: tuple[str, ...] = families.CATEGORIES,
                     progress: bool = False) -> VoxelSet:
@@ -69,26 +89,14 @@ def build_voxel_set(split: str, n_per_category: int, res: int = 32,
     unknown = [c for c in categories if c not in families.CATEGORIES]
     if unknown:
         raise ValueError(f"unknown categories {unknown}; known: {', '.join(families.CATEGORIES)}")
-    start = SPLITS[split]
     total = n_per_category * len(categories)
     vox = np.zeros((total, res, res, res), dtype=bool)
     labels = np.zeros(total, dtype=np.int64)
     seeds = np.zeros(total, dtype=np.int64)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=total, desc=f"voxelising {split} @ {res}^3", unit="shape")
-    i = 0
-    for ci, cat in enumerate(categories):
-        for k in range(n_per_category):
-            seed = start + k
-            vox[i] = families.build(cat, seed).occupancy(res, DILATE_VOXELS)
-            labels[i], seeds[i] = ci, seed
-            i += 1
-            if bar:
-                bar.update()
-    if bar:
-        bar.close()
+    for i, ci, seed, shape in shapes_of_split(split, n_per_category, categories,
+                                              f"voxelising {split} @ {res}^3", progress):
+        vox[i] = shape.occupancy(res, DILATE_VOXELS)
+        labels[i], seeds[i] = ci, seed
     return VoxelSet(vox, labels, seeds, tuple(categories))
 
 

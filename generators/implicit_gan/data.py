@@ -26,7 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-from generators.data.procedural_set import DEFAULT_CACHE, DILATE_VOXELS, SPLITS, _family_hash
+from generators.data.procedural_set import (
+    DEFAULT_CACHE,
+    DILATE_VOXELS,
+    SPLITS,
+    _family_hash,
+    shapes_of_split,
+)
 from generators.procedural import families
 from generators.procedural import sdf as S
 
@@ -102,21 +108,10 @@ def build_sdf_set(split: str, n_per_category: int, res: int = 64,
     out = np.zeros((total, res, res, res), dtype=np.int8)
     labels = np.zeros(total, dtype=np.int64)
     seeds = np.zeros(total, dtype=np.int64)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=total, desc=f"SDF grids {split} @ {res}^3", unit="shape")
-    i = 0
-    for ci, cat in enumerate(categories):
-        for k in range(n_per_category):
-            seed = SPLITS[split] + k
-            out[i] = np.round(shape_sdf(families.build(cat, seed), res) * QUANT).astype(np.int8)
-            labels[i], seeds[i] = ci, seed
-            i += 1
-            if bar:
-                bar.update()
-    if bar:
-        bar.close()
+    for i, ci, seed, shape in shapes_of_split(split, n_per_category, categories,
+                                              f"SDF grids {split} @ {res}^3", progress):
+        out[i] = np.round(shape_sdf(shape, res) * QUANT).astype(np.int8)
+        labels[i], seeds[i] = ci, seed
     return SdfSet(out, labels, seeds, tuple(categories))
 
 
