@@ -26,7 +26,6 @@ import time
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 
 from generators.data import load_or_build
 from generators.implicit_gan.generator import sample_grids
@@ -38,13 +37,8 @@ log = logging.getLogger(__name__)
 
 def sampler_from_run(run: Path):
     """(sample fn, categories, steps) for a run directory's decoder and EMA latent generator."""
-    cfg = json.loads((run / "config.json").read_text())
-    net = ImplicitGan(cfg["dec"], cfg["g"])
-    t = load_file(str(run / "checkpoint.safetensors"))
-    net.decoder.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("dec.")})
-    net.generator.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("ema.")})
+    net, cfg = ImplicitGan.from_run(run)
     cats = cfg["categories"]
-    net.eval()
 
     def sample(category: str, n: int, seed: int):
         return sample_grids(net.decoder, net.generator, cats.index(category), n, seed)

@@ -49,10 +49,7 @@ def export(run: Path, weights: Path = WEIGHTS, config: Path = CONFIG) -> dict:
     cfg = json.loads((run / "config.json").read_text())
     if not cfg.get("gan_step"):
         raise SystemExit(f"{run} has no latent-GAN steps yet; finish training first")
-    t = load_file(str(run / "checkpoint.safetensors"))
-    net = ImplicitGan(cfg["dec"], cfg["g"])
-    net.decoder.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("dec.")})
-    net.generator.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("ema.")})
+    net, _ = ImplicitGan.from_run(run)
     meta = {
         "model": "implicit-gan",
         "generator": net.config(),

@@ -33,7 +33,7 @@ from generators.geometry.pipeline import prop_asset
 from generators.implicit_gan.data import CUBE_OVER_EXTENT, voxel_centres
 from generators.implicit_gan.model import ImplicitGan
 from generators.options import PROP_OPTIONS, OptionSpec
-from generators.registry import Generator, GeneratorInfo, register, source_hash
+from generators.registry import MAX_SEED, Generator, GeneratorInfo, register, source_hash
 from generators.texture.materials import providers_version
 from generators.weights import load_network
 
@@ -44,7 +44,6 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS = WEIGHTS_DIR / "implicit-gan.safetensors"
 CONFIG = WEIGHTS_DIR / "implicit-gan.json"
 REBUILD = "python -m generators.implicit_gan.export --run runs/implicit-gan"
-MAX_SEED = 2**63 - 1
 
 RESOLUTION = OptionSpec(
     "resolution", "int", 128,

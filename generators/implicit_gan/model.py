@@ -186,3 +186,19 @@ class ImplicitGan(nn.Module):
 
     def config(self) -> dict:
         return {"decoder": self.decoder.config(), "generator": self.generator.config()}
+
+    @classmethod
+    def from_run(cls, run) -> tuple[ImplicitGan, dict]:
+        """The decoder and EMA latent generator of a training run directory, and its config."""
+        import json
+        from pathlib import Path
+
+        from safetensors.torch import load_file
+
+        run = Path(run)
+        cfg = json.loads((run / "config.json").read_text())
+        net = cls(cfg["dec"], cfg["g"])
+        t = load_file(str(run / "checkpoint.safetensors"))
+        net.decoder.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("dec.")})
+        net.generator.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("ema.")})
+        return net.eval(), cfg
