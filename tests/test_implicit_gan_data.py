@@ -8,11 +8,15 @@ import torch
 
 from generators.implicit_gan.data import (
     DILATE,
+    NEAR,
     QUANT,
+    TARGET_OFFSET,
     TRUNCATION,
     build_sdf_set,
     cube_side,
+    load_or_build_samples,
     load_or_build_sdf,
+    shape_samples,
     shape_sdf,
     to_world,
     voxel_centres,
@@ -74,3 +78,25 @@ def test_cache_round_trips_and_splits_differ(tmp_path):
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         build_sdf_set(**kwargs)
+
+
+def test_exact_samples_are_the_procedural_sdf_and_half_lie_near_the_surface():
+    shape = families.build("column", 3)
+    p, d = shape_samples(shape, k=512, rng=np.random.default_rng(0))
+    assert p.shape == (512, 3) and d.shape == (512,) and p.dtype == d.dtype == np.float16
+    assert np.abs(p.astype(np.float32)).max() <= 0.5
+    exact = shape.node.points(to_world(shape, p.astype(np.float64))) / cube_side(shape)
+    assert np.allclose(d, np.clip(exact, -TRUNCATION, TRUNCATION), atol=1e-3)
+    # near half: within NEAR of the grown surface plus one jittered 64^3 cell; uniform half:
+    # mostly far from it (the band is a few per cent of the cube)
+    near = np.abs(d.astype(np.float32) - TARGET_OFFSET)
+    assert (near[:256] < NEAR + 1 / 63).mean() > 0.95
+    assert (near[256:] < NEAR).mean() < 0.3
+
+
+def test_sample_cache_round_trips(tmp_path):
+    a = load_or_build_samples("train", 1, k=64, res=16, cache_dir=tmp_path)
+    b = load_or_build_samples("train", 1, k=64, res=16, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("sdf-samples-*.npz"))) == 1
+    assert np.array_equal(a.points, b.points) and np.array_equal(a.sdf, b.sdf)
+    assert np.array_equal(a.seeds, load_or_build_sdf("train", 1, 16, tmp_path).seeds)

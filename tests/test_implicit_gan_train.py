@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import load_file
 
 from generators.implicit_gan import train
-from generators.implicit_gan.data import QUANT, TARGET_OFFSET
+from generators.implicit_gan.data import TARGET_OFFSET
 
 TINY = ["--n-per-category", "2", "--res", "32", "--enc-channels", "4,8,8", "--z-dim", "8",
         "--dec-hidden", "16,16", "--n-freq", "1", "--batch", "4", "--points", "64",
@@ -51,23 +51,18 @@ def test_both_stages_train_checkpoint_and_resume(tmp_path, monkeypatch):
     assert len(gan_rows) == 3 and all(abs(float(r[1])) < 1e6 for r in gan_rows)
 
 
-def test_query_points_favour_the_surface():
-    grid = torch.linspace(-0.5, 0.5, 21).view(21, 1, 1).expand(21, 21, 21)  # plane x = 0
-    grid = grid.clamp(-0.1, 0.1)[None, None].contiguous()
-    q = (grid[0].numpy() * QUANT).round().astype("int8")
-    near = train.surface_nodes(q, k=64)
-    assert near.shape == (1, 64, 3)
-    assert (near[..., 0].float() - TARGET_OFFSET).abs().max() <= train.NEAR + 1e-3
+def test_batches_draw_half_their_points_near_the_surface():
+    k = 64
+    points = torch.rand(2, k, 3) - 0.5
+    sdf = torch.cat([torch.full((2, k // 2), TARGET_OFFSET), torch.full((2, k // 2), 0.1)], 1)
     gen = torch.Generator().manual_seed(0)
-    p, d = train.query_points(grid, near, 512, gen)
-    assert p.shape == (1, 512, 3) and d.shape == (1, 512)
-    assert p.abs().max() <= 0.5
-    # The targets are the grown shape's: sdf - TARGET_OFFSET, the voxel data set's solids.
-    assert torch.allclose(d, train.lookup(grid, p) - TARGET_OFFSET, atol=1e-6)
-    # Uniform points would put 8 % within 0.04 of that surface; the sampler puts half of its
-    # points there, and the other half anywhere in the cube.
-    assert (d.abs() < 0.04).float().mean() > 0.45
-    assert (p[0, 256:, 0].abs() > 0.25).any()
+    p, d = train.sample_batch(points, sdf, 10, gen)
+    assert p.shape == (2, 10, 3) and d.shape == (2, 10) and p.dtype == torch.float32
+    # the targets are the grown shape's (sdf - TARGET_OFFSET) at exactly the drawn points
+    assert (d[:, :5] == 0).all() and torch.allclose(d[:, 5:], torch.tensor(0.1 - TARGET_OFFSET))
+    for b in range(2):
+        for j in range(10):
+            assert (p[b, j] == points[b]).all(-1).any()
 
 
 def test_a_resume_file_starts_a_new_run_where_the_old_one_was(tmp_path, monkeypatch):

@@ -1,12 +1,14 @@
 """Train the implicit GAN: a shape autoencoder, then a WGAN-GP on its latents (resumable, seeded).
 
-    .venv/bin/vitrine train implicit-gan --out runs/implicit-gan --ae-steps 4000 --gan-steps 20000
+    .venv/bin/vitrine train implicit-gan --out runs/implicit-gan --ae-steps 14000 --gan-steps 20000
 
-Stage 1 (`--ae-steps`): encoder and decoder on the procedural training split's truncated SDF
-grids (`generators.implicit_gan.data`). Each step draws `--batch` shapes and, per shape,
-`--points` query points, half uniform in the cube and half jittered grid nodes within NEAR of
-the surface, and minimises the L1 error of the predicted truncated SDF of the shape grown by
-half a 32^3 voxel (`data.TARGET_OFFSET`: the voxel data set's solids).
+Stage 1 (`--ae-steps`): the encoder reads the procedural training split's truncated SDF grids,
+the decoder learns the exact SDF at fixed random points per shape (`data.SampleSet`, built once
+and cached: trilinear lookups in the grids thinned every thin part). Each step draws `--batch`
+shapes and, per shape, `--points` of its samples, half near the surface and half uniform in
+the cube, and minimises the L1 error of the predicted truncated SDF of the shape grown by
+half a 32^3 voxel (`data.TARGET_OFFSET`: the voxel data set's solids). `--freeze-encoder`
+keeps the latents fixed and trains the decoder alone (a refinement stage).
 Gaussian noise (`--latent-noise`) is added to the latents while training so that nearby
 latents decode to nearby shapes (what variations and morphs walk through), and a small L2
 penalty (`--latent-l2`) keeps the latents' scale.
@@ -37,7 +39,13 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from generators.implicit_gan.data import QUANT, TARGET_OFFSET, load_or_build_sdf
+from generators.implicit_gan.data import (
+    QUANT,
+    SAMPLES,
+    TARGET_OFFSET,
+    load_or_build_samples,
+    load_or_build_sdf,
+)
 from generators.implicit_gan.model import (
     ImplicitDecoder,
     LatentCritic,
@@ -49,8 +57,6 @@ from generators.weights import atomic_write
 log = logging.getLogger("implicit_gan.train")
 
 NETS = ("enc", "dec", "g", "ema", "d")
-SURFACE_NODES = 2048  # near-surface grid nodes kept per training shape
-NEAR = 0.03  # |sdf| (units of the cube side) that counts as near the surface
 
 
 def lookup(grids: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
@@ -60,41 +66,22 @@ def lookup(grids: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(grids, g, mode="bilinear", align_corners=True).view(p.shape[0], -1)
 
 
-def surface_nodes(sdf: np.ndarray, k: int = SURFACE_NODES, seed: int = 0) -> torch.Tensor:
-    """k grid nodes per shape within NEAR of the learned surface (|sdf - TARGET_OFFSET| <
-    NEAR; drawn with replacement when fewer), as cube points [N, k, 3] float16: where
-    `query_points` concentrates half of its samples."""
-    res = sdf.shape[1]
-    rng = np.random.default_rng(seed)
-    out = np.empty((len(sdf), k, 3), dtype=np.float16)
-    for i, g in enumerate(sdf):
-        idx = np.argwhere(np.abs(g.astype(np.float32) - TARGET_OFFSET * QUANT) < NEAR * QUANT)
-        if len(idx) == 0:  # no surface at all: fall back to the whole cube
-            idx = np.argwhere(np.ones_like(g, dtype=bool))
-        pick = rng.choice(len(idx), k, replace=len(idx) < k)
-        out[i] = idx[pick] / (res - 1) - 0.5
-    return torch.from_numpy(out)
+def sample_batch(points: torch.Tensor, sdf: torch.Tensor, n: int,
+                 gen: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """n of each shape's exact samples and the decoder's targets there, sdf - TARGET_OFFSET.
 
-
-def query_points(grids: torch.Tensor, near: torch.Tensor, n: int,
-                 gen: torch.Generator | None = None):
-    """n points per shape and the decoder's targets there, sdf - TARGET_OFFSET: ([B, n, 3],
-    [B, n]).
-
-    Half are uniform in the cube, half are near-surface grid nodes (`near` [B, K, 3] from
-    `surface_nodes`) jittered uniformly within one grid cell. (The first trial drew from 3x as
-    many uniform candidates weighted towards the surface: the band is ~3 % of the cube, so
-    under 15 % of the points were near it, and the surface error stalled.)
+    `points` [B, K, 3] and `sdf` [B, K] are the shapes' rows of a `data.SampleSet` (the first
+    K/2 near the surface, the rest uniform); half of the n come from each half, drawn afresh at
+    every step. (A first trial drew uniform points weighted towards the surface: the band is
+    ~3 % of the cube, so under 15 % of them were near it and the surface error stalled.)
     """
-    b, k = near.shape[:2]
-    res = grids.shape[-1]
-    n_near = n // 2
-    pick = torch.randint(0, k, (b, n_near), generator=gen, device=near.device)
-    p_near = torch.gather(near.float(), 1, pick[..., None].expand(-1, -1, 3))
-    p_near = p_near + (torch.rand(b, n_near, 3, generator=gen, device=near.device) - 0.5) / (res - 1)
-    p_unif = torch.rand(b, n - n_near, 3, generator=gen, device=near.device) - 0.5
-    p = torch.cat([p_near.clamp(-0.5, 0.5), p_unif], dim=1).to(grids.device)
-    return p, lookup(grids, p) - TARGET_OFFSET
+    b, k = sdf.shape
+    half, n_near = k // 2, n // 2
+    dev = points.device
+    pick = torch.cat([torch.randint(0, half, (b, n_near), generator=gen, device=dev),
+                      torch.randint(half, k, (b, n - n_near), generator=gen, device=dev)], 1)
+    p = torch.gather(points, 1, pick[..., None].expand(-1, -1, 3)).float()
+    return p, torch.gather(sdf, 1, pick).float() - TARGET_OFFSET
 
 
 def decode_grid(dec: ImplicitDecoder, z: torch.Tensor, res: int, chunk: int = 32768) -> np.ndarray:
@@ -223,16 +210,20 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="vitrine train implicit-gan",
                                  description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="runs/implicit-gan")
-    ap.add_argument("--ae-steps", type=int, default=4000, help="autoencoder steps (stage 1)")
+    ap.add_argument("--ae-steps", type=int, default=14000, help="autoencoder steps (stage 1)")
     ap.add_argument("--gan-steps", type=int, default=20000, help="latent-GAN generator steps")
-    ap.add_argument("--batch", type=int, default=24, help="shapes per autoencoder step")
-    ap.add_argument("--points", type=int, default=2048, help="query points per shape")
+    ap.add_argument("--batch", type=int, default=64, help="shapes per autoencoder step")
+    ap.add_argument("--points", type=int, default=4096, help="query points per shape")
     ap.add_argument("--n-per-category", type=int, default=500)
-    ap.add_argument("--res", type=int, default=64, help="SDF grid of the training data")
+    ap.add_argument("--res", type=int, default=64, help="SDF grid of the encoder's input")
+    ap.add_argument("--samples", type=int, default=SAMPLES,
+                    help="exact SDF samples per training shape (the decoder's targets)")
+    ap.add_argument("--freeze-encoder", action="store_true",
+                    help="train the decoder alone on fixed latents (a refinement stage)")
     ap.add_argument("--z-dim", type=int, default=128)
-    ap.add_argument("--enc-channels", default="16,32,64,128")
-    ap.add_argument("--dec-hidden", default="128,128,128,128")
-    ap.add_argument("--n-freq", type=int, default=4, help="Fourier feature octaves of points")
+    ap.add_argument("--enc-channels", default="32,64,128,256")
+    ap.add_argument("--dec-hidden", default="192,192,192,192")
+    ap.add_argument("--n-freq", type=int, default=6, help="Fourier feature octaves of points")
     ap.add_argument("--lr-ae", type=float, default=5e-4)
     ap.add_argument("--latent-noise", type=float, default=0.02,
                     help="std of the noise added to latents while training the autoencoder")
@@ -253,7 +244,7 @@ def main(argv=None) -> None:
     ap.add_argument("--init-from", help="start a new run from these networks (the committed "
                     "weights/resume.safetensors); --ae-steps counts on from its step")
     args = ap.parse_args(argv)
-    for name in ("ae_steps", "gan_steps", "batch", "points", "n_per_category"):
+    for name in ("ae_steps", "gan_steps", "batch", "points", "n_per_category", "samples"):
         if getattr(args, name) < (0 if name.endswith("steps") else 1):
             ap.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     out = Path(args.out)
@@ -333,8 +324,17 @@ def main(argv=None) -> None:
         # int8 on the training device (0.8 GB for 3000 shapes at 64^3): batches are converted
         # there, so a GPU step does not wait on the CPU's float conversion and copy.
         sdf = torch.from_numpy(data.sdf).to(device)
-        log.info("finding near-surface nodes of %d shapes", len(data))
-        near_all = surface_nodes(data.sdf, seed=args.seed).to(device)
+        bank = load_or_build_samples("train", args.n_per_category, args.samples, args.res,
+                                     progress=True)
+        if not np.array_equal(bank.seeds, data.seeds):
+            raise SystemExit("the SDF grids and the exact samples list different shapes; "
+                             "delete ~/.cache/vitrine/datasets/sdf-* and rerun")
+        bank_p = torch.from_numpy(bank.points).to(device)
+        bank_d = torch.from_numpy(bank.sdf).to(device)
+        z_frozen = None
+        if args.freeze_encoder:  # the latents are fixed: encode once, train the decoder alone
+            log.info("encoder frozen: encoding the %d training shapes once", len(data))
+            z_frozen = encode_all(enc, data, device).to(device)
         csv = _csv(out / "losses_ae.csv", "step,loss,near_l1,sec_per_step", state["ae_step"])
         bar = tqdm(total=args.ae_steps, initial=state["ae_step"], desc="implicit-gan AE",
                    unit="step")
@@ -344,9 +344,8 @@ def main(argv=None) -> None:
             for group in opts["opt_ae"].param_groups:
                 group["lr"] = args.lr_ae * sched(state["ae_step"])
             idx = torch.randint(0, len(data), (args.batch,)).to(device)
-            grids = sdf[idx].float().div(QUANT)[:, None]
-            p, target = query_points(grids, near_all[idx], args.points)
-            z = enc(grids)
+            p, target = sample_batch(bank_p[idx], bank_d[idx], args.points)
+            z = enc(sdf[idx].float().div(QUANT)[:, None]) if z_frozen is None else z_frozen[idx]
             z_reg = z.pow(2).mean()
             z = z + args.latent_noise * torch.randn_like(z)
             pred = dec(p, z)
