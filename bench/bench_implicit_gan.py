@@ -30,6 +30,7 @@ from generators.export import export_asset
 from generators.geometry.adaptive import mesh_stats
 from generators.geometry.extract import mesh_from_field
 from generators.implicit_gan.generator import ImplicitGanGenerator
+from generators.implicit_gan.model import serving_dtype
 
 
 def main() -> None:
@@ -41,7 +42,8 @@ def main() -> None:
     gen = ImplicitGanGenerator()
     print(f"# implicit-gan benchmark ({platform.machine()}, {os.cpu_count()} cores, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"weights {gen.cfg['sha256'][:12]})\n")
+          f"weights {gen.cfg['sha256'][:12]}, decoder products in "
+          f"{str(serving_dtype()).removeprefix('torch.')})\n")
     print("| resolution | extraction p50 ms | p90 ms | field points (median) | "
           "% of dense | watertight |")
     print("|---|---|---|---|---|---|")

@@ -31,7 +31,7 @@ from generators.errors import EmptyShape, InvalidOption, ModelLoadError
 from generators.geometry.adaptive import dense_field_coarse_to_fine
 from generators.geometry.pipeline import prop_asset
 from generators.implicit_gan.data import CUBE_OVER_EXTENT, voxel_centres
-from generators.implicit_gan.model import ImplicitGan
+from generators.implicit_gan.model import ImplicitGan, serving_dtype
 from generators.options import PROP_OPTIONS, OptionSpec
 from generators.registry import MAX_SEED, Generator, GeneratorInfo, register, source_hash
 from generators.texture.materials import providers_version
@@ -137,7 +137,7 @@ class ImplicitGanGenerator(Generator):
             _GENERATORS_DIR / "implicit_gan", _GENERATORS_DIR / "geometry",
             _GENERATORS_DIR / "export", _GENERATORS_DIR / "texture",
             _GENERATORS_DIR / "options.py", _GENERATORS_DIR / "asset.py",
-            extra=(self.cfg["sha256"][:12] + providers_version()).encode(),
+            extra=(self.cfg["sha256"][:12] + providers_version() + str(serving_dtype())).encode(),
         )
         self.info = GeneratorInfo(
             name="implicit-gan",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 
 import torch
 from torch import nn
@@ -32,6 +33,7 @@ from torch import nn
 from generators.implicit_gan.data import TRUNCATION
 
 OUT_SCALE = 1.25 * TRUNCATION
+CHUNK = 4096  # points per MLP pass when serving (see BoundDecoder.__call__)
 
 
 class FourierFeatures(nn.Module):
@@ -98,21 +100,42 @@ class ImplicitDecoder(nn.Module):
         return OUT_SCALE * torch.tanh(self.out(h).squeeze(-1))
 
     @torch.no_grad()
-    def bind(self, z: torch.Tensor) -> BoundDecoder:
+    def bind(self, z: torch.Tensor, dtype: torch.dtype | None = None) -> BoundDecoder:
         """The field of one latent [z_dim] as a point -> SDF function (see BoundDecoder)."""
-        return BoundDecoder(self, z.reshape(1, -1))
+        return BoundDecoder(self, z.reshape(1, -1), dtype)
 
     def config(self) -> dict:
         return {"z_dim": self.z_dim, "hidden": list(self.hidden),
                 "n_freq": self.features.n_freq}
 
 
+def serving_dtype() -> torch.dtype:
+    """The precision of `BoundDecoder`'s matrix products: bfloat16 where the CPU multiplies it
+    natively (AMX or AVX512-BF16), float32 elsewhere; `VITRINE_DECODER_DTYPE=float32` (or
+    `bfloat16`) overrides. On this machine's AMX CPU bfloat16 runs the shipped 4 x 192 MLP 2.8x
+    faster (65536 points: 25 ms against 70 ms) and stays within 1.2e-4 of float32 near the
+    surface on average (7e-4 at most: a tenth of a 128^3 cell), 20x below the decoder's own
+    error; CPUs without it would emulate bfloat16, slower than float32."""
+    name = os.environ.get("VITRINE_DECODER_DTYPE")
+    if name:
+        if name not in ("float32", "bfloat16"):
+            raise ValueError(f"VITRINE_DECODER_DTYPE must be float32 or bfloat16, got {name!r}")
+        return getattr(torch, name)
+    try:
+        native = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+    except AttributeError:  # a torch without these probes
+        native = False
+    return torch.bfloat16 if native else torch.float32
+
+
 class BoundDecoder:
     """`ImplicitDecoder` for one fixed latent: the latent's share of the first layer is folded
-    into that layer's bias, so a point costs one MLP pass on its Fourier features alone."""
+    into that layer's bias, so a point costs one MLP pass on its Fourier features alone. The
+    products run in `dtype` (default `serving_dtype()`); the output is float32."""
 
-    def __init__(self, dec: ImplicitDecoder, z: torch.Tensor):
-        self.features, self.act = dec.features, dec.act
+    def __init__(self, dec: ImplicitDecoder, z: torch.Tensor, dtype: torch.dtype | None = None):
+        self.features, self.slope = dec.features, dec.act.negative_slope
+        self.dtype = dtype or serving_dtype()
         self.weights = []
         n_feat = dec.features.dim
         for i, layer in enumerate(dec.layers):
@@ -120,17 +143,22 @@ class BoundDecoder:
             if i == 0:  # the latent's part of the first layer is a constant: fold it in
                 b = b + w[:, n_feat:] @ z.reshape(-1)
                 w = w[:, :n_feat]
-            self.weights.append((w.t().contiguous(), b))
-        self.w_out = dec.out.weight.t().contiguous()
-        self.b_out = dec.out.bias
+            self.weights.append((w.t().contiguous().to(self.dtype), b.to(self.dtype)))
+        self.w_out = dec.out.weight.t().contiguous().to(self.dtype)
+        self.b_out = dec.out.bias.to(self.dtype)
 
     @torch.inference_mode()
     def __call__(self, p: torch.Tensor) -> torch.Tensor:
-        """Points [N, 3] -> SDF [N]."""
-        h = self.features(p)
+        """Points [N, 3] -> SDF [N] float32, CHUNK points at a time: a chunk's activations stay
+        in cache, where tens of thousands of points at once went through memory at every layer
+        (4 x 128 float32, 250k points: 367 ms at once, 132 ms in chunks of 4096)."""
+        if len(p) > CHUNK:
+            return torch.cat([self(p[i:i + CHUNK]) for i in range(0, len(p), CHUNK)])
+        h = self.features(p).to(self.dtype)
         for w, b in self.weights:
-            h = self.act(torch.addmm(b, h, w))
-        return OUT_SCALE * torch.tanh(torch.addmm(self.b_out, h, self.w_out).squeeze(-1))
+            h = torch.nn.functional.leaky_relu_(torch.addmm(b, h, w), self.slope)
+        out = torch.addmm(self.b_out, h, self.w_out).float().squeeze(-1)
+        return OUT_SCALE * torch.tanh(out)
 
 
 class LatentGenerator(nn.Module):
