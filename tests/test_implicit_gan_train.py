@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -78,3 +79,8 @@ def test_a_resume_file_starts_a_new_run_where_the_old_one_was(tmp_path, monkeypa
     cfg = json.loads((new / "config.json").read_text())
     assert cfg["ae_step"] == 4 and cfg["gan_step"] == 1
     assert [r[0] for r in _csv(new / "losses_ae.csv")[1]] == ["3", "4"]
+    # a resume file names its networks' sizes: another architecture is refused by name
+    wider = [a if a != "16,16" else "24,24" for a in TINY]
+    with pytest.raises(SystemExit, match="--dec-hidden"):
+        train.main(["--out", str(tmp_path / "other"), "--ae-steps", "4", "--gan-steps", "0",
+                    "--init-from", str(tmp_path / "resume.safetensors"), *wider])

@@ -46,6 +46,57 @@ def sampler_from_run(run: Path):
     return sample, cats, f"AE {cfg['ae_step']} + GAN {cfg['gan_step']} steps"
 
 
+def reconstruction_sampler(source: str):
+    """(sample fn, categories, title) scoring reconstructions of training shapes instead of
+    generated ones: a ceiling for any latent GAN on that representation. `source` is "grid"
+    (trilinear lookups in the 64^3 SDF grids: the representation the decoder trained on until
+    exact samples) or a resume file (`export --resume`): its autoencoder's reconstructions."""
+    import numpy as np
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    from generators.implicit_gan.data import QUANT, TARGET_OFFSET, load_or_build_sdf, voxel_centres
+    from generators.implicit_gan.model import ImplicitDecoder, ShapeEncoder
+    from generators.implicit_gan.train import lookup
+
+    data = load_or_build_sdf("train", 500, 64, progress=True)
+    pts = torch.from_numpy(voxel_centres(32))
+    if source == "grid":
+        def field(grids):
+            return lookup(grids, pts[None].expand(len(grids), -1, -1)) - TARGET_OFFSET
+        title = "64^3 SDF grid lookups of training shapes"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise SystemExit(f"--reconstructions: {path} does not exist (a file written by "
+                             "`python -m generators.implicit_gan.export --resume FILE`, or 'grid')")
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+        if "networks" not in meta:
+            raise SystemExit(f"--reconstructions: {path} names no network sizes; rewrite it "
+                             "with `python -m generators.implicit_gan.export --resume`")
+        nets = json.loads(meta["networks"])
+        t = load_file(str(path))
+        enc, dec = ShapeEncoder(**nets["enc"]), ImplicitDecoder(**nets["dec"])
+        enc.load_state_dict({k[4:]: v.float() for k, v in t.items() if k.startswith("enc.")})
+        dec.load_state_dict({k[4:]: v.float() for k, v in t.items() if k.startswith("dec.")})
+        enc.eval()
+
+        def field(grids):
+            return torch.stack([dec.bind(z)(pts) for z in enc(grids)])
+        title = f"autoencoder reconstructions of training shapes ({path.name}, AE step " \
+                f"{meta.get('ae_step', '?')})"
+
+    def sample(category: str, n: int, seed: int):
+        ci = data.categories.index(category)
+        idx = np.random.default_rng([seed, ci]).choice(np.flatnonzero(data.labels == ci), n,
+                                                       replace=False)
+        grids = torch.from_numpy(data.sdf[np.sort(idx)]).float().div(QUANT)[:, None]
+        return (field(grids) < 0).view(n, 32, 32, 32).numpy()
+
+    return sample, list(data.categories), title
+
+
 def ms_per_asset(model, categories, seeds: int) -> float:
     """Median wall time (ms) of one default asset (`generate` of a single spec)."""
     times = []
@@ -102,15 +153,24 @@ def main(argv=None) -> int:
                     help="also score the shipped voxel-gan and print both models together")
     ap.add_argument("--time-seeds", type=int, default=3,
                     help="seeds per category timed for ms per asset (--side-by-side)")
+    ap.add_argument("--reconstructions", metavar="FILE|grid",
+                    help="score reconstructions of training shapes instead of samples: a resume "
+                    "file's autoencoder, or 'grid' for the SDF grids' own lookups (a ceiling "
+                    "for the latent GAN; the memorisation columns then compare shapes with "
+                    "their own sources)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the numbers to this JSON file")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.n < 2:
         ap.error(f"--n must be at least 2, got {args.n}")
+    if args.reconstructions and (args.run or args.side_by_side):
+        ap.error("--reconstructions goes alone (not with --run or --side-by-side)")
     torch.set_grad_enabled(False)
     model = None
-    if args.run:
+    if args.reconstructions:
+        sample, categories, title = reconstruction_sampler(args.reconstructions)
+    elif args.run:
         run = Path(args.run)
         if not (run / "checkpoint.safetensors").exists():
             print(f"vitrine eval: {run} has no checkpoint.safetensors; train first with "

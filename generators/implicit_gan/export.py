@@ -85,7 +85,9 @@ def save_resume(run: Path, path: Path) -> None:
     cfg = json.loads((run / "config.json").read_text())
     half = {k: (v.half() if v.is_floating_point() else v).contiguous() for k, v in t.items()
             if not k.startswith("latents.")}
-    save_file(half, str(path), metadata={"ae_step": str(cfg["ae_step"])})
+    nets = {k: cfg[k] for k in ("enc", "dec", "g", "d")}  # constructor arguments of each
+    save_file(half, str(path), metadata={"ae_step": str(cfg["ae_step"]),
+                                         "networks": json.dumps(nets)})
 
 
 if __name__ == "__main__":

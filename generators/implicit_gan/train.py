@@ -166,13 +166,20 @@ def init_from(path: Path, nets: dict) -> int:
 
     if not path.is_file():
         raise SystemExit(f"--init-from: {path} does not exist")
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata() or {}
+    saved = json.loads(meta.get("networks", "{}"))
+    for prefix in ("enc", "dec"):
+        if prefix in saved and saved[prefix] != nets[prefix].config():
+            raise SystemExit(f"--init-from: {path} holds a {prefix} of {saved[prefix]}, this run "
+                             f"builds {nets[prefix].config()}; pass the matching "
+                             "--enc-channels / --dec-hidden / --n-freq / --z-dim")
     t = load_file(str(path))
     for prefix, m in nets.items():
         dtype = next(m.parameters()).dtype
         m.load_state_dict({k[len(prefix) + 1:]: v.to(dtype) for k, v in t.items()
                            if k.startswith(prefix + ".")})
-    with safe_open(str(path), "pt") as f:
-        return int((f.metadata() or {}).get("ae_step", 0))
+    return int(meta.get("ae_step", 0))
 
 
 def _gradient_penalty(D, real, fake, lab):
