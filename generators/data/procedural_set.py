@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 
 from generators.procedural import families
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -100,26 +104,37 @@ def build_voxel_set(split: str, n_per_category: int, res: int = 32,
     return VoxelSet(vox, labels, seeds, tuple(categories))
 
 
+def cached_npz(path: Path, what: str, build: Callable[[], T], to_arrays: Callable[[T], dict],
+               from_npz: Callable[[Any], T], compressed: bool = True) -> T:
+    """A data set through an .npz cache at `path`: loaded if readable, else built and written
+    atomically (a temporary file, then a rename). Shared by every cached data set."""
+    if path.exists():
+        try:
+            with np.load(path) as z:
+                return from_npz(z)
+        except (OSError, ValueError, KeyError) as err:
+            log.warning("%s cache %s is unreadable (%s); rebuilding it", what, path, err)
+    data = build()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    (np.savez_compressed if compressed else np.savez)(tmp, **to_arrays(data))
+    tmp.replace(path)
+    log.info("cached %s at %s", what, path)
+    return data
+
+
 def load_or_build(split: str, n_per_category: int, res: int = 32,
                   cache_dir: Path | str | None = None, progress: bool = False) -> VoxelSet:
     """`build_voxel_set` through an on-disk cache (rebuilt when the families change)."""
     cache = Path(cache_dir) if cache_dir else DEFAULT_CACHE
-    path = cache / f"procedural-{split}-r{res}-n{n_per_category}-{_family_hash()}.npz"
-    if path.exists():
-        try:
-            with np.load(path) as z:
-                return VoxelSet(np.unpackbits(z["voxels"], axis=-1)[..., :res].astype(bool),
-                                z["labels"], z["seeds"], tuple(str(c) for c in z["categories"]))
-        except (OSError, ValueError, KeyError) as err:
-            log.warning("data set cache %s is unreadable (%s); rebuilding it", path, err)
-    data = build_voxel_set(split, n_per_category, res, progress=progress)
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, voxels=np.packbits(data.voxels, axis=-1), labels=data.labels,
-                        seeds=data.seeds, categories=np.array(data.categories))
-    tmp.replace(path)
-    log.info("cached %d shapes at %s", len(data), path)
-    return data
+    return cached_npz(
+        cache / f"procedural-{split}-r{res}-n{n_per_category}-{_family_hash()}.npz",
+        f"voxel set {split} {res}^3 x {n_per_category}",
+        lambda: build_voxel_set(split, n_per_category, res, progress=progress),
+        lambda d: {"voxels": np.packbits(d.voxels, axis=-1), "labels": d.labels,
+                   "seeds": d.seeds, "categories": np.array(d.categories)},
+        lambda z: VoxelSet(np.unpackbits(z["voxels"], axis=-1)[..., :res].astype(bool),
+                           z["labels"], z["seeds"], tuple(str(c) for c in z["categories"])))
 
 
 def category_extents(categories, n: int = 64) -> dict[str, float]:

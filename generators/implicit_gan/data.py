@@ -20,7 +20,6 @@ about 1/20 of a 64^3 cell). Cached as an .npz like the voxel sets.
 from __future__ import annotations
 
 import hashlib
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,12 +30,11 @@ from generators.data.procedural_set import (
     DILATE_VOXELS,
     SPLITS,
     _family_hash,
+    cached_npz,
     shapes_of_split,
 )
 from generators.procedural import families
 from generators.procedural import sdf as S
-
-log = logging.getLogger(__name__)
 
 VOXEL_RES = 32  # the voxel data set's grid, which fixes the frame
 CUBE_OVER_EXTENT = VOXEL_RES / (VOXEL_RES - 2)  # L / the shape's longest side
@@ -120,22 +118,14 @@ def load_or_build_sdf(split: str, n_per_category: int, res: int = 64,
     """`build_sdf_set` through the data-set cache (rebuilt when the families change)."""
     cache = Path(cache_dir) if cache_dir else DEFAULT_CACHE
     key = hashlib.sha256(f"{_family_hash()}-{TRUNCATION}-{VOXEL_RES}".encode()).hexdigest()[:12]
-    path = cache / f"sdf-{split}-r{res}-n{n_per_category}-{key}.npz"
-    if path.exists():
-        try:
-            with np.load(path) as z:
-                return SdfSet(z["sdf"], z["labels"], z["seeds"],
-                              tuple(str(c) for c in z["categories"]))
-        except (OSError, ValueError, KeyError) as err:
-            log.warning("SDF set cache %s is unreadable (%s); rebuilding it", path, err)
-    data = build_sdf_set(split, n_per_category, res, progress=progress)
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, sdf=data.sdf, labels=data.labels, seeds=data.seeds,
-                        categories=np.array(data.categories))
-    tmp.replace(path)
-    log.info("cached %d SDF grids at %s", len(data), path)
-    return data
+    return cached_npz(
+        cache / f"sdf-{split}-r{res}-n{n_per_category}-{key}.npz",
+        f"SDF grids {split} {res}^3 x {n_per_category}",
+        lambda: build_sdf_set(split, n_per_category, res, progress=progress),
+        lambda d: {"sdf": d.sdf, "labels": d.labels, "seeds": d.seeds,
+                   "categories": np.array(d.categories)},
+        lambda z: SdfSet(z["sdf"], z["labels"], z["seeds"],
+                         tuple(str(c) for c in z["categories"])))
 
 
 # ----------------------------------------------------------------------- exact samples
@@ -203,24 +193,18 @@ def build_sample_set(split: str, n_per_category: int, k: int = SAMPLES, res: int
 def load_or_build_samples(split: str, n_per_category: int, k: int = SAMPLES, res: int = 64,
                           cache_dir: Path | str | None = None,
                           progress: bool = False) -> SampleSet:
-    """`build_sample_set` through the data-set cache (rebuilt when the families change)."""
+    """`build_sample_set` through the data-set cache (rebuilt when the families change);
+    stored uncompressed: random points do not compress."""
     cache = Path(cache_dir) if cache_dir else DEFAULT_CACHE
     key = hashlib.sha256(f"{_family_hash()}-{TRUNCATION}-{VOXEL_RES}-{NEAR}".encode()
                          ).hexdigest()[:12]
-    path = cache / f"sdf-samples-{split}-k{k}-r{res}-n{n_per_category}-{key}.npz"
-    if path.exists():
-        try:
-            with np.load(path) as z:
-                return SampleSet(z["points"], z["sdf"], z["labels"], z["seeds"])
-        except (OSError, ValueError, KeyError) as err:
-            log.warning("SDF sample cache %s is unreadable (%s); rebuilding it", path, err)
-    data = build_sample_set(split, n_per_category, k, res, progress=progress)
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, points=data.points, sdf=data.sdf, labels=data.labels, seeds=data.seeds)
-    tmp.replace(path)
-    log.info("cached %d x %d exact SDF samples at %s", len(data), k, path)
-    return data
+    return cached_npz(
+        cache / f"sdf-samples-{split}-k{k}-r{res}-n{n_per_category}-{key}.npz",
+        f"exact SDF samples {split} {k} x {n_per_category}",
+        lambda: build_sample_set(split, n_per_category, k, res, progress=progress),
+        lambda d: {"points": d.points, "sdf": d.sdf, "labels": d.labels, "seeds": d.seeds},
+        lambda z: SampleSet(z["points"], z["sdf"], z["labels"], z["seeds"]),
+        compressed=False)
 
 
 def voxel_centres(res: int = VOXEL_RES) -> np.ndarray:
