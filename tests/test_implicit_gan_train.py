@@ -51,6 +51,18 @@ def test_both_stages_train_checkpoint_and_resume(tmp_path, monkeypatch):
     _, gan_rows = _csv(out / "losses_gan.csv")
     assert len(gan_rows) == 3 and all(abs(float(r[1])) < 1e6 for r in gan_rows)
 
+    # Refining the decoder with the encoder frozen keeps the latents, and so the latent GAN.
+    train.main(["--out", str(out), "--ae-steps", "8", "--gan-steps", "3", "--freeze-encoder",
+                *TINY])
+    third = load_file(str(out / "checkpoint.safetensors"))
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["ae_step"] == 8 and cfg["gan_step"] == 3
+    assert torch.equal(third["latents.z"], second["latents.z"])
+    for k in third:
+        if k.startswith(("enc.", "g.", "d.")):
+            assert torch.equal(third[k], second[k]), k
+    assert any(not torch.equal(third[k], second[k]) for k in third if k.startswith("dec."))
+
 
 def test_batches_draw_half_their_points_near_the_surface():
     k = 64

@@ -310,7 +310,10 @@ def main(argv=None) -> None:
 
     # ---------------------------------------------------------------- stage 1: autoencoder
     if state["ae_step"] < args.ae_steps:
-        if latents is not None:
+        if latents is not None and args.freeze_encoder:
+            log.info("decoder refinement with the encoder frozen: the stored latents and the "
+                     "latent GAN (%d steps) stay valid", state["gan_step"])
+        elif latents is not None:
             # The autoencoder goes on after a latent GAN was trained: its latents change, so the
             # stored ones and the GAN trained on them are stale. Stage 2 starts over afterwards.
             log.info("autoencoder training resumes: the latent GAN (%d steps) will be retrained",
@@ -341,7 +344,8 @@ def main(argv=None) -> None:
         z_frozen = None
         if args.freeze_encoder:  # the latents are fixed: encode once, train the decoder alone
             log.info("encoder frozen: encoding the %d training shapes once", len(data))
-            z_frozen = encode_all(enc, data, device).to(device)
+            z_frozen = (latents[0] if latents is not None
+                        else encode_all(enc, data, device)).to(device)
         csv = _csv(out / "losses_ae.csv", "step,loss,near_l1,sec_per_step", state["ae_step"])
         bar = tqdm(total=args.ae_steps, initial=state["ae_step"], desc="implicit-gan AE",
                    unit="step")
