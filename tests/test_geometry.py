@@ -8,6 +8,7 @@ import trimesh
 
 from generators.asset import CancelToken
 from generators.errors import Cancelled
+from generators.geometry.adaptive import mesh_stats
 from generators.geometry.cleanup import clean
 from generators.geometry.decimate import decimate, lod_chain
 from generators.geometry.extract import mesh_from_field
@@ -107,3 +108,17 @@ def test_pipeline_lods_and_cancel():
     token.cancel()
     with pytest.raises(Cancelled):
         prop_meshes(grid, origin, spacing, opts, cancel=token)
+
+
+@pytest.mark.parametrize("offset", [3e-9, -2e-9])
+def test_nodes_a_hair_off_the_level_do_not_pinch_the_surface(offset):
+    # A sphere whose surface passes 3e-9 from six grid nodes: marching cubes puts a vertex per
+    # crossing edge on each such node, and welding them pinched the mesh (a 256^3 implicit-gan
+    # column did this). The extraction moves such nodes off the level first.
+    s = 0.004
+    c = np.arange(-60, 61) * s
+    x, y, z = np.meshgrid(c, c, c, indexing="ij")
+    grid = (np.sqrt(x**2 + y**2 + z**2) - (0.2 - offset)).astype(np.float32)
+    assert np.abs(grid).min() < 1e-8
+    v, f = mesh_from_field(grid, np.zeros(3), s)
+    assert mesh_stats(v, f)["watertight"]

@@ -24,6 +24,13 @@ def mesh_from_field(
     lo, hi = float(grid.min()), float(grid.max())
     if not lo < level < hi:
         raise ValueError(f"the field never crosses level {level} (range {lo:.3g}..{hi:.3g})")
+    # A node within a hair of the level puts marching cubes' vertices on the node itself, one
+    # per crossing edge; welded, they pinch the surface into non-manifold edges (one 256^3
+    # implicit-gan column: a node at 3e-9 of the level). Such nodes move just off the level.
+    eps = np.float32(1e-5 * (hi - lo))
+    near = np.abs(grid - level) < eps
+    if near.any():
+        grid = np.where(near, np.float32(level) + eps, grid)
     # skimage winds faces by the gradient direction it is told; measured in
     # tests/test_geometry.py: "descent" gives outward (counter-clockwise) faces for an SDF.
     verts, faces, _, _ = measure.marching_cubes(
