@@ -1,6 +1,6 @@
 """Train the implicit GAN: a shape autoencoder, then a WGAN-GP on its latents (resumable, seeded).
 
-    .venv/bin/vitrine train implicit-gan --out runs/implicit-gan --ae-steps 14000 --gan-steps 20000
+    .venv/bin/vitrine train implicit-gan --out runs/implicit-gan --ae-steps 14000 --gan-steps 50000
 
 Stage 1 (`--ae-steps`): the encoder reads the procedural training split's truncated SDF grids,
 the decoder learns the exact SDF at fixed random points per shape (`data.SampleSet`, built once
@@ -218,7 +218,7 @@ def main(argv=None) -> None:
                                  description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="runs/implicit-gan")
     ap.add_argument("--ae-steps", type=int, default=14000, help="autoencoder steps (stage 1)")
-    ap.add_argument("--gan-steps", type=int, default=20000, help="latent-GAN generator steps")
+    ap.add_argument("--gan-steps", type=int, default=50000, help="latent-GAN generator steps")
     ap.add_argument("--batch", type=int, default=64, help="shapes per autoencoder step")
     ap.add_argument("--points", type=int, default=4096, help="query points per shape")
     ap.add_argument("--n-per-category", type=int, default=500)
