@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from skimage import measure
 
+LEVEL_EPS = 1e-6  # field units; our fields are SDFs in metres or cube sides, and occupancies
+
 
 def mesh_from_field(
     grid: np.ndarray,  # [nx, ny, nz] field sampled at voxel corners, axis order x, y, z
@@ -26,8 +28,10 @@ def mesh_from_field(
         raise ValueError(f"the field never crosses level {level} (range {lo:.3g}..{hi:.3g})")
     # A node within a hair of the level puts marching cubes' vertices on the node itself, one
     # per crossing edge; welded, they pinch the surface into non-manifold edges (one 256^3
-    # implicit-gan column: a node at 3e-9 of the level). Such nodes move just off the level.
-    eps = np.float32(1e-5 * (hi - lo))
+    # implicit-gan column: a node at 3e-9 of the level). Such nodes move just off the level by
+    # LEVEL_EPS, in field units: a fixed step, so that two grids holding the same values near
+    # the surface (coarse-to-fine and dense) give the same mesh.
+    eps = np.float32(LEVEL_EPS)
     near = np.abs(grid - level) < eps
     if near.any():
         grid = np.where(near, np.float32(level) + eps, grid)
