@@ -56,7 +56,7 @@ def reconstruction_sampler(source: str):
     from safetensors.torch import load_file
 
     from generators.implicit_gan.data import QUANT, TARGET_OFFSET, load_or_build_sdf, voxel_centres
-    from generators.implicit_gan.model import ImplicitDecoder, ShapeEncoder
+    from generators.implicit_gan.model import ImplicitDecoder, ShapeEncoder, load_prefixed
     from generators.implicit_gan.train import lookup
 
     data = load_or_build_sdf("train", 500, 64, progress=True)
@@ -78,8 +78,8 @@ def reconstruction_sampler(source: str):
         nets = json.loads(meta["networks"])
         t = load_file(str(path))
         enc, dec = ShapeEncoder(**nets["enc"]), ImplicitDecoder(**nets["dec"])
-        enc.load_state_dict({k[4:]: v.float() for k, v in t.items() if k.startswith("enc.")})
-        dec.load_state_dict({k[4:]: v.float() for k, v in t.items() if k.startswith("dec.")})
+        load_prefixed(enc, t, "enc")
+        load_prefixed(dec, t, "dec")
         enc.eval()
 
         def field(grids):

@@ -204,6 +204,15 @@ class LatentCritic(nn.Module):
         return {"z_dim": self.z_dim, "n_classes": self.n_classes, "hidden": list(self.hidden)}
 
 
+def load_prefixed(module: nn.Module, tensors: dict, prefix: str) -> None:
+    """Load the `prefix.`-named tensors of a checkpoint into module, in the module's dtype
+    (checkpoints hold every network under its own prefix: enc, dec, g, ema, d)."""
+    dtype = next(module.parameters()).dtype
+    n = len(prefix) + 1
+    module.load_state_dict({k[n:]: v.to(dtype) for k, v in tensors.items()
+                            if k.startswith(prefix + ".")})
+
+
 class ImplicitGan(nn.Module):
     """What ships: the decoder and the latent generator (EMA), one state dict."""
 
@@ -227,6 +236,6 @@ class ImplicitGan(nn.Module):
         cfg = json.loads((run / "config.json").read_text())
         net = cls(cfg["dec"], cfg["g"])
         t = load_file(str(run / "checkpoint.safetensors"))
-        net.decoder.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("dec.")})
-        net.generator.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("ema.")})
+        load_prefixed(net.decoder, t, "dec")
+        load_prefixed(net.generator, t, "ema")
         return net.eval(), cfg

@@ -51,6 +51,7 @@ from generators.implicit_gan.model import (
     LatentCritic,
     LatentGenerator,
     ShapeEncoder,
+    load_prefixed,
 )
 from generators.weights import atomic_write
 
@@ -176,9 +177,7 @@ def init_from(path: Path, nets: dict) -> int:
                              "--enc-channels / --dec-hidden / --n-freq / --z-dim")
     t = load_file(str(path))
     for prefix, m in nets.items():
-        dtype = next(m.parameters()).dtype
-        m.load_state_dict({k[len(prefix) + 1:]: v.to(dtype) for k, v in t.items()
-                           if k.startswith(prefix + ".")})
+        load_prefixed(m, t, prefix)
     return int(meta.get("ae_step", 0))
 
 
@@ -283,8 +282,7 @@ def main(argv=None) -> None:
     if (out / "checkpoint.safetensors").exists() and (out / "optim.pt").exists():
         t = load_file(str(out / "checkpoint.safetensors"), device=str(device))
         for prefix, m in nets.items():
-            m.load_state_dict({k[len(prefix) + 1:]: v for k, v in t.items()
-                               if k.startswith(prefix + ".")})
+            load_prefixed(m, t, prefix)
         if "latents.z" in t:
             latents = (t["latents.z"], t["latents.labels"])
         blob = torch.load(out / "optim.pt", map_location=device, weights_only=True)
