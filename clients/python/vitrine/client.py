@@ -64,6 +64,10 @@ class _Assembly:
         self.header = header
         self.pieces: list[list[bytes]] = [[] for _ in header.files]
         self.received = [0] * len(header.files)
+        # Each file is hashed chunk by chunk as it arrives (hashlib lets go of the GIL, so this
+        # overlaps the next chunk's transfer) instead of all at once at the end: a 1.9 MiB
+        # textured cache hit waited 1.3 ms for its sha256 after the last byte.
+        self.hashes = [hashlib.sha256() for _ in header.files]
 
     @property
     def total(self) -> int:
@@ -88,6 +92,7 @@ class _Assembly:
         if end > self.header.files[fi].size_bytes:
             raise VitrineError(grpc.StatusCode.DATA_LOSS, f"chunk past the end of file {fi}")
         self.pieces[fi].append(chunk.data)
+        self.hashes[fi].update(chunk.data)
         self.received[fi] = end
 
     def resume_point(self) -> tuple[int, int]:
@@ -98,14 +103,13 @@ class _Assembly:
 
     def finish(self) -> Asset:
         files = {}
-        for f, pieces, got in zip(self.header.files, self.pieces, self.received):
+        for f, pieces, got, h in zip(self.header.files, self.pieces, self.received, self.hashes):
             if got != f.size_bytes:
                 raise VitrineError(grpc.StatusCode.DATA_LOSS,
                                    f"{f.name}: got {got} of {f.size_bytes} bytes")
-            data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-            if hashlib.sha256(data).hexdigest() != f.sha256:
+            if h.hexdigest() != f.sha256:
                 raise VitrineError(grpc.StatusCode.DATA_LOSS, f"{f.name}: sha256 mismatch")
-            files[f.name] = data
+            files[f.name] = pieces[0] if len(pieces) == 1 else b"".join(pieces)
         return Asset(self.header, files)
 
 
