@@ -329,9 +329,6 @@ def main(argv=None) -> None:
             gan_log = out / "losses_gan.csv"
             if gan_log.exists():
                 gan_log.replace(out / f"losses_gan.before-ae-{state['ae_step']}.csv")
-        # int8 on the training device (0.8 GB for 3000 shapes at 64^3): batches are converted
-        # there, so a GPU step does not wait on the CPU's float conversion and copy.
-        sdf = torch.from_numpy(data.sdf).to(device)
         bank = load_or_build_samples("train", args.n_per_category, args.samples, args.res,
                                      progress=True)
         if not np.array_equal(bank.seeds, data.seeds):
@@ -339,11 +336,15 @@ def main(argv=None) -> None:
                              "delete ~/.cache/vitrine/datasets/sdf-* and rerun")
         bank_p = torch.from_numpy(bank.points).to(device)
         bank_d = torch.from_numpy(bank.sdf).to(device)
-        z_frozen = None
+        sdf = z_frozen = None
         if args.freeze_encoder:  # the latents are fixed: encode once, train the decoder alone
             log.info("encoder frozen: encoding the %d training shapes once", len(data))
             z_frozen = (latents[0] if latents is not None
                         else encode_all(enc, data, device)).to(device)
+        else:
+            # int8 on the training device (0.8 GB for 3000 shapes at 64^3): batches are
+            # converted there, so a GPU step does not wait on the CPU's conversion and copy.
+            sdf = torch.from_numpy(data.sdf).to(device)
         csv = _csv(out / "losses_ae.csv", "step,loss,near_l1,sec_per_step", state["ae_step"])
         bar = tqdm(total=args.ae_steps, initial=state["ae_step"], desc="implicit-gan AE",
                    unit="step")
