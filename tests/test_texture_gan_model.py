@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from generators.texture_gan.model import (
@@ -33,8 +34,12 @@ def test_any_grid_gives_16x_the_pixels_in_range():
         assert x.abs().max() <= 1
 
 
-def test_rolling_the_latent_rolls_the_image_so_it_tiles():
-    G = _g()
+@pytest.mark.parametrize("blocks", [0, 2])
+def test_rolling_the_latent_rolls_the_image_so_it_tiles(blocks):
+    torch.manual_seed(0)
+    G = TextureGenerator(**TINY, blocks=blocks).eval()
+    for block in G.blocks:  # trained blocks are not the identity they start as
+        torch.nn.init.normal_(block.conv2.weight, std=0.1)
     noise, phase, *stage = G.sample_noise(1, 6, torch.Generator().manual_seed(3))
     lab = torch.tensor([1])
     with torch.no_grad():
@@ -72,3 +77,14 @@ def test_discriminator_scores_each_patch():
     assert s.shape == (2, 4, 6)
     assert D.config() == {"n_classes": 3, "channels": [8, 8, 16, 16], "sn": True}
     assert TextureGenerator(**TINY).config()["channels"] == [16, 12, 8, 8]
+
+
+def test_latent_blocks_start_as_a_pass_through_and_are_part_of_the_config():
+    torch.manual_seed(0)
+    G = TextureGenerator(**TINY, blocks=3)
+    assert G.config()["blocks"] == 3 and len(G.blocks) == 3
+    assert TextureGenerator(**G.config()).config() == G.config()
+    h = torch.randn(1, 16, 4, 4).abs()  # the head's output after its leaky ReLU, positive part
+    assert torch.allclose(G.blocks(h), h)
+    with pytest.raises(ValueError, match="blocks"):
+        TextureGenerator(**TINY, blocks=-1)

@@ -78,6 +78,33 @@ def test_another_configuration_in_the_same_directory_is_refused(tmp_path):
                     "8,8,8,4"])
 
 
+def test_random_roll_moves_the_texture_on_its_torus():
+    x = torch.arange(2 * 5 * 16 * 16, dtype=torch.float32).view(2, 5, 16, 16)
+    torch.manual_seed(1)
+    y = train.random_roll(x)
+    assert not torch.equal(x, y)
+    hits = [(dy, dx) for dy in range(16) for dx in range(16)
+            if torch.equal(torch.roll(x, (dy, dx), dims=(2, 3)), y)]
+    assert len(hits) == 1  # one whole-batch roll, nothing else changed
+
+
+def test_snapshots_keep_the_ema_of_every_nth_step_and_evaluate(tmp_path):
+    from generators.texture_gan.evaluate import generator_from_run
+
+    _, cfg = _run(tmp_path / "r", "--steps", "4", "--ckpt-every", "1", "--snapshot-every", "2",
+                  "--preview-every", "0")
+    snaps = sorted(int(p.name) for p in (tmp_path / "r" / "snapshots").iterdir())
+    assert snaps == [2, 4]
+    G, snap_cfg = generator_from_run(tmp_path / "r" / "snapshots" / "2")
+    assert snap_cfg["step"] == 2 and snap_cfg["generator"] == cfg["generator"]
+    final = load_file(str(tmp_path / "r" / "checkpoint.safetensors"))
+    four = load_file(str(tmp_path / "r" / "snapshots" / "4" / "checkpoint.safetensors"))
+    assert set(four) == {k for k in final if k.startswith("ema.")}
+    assert all(torch.equal(four[k], final[k]) for k in four)
+    with pytest.raises(SystemExit):
+        train.parse_args(["--ckpt-every", "3", "--snapshot-every", "4"])
+
+
 def test_bad_crop_is_a_usage_error():
     with pytest.raises(SystemExit):
         train.parse_args(["--crop", "100"])

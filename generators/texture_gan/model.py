@@ -90,6 +90,21 @@ class _Stage(nn.Module):
         return F.leaky_relu(self.norm(h) * (1 + gamma) + beta, 0.2)
 
 
+class _ResBlock(nn.Module):
+    """Two circular 3x3 convs with a leaky ReLU between, added to the input (at the latent
+    scale, where a convolution is cheap: each block widens G's receptive field by 4 latent
+    cells, 64 pixels, for structure larger than one cell's neighbourhood, such as bricks)."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.conv1, self.conv2 = nn.Conv2d(c, c, 3), nn.Conv2d(c, c, 3)
+        nn.init.zeros_(self.conv2.weight)  # start as the identity
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(x + self.conv2(_pad(F.leaky_relu(self.conv1(_pad(x)), 0.2))), 0.2)
+
+
 class TextureGenerator(nn.Module):
     def __init__(
         self,
@@ -99,6 +114,7 @@ class TextureGenerator(nn.Module):
         periodic_dim: int = 8,  # sinusoid channels with material-learned wave vectors, 0 = none
         channels: tuple[int, ...] = (64, 48, 32, 16),  # widths at 1/16, 1/8, 1/4, 1/2 scale
         norm: str = "pixel",  # "pixel" (per pixel, no batch statistics) or "batch" (BatchNorm)
+        blocks: int = 0,  # residual blocks at the latent scale after the head
     ):
         super().__init__()
         if len(channels) != 4:
@@ -115,6 +131,9 @@ class TextureGenerator(nn.Module):
                                       nn.Linear(64, 2 * periodic_dim))
         cz = local_dim + global_dim + periodic_dim
         self.head = nn.Conv2d(cz, self.channels[0], 3)
+        if blocks < 0:
+            raise ValueError(f"blocks must be >= 0, got {blocks}")
+        self.blocks = nn.Sequential(*(_ResBlock(self.channels[0]) for _ in range(blocks)))
         c = self.channels
         self.stages = nn.ModuleList(_Stage(a, b, n_classes, norm) for a, b in itertools.pairwise(c))
         self.out = nn.Conv2d(c[-1], 4 * OUT_CHANNELS, 3)
@@ -165,6 +184,7 @@ class TextureGenerator(nn.Module):
                 *stage_noise: torch.Tensor) -> torch.Tensor:
         """Image [B, 5, 16 L, 16 L'] in [-1, 1]: albedo sRGB, height, roughness."""
         h = F.leaky_relu(self.head(_pad(self.latent(labels, noise, phase))), 0.2)  # [B, C0, L, L']
+        h = self.blocks(h)
         for stage, n in zip(self.stages, stage_noise, strict=True):
             h = stage(h, labels, n)  # x2 each
         x = F.pixel_shuffle(self.out(_pad(h)), 2)  # [B, 5, 16 L, 16 L']
@@ -173,7 +193,8 @@ class TextureGenerator(nn.Module):
     def config(self) -> dict:
         return {"n_classes": self.n_classes, "local_dim": self.local_dim,
                 "global_dim": self.global_dim, "periodic_dim": self.periodic_dim,
-                "channels": list(self.channels), "norm": self.norm}
+                "channels": list(self.channels), "norm": self.norm,
+                "blocks": len(self.blocks)}
 
 
 def for_inference(G: TextureGenerator) -> TextureGenerator:

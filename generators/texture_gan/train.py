@@ -75,6 +75,26 @@ def random_crops(bank: list[torch.Tensor], n: int, crop: int,
     return torch.stack(out), labels
 
 
+def random_roll(x: torch.Tensor) -> torch.Tensor:
+    """x rolled by one random offset (rows, columns) on its torus. G's output is exactly
+    periodic, so this is the same texture seen from elsewhere: D then sees every position
+    relative to G's 16-pixel latent cells and the wrap, as it does in random real crops,
+    instead of patches always aligned with the cell grid (where a cell-periodic pattern or a
+    weave locked to the grid costs G nothing)."""
+    dy, dx = (int(v) for v in torch.randint(0, x.shape[-1], (2,)))
+    return torch.roll(x, (dy, dx), dims=(-2, -1))
+
+
+def save_snapshot(out: Path, ema, step: int) -> Path:
+    """OUT/snapshots/STEP: the EMA generator and config.json, a run directory for export."""
+    snap = out / "snapshots" / str(step)
+    snap.mkdir(parents=True, exist_ok=True)
+    tensors = {"ema." + k: v.detach().cpu().contiguous() for k, v in ema.state_dict().items()}
+    atomic_write(snap / "checkpoint.safetensors", lambda p: save_file(tensors, str(p)))
+    (snap / "config.json").write_text((out / "config.json").read_text())
+    return snap
+
+
 def save_checkpoint(out: Path, G, D, ema, opt_g, opt_d, step: int, args, materials,
                     train_seconds: float, data_gen: torch.Generator) -> None:
     tensors = {}
@@ -150,6 +170,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--exemplars-per-material", type=int, default=8,
                     help="procedural seeds per material (photos have one picture)")
     ap.add_argument("--g-channels", default="64,48,32,16")
+    ap.add_argument("--g-blocks", type=int, default=0,
+                    help="residual blocks at G's latent scale (each widens its view by 64 px)")
     ap.add_argument("--d-channels", default="32,64,128,128")
     ap.add_argument("--local-dim", type=int, default=16)
     ap.add_argument("--global-dim", type=int, default=16)
@@ -162,8 +184,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--r1-every", type=int, default=8, help="lazy R1: apply every N steps")
     ap.add_argument("--mode-seeking", type=float, default=0.0,
                     help="weight of the mode-seeking term in G's loss (0: off)")
+    ap.add_argument("--no-shift", dest="shift", action="store_false",
+                    help="do not roll each batch of fakes by a random offset before D sees it")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ckpt-every", type=int, default=200)
+    ap.add_argument("--snapshot-every", type=int, default=0,
+                    help="also keep the EMA generator of every N-th step in OUT/snapshots/STEP "
+                         "(a multiple of --ckpt-every; 0: never); export takes --run on one")
     ap.add_argument("--preview-every", type=int, default=1000,
                     help="write loss_curve.png and samples.png every N steps (0: never)")
     ap.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
@@ -173,6 +200,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         ap.error(f"--mode-seeking pairs samples: --batch must be even, got {args.batch}")
     if args.crop % UPSAMPLE or args.crop < 4 * UPSAMPLE:
         ap.error(f"--crop must be a multiple of {UPSAMPLE} and >= {4 * UPSAMPLE}, got {args.crop}")
+    if args.snapshot_every and args.snapshot_every % args.ckpt_every:
+        ap.error(f"--snapshot-every {args.snapshot_every} must be a multiple of --ckpt-every "
+                 f"{args.ckpt_every}")
     unknown = [m for m in args.materials.split(",") if m not in MATERIALS]
     if unknown:
         ap.error(f"unknown materials {unknown}; known: {', '.join(MATERIALS)}")
@@ -207,7 +237,7 @@ def _train(args: argparse.Namespace, out: Path) -> int:
                                                 args.exemplars_per_material)]
     G = TextureGenerator(len(materials), args.local_dim, args.global_dim, args.periodic_dim,
                          tuple(int(c) for c in args.g_channels.split(",")),
-                         args.g_norm).to(device)
+                         args.g_norm, args.g_blocks).to(device)
     D = TextureDiscriminator(len(materials),
                              tuple(int(c) for c in args.d_channels.split(","))).to(device)
     ema = copy.deepcopy(G).eval()
@@ -250,6 +280,8 @@ def _train(args: argparse.Namespace, out: Path) -> int:
         z = G.sample_noise(args.batch, grid, device=device)
         with torch.no_grad():
             fake = G(lab, *z)
+        if args.shift:
+            fake = random_roll(fake)
         lazy_r1 = args.r1 > 0 and step % args.r1_every == 0
         if lazy_r1:
             real.requires_grad_(True)
@@ -270,7 +302,7 @@ def _train(args: argparse.Namespace, out: Path) -> int:
         if args.mode_seeking:
             lab = torch.cat([lab[:args.batch // 2]] * 2)  # pair i with i + B/2: same material
         fake = G(lab, *z)
-        loss_g = -D(fake, lab).mean()
+        loss_g = -D(random_roll(fake) if args.shift else fake, lab).mean()
         if args.mode_seeking:
             # Mode seeking (Mao et al. 2019), log form: outputs must move with the noise. The
             # first long run collapsed on brick (one photo): per-pixel std over seeds 0.005
@@ -301,6 +333,8 @@ def _train(args: argparse.Namespace, out: Path) -> int:
             csv.flush()
             save_checkpoint(out, G, D, ema, opt_g, opt_d, step, args, materials, train_seconds,
                             data_gen)
+            if args.snapshot_every and step % args.snapshot_every == 0:
+                save_snapshot(out, ema, step)
             if args.preview_every and (step % args.preview_every == 0 or step == args.steps
                                        or out_of_time):
                 write_previews(out, ema, materials, device)
