@@ -31,3 +31,19 @@ def test_table_has_every_baseline_and_the_naive_tile_fails_the_seam_test():
     assert rows[1].seam_tileable_exemplar is not None
     table = format_table(rows, "tiny")
     assert table.count("\n| brick |") == 1 and "SWD naive tile" in table
+    assert "interior lines" in table and all(v > 0 for v in rows[0].seam_interior.values())
+
+
+
+def test_interior_lines_of_a_seamless_texture_score_near_one():
+    from generators.metrics.texture import seam_ratio
+    from generators.texture.pbr import PBRSet
+    from generators.texture_gan.evaluate import _interior_seams
+
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 255, 256, dtype=np.float32)[None, :, None]  # a seam at its wrap
+    img = (rng.random((256, 256, 3)) * 40 + ramp * 0.8).astype(np.uint8)
+    maps = PBRSet(img, img, img)
+    assert seam_ratio(img)["max"] > 3  # the wrap is a seam
+    scores = _interior_seams([maps], np.random.default_rng(1), lines=8)
+    assert all(0.9 < v < 1.2 for v in scores.values())  # lines inside are not

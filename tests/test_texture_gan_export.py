@@ -6,6 +6,7 @@ import hashlib
 import json
 
 import numpy as np
+import pytest
 import torch
 from safetensors.torch import load_file
 from test_texture_gan_train import TINY
@@ -26,12 +27,12 @@ def test_export_writes_fp16_weights_that_serve(tmp_path):
     assert cfg["dtype"] == "float16" and cfg["materials"] == ["marble", "brick"]
     assert cfg["sha256"] == hashlib.sha256(w.read_bytes()).hexdigest()
     assert cfg["training"]["steps"] == 2 and cfg["training"]["train_seconds"] >= 0
-    assert 0 <= cfg["cut_offset"] < UPSAMPLE
+    assert len(cfg["cut_offset"]) == 2 and all(0 <= r < UPSAMPLE for r in cfg["cut_offset"])
     tensors = load_file(str(w))
     assert all(t.dtype == torch.float16 for t in tensors.values() if t.is_floating_point())
     assert not any(k.startswith(("d.", "g.", "ema.")) for k in tensors)  # EMA G only, unprefixed
     gen = TextureGanGenerator(w, c)
-    assert gen.cut_offset == cfg["cut_offset"]
+    assert list(gen.cut_offset) == cfg["cut_offset"]
     assert gen.maps("brick", 1, 64).base_color.shape == (64, 64, 3)
 
 
@@ -39,6 +40,21 @@ def test_cut_offset_puts_the_wrap_on_an_average_step():
     profile = np.ones((3, 2, UPSAMPLE))
     profile[:, :, 0::2] = 0.8  # steps inside 2x2 blocks smoother, across blocks rougher
     profile[:, :, 1::2] = 1.2
-    profile[:, :, 9] = 1.0
-    r = export.choose_cut_offset(profile)
-    assert (UPSAMPLE - 1 - r) % UPSAMPLE == 9
+    profile[:, 0, 9] = 1.0  # rows: one average position
+    profile[:, 1, 4] = 1.0  # columns: another
+    rows, cols = export.choose_cut_offset(profile)
+    assert (UPSAMPLE - 1 - rows) % UPSAMPLE == 9 and (UPSAMPLE - 1 - cols) % UPSAMPLE == 4
+
+
+def test_a_cut_rolls_rows_and_columns_by_their_own_offsets():
+    from generators.texture_gan.generator import as_cut, synthesize
+    from generators.texture_gan.model import TextureGenerator
+
+    torch.manual_seed(0)
+    G = TextureGenerator(2, 2, 2, 0, (8, 8, 8, 8)).eval()
+    base = synthesize(G, 1, 3, 64, cut_offset=0)[0]
+    cut = synthesize(G, 1, 3, 64, cut_offset=(2, 7))[0]
+    assert np.array_equal(cut, np.roll(base, (2, 7), axis=(0, 1)))
+    assert as_cut(5) == (5, 5) and as_cut([1, 2]) == (1, 2)
+    with pytest.raises(ValueError, match="cut offset"):
+        as_cut([0, UPSAMPLE])

@@ -171,6 +171,16 @@ def test_bad_config_refuses_to_load(copies):
         TextureGanGenerator(w, c)
 
 
+@pytest.mark.parametrize("cut", [[0, 16], [-1, 2], "x"])
+def test_bad_cut_offset_refuses_to_load(copies, cut):
+    w, c = copies
+    cfg = json.loads(c.read_text())
+    cfg["cut_offset"] = cut
+    c.write_text(json.dumps(cfg))
+    with pytest.raises(ModelLoadError, match="cut_offset"):
+        TextureGanGenerator(w, c)
+
+
 def test_texture_streams_over_the_server(gen, tmp_path):
     from conftest import start_server
     from support.gltf_validator import assert_valid_glb

@@ -95,7 +95,7 @@ def test_snapshots_keep_the_ema_of_every_nth_step_and_evaluate(tmp_path):
                   "--preview-every", "0")
     snaps = sorted(int(p.name) for p in (tmp_path / "r" / "snapshots").iterdir())
     assert snaps == [2, 4]
-    G, snap_cfg = generator_from_run(tmp_path / "r" / "snapshots" / "2")
+    _, snap_cfg = generator_from_run(tmp_path / "r" / "snapshots" / "2")
     assert snap_cfg["step"] == 2 and snap_cfg["generator"] == cfg["generator"]
     final = load_file(str(tmp_path / "r" / "checkpoint.safetensors"))
     four = load_file(str(tmp_path / "r" / "snapshots" / "4" / "checkpoint.safetensors"))
@@ -103,6 +103,38 @@ def test_snapshots_keep_the_ema_of_every_nth_step_and_evaluate(tmp_path):
     assert all(torch.equal(four[k], final[k]) for k in four)
     with pytest.raises(SystemExit):
         train.parse_args(["--ckpt-every", "3", "--snapshot-every", "4"])
+
+
+def test_stationarity_penalty_sees_a_cell_grid_and_not_noise():
+    torch.manual_seed(0)
+    noise = torch.rand(2, 5, 64, 64)
+    grid = noise.clone()
+    grid[..., ::16] += 1.0  # a line every 16 pixels: steps at two cell positions much larger
+    assert train.stationarity_penalty(noise) < 0.01
+    assert train.stationarity_penalty(grid) > 10 * train.stationarity_penalty(noise)
+    prof = train.cell_step_profile(grid)
+    assert prof.shape == (2, 5, 16) and torch.allclose(prof.mean(-1), torch.ones(2, 5))
+    assert int(prof[1, 0].argmax()) in (0, 15)  # columns: the steps into and out of the line
+
+
+def test_init_from_starts_g_from_another_run_and_d_warmup_holds_it(tmp_path):
+    src, src_cfg = _run(tmp_path / "src", "--steps", "2", "--ckpt-every", "2",
+                        "--preview-every", "0")
+    ft, cfg = _run(tmp_path / "ft", "--steps", "2", "--ckpt-every", "2", "--preview-every", "0",
+                   "--init-from", str(tmp_path / "src"), "--d-warmup", "2",
+                   "--stationarity", "1")
+    # Two warm-up steps trained D only: G and its EMA are still the source's EMA.
+    assert all(torch.equal(ft["g." + k[4:]], v) and torch.equal(ft[k], v)
+               for k, v in src.items() if k.startswith("ema."))
+    assert cfg["init_from"]["step"] == 2 and cfg["init_from"]["args"] == src_cfg["args"]
+    assert [float(r["loss_g"]) for r in _losses(tmp_path / "ft")] == [0.0, 0.0]
+    _, cfg = _run(tmp_path / "ft", "--steps", "3", "--ckpt-every", "1", "--preview-every", "0",
+                  "--init-from", str(tmp_path / "src"), "--d-warmup", "2",
+                  "--stationarity", "1")
+    assert cfg["step"] == 3 and float(_losses(tmp_path / "ft")[-1]["loss_g"]) != 0.0
+    with pytest.raises(SystemExit, match="init-from"):
+        train.main(["--out", str(tmp_path / "other"), *TINY, "--steps", "1", "--g-channels",
+                    "8,8,8,4", "--init-from", str(tmp_path / "src")])
 
 
 def test_bad_crop_is_a_usage_error():

@@ -45,6 +45,7 @@ from generators.texture_gan.generator import (
     CUT_OFFSET,
     DEFAULT_NORMAL_STRENGTH,
     WEIGHTS,
+    as_cut,
     load_weights,
     synthesize,
 )
@@ -68,6 +69,8 @@ class MaterialRow:
     seam_generated: dict[str, float]  # map -> mean seam ratio over the generated textures
     seam_generated_max: dict[str, float]  # map -> max seam ratio over the generated textures
     seam_naive: dict[str, float]  # map -> mean seam ratio over the naive tiles
+    seam_interior: dict[str, float]  # map -> the same statistic at random interior lines of
+    # the generated textures (rolled to the wrap): what a line with no seam scores
     seam_tileable_exemplar: float | None  # procedural exemplars (tile by construction), base
     # colour, mean: the metric's own noise floor at this size; None for photos
     diversity_generated: float
@@ -98,15 +101,17 @@ def _crops(material: str, n: int, size: int, first_seed: int, rng: np.random.Gen
     return crops, naive
 
 
-def cell_edge_ratio(img: np.ndarray, period: int = UPSAMPLE, offset: int = CUT_OFFSET) -> float:
+def cell_edge_ratio(img: np.ndarray, period: int = UPSAMPLE,
+                    offset: int | tuple[int, int] = CUT_OFFSET) -> float:
     """Mean step across G's latent-cell edges over the mean step anywhere (max of columns and
-    rows): 1 when the 16-pixel cell grid is invisible, above 1 when it shows everywhere."""
+    rows; `offset` is the cut, per axis or one for both): 1 when the 16-pixel cell grid is
+    invisible, above 1 when it shows everywhere."""
     a = np.asarray(img, dtype=np.float64)
     out = []
-    for axis in (0, 1):
+    for axis, off in enumerate(as_cut(offset)):
         steps = np.abs(np.diff(a, axis=axis)).mean(axis=tuple(i for i in range(a.ndim)
                                                               if i != axis))
-        edges = np.arange(len(steps))[(np.arange(1, len(steps) + 1) - offset) % period == 0]
+        edges = np.arange(len(steps))[(np.arange(1, len(steps) + 1) - off) % period == 0]
         out.append(steps[edges].mean() / max(steps.mean(), 1e-12))
     return float(max(out))
 
@@ -135,9 +140,25 @@ def _seams(sets: list[PBRSet]) -> dict[str, list[float]]:
     return {m: [seam_ratio(getattr(p, m))["max"] for p in sets] for m in MAPS}
 
 
+def _interior_seams(sets: list[PBRSet], rng: np.random.Generator,
+                    lines: int = 4) -> dict[str, float]:
+    """Per map, the seam statistic of `lines` random interior (row, column) lines of each
+    texture, each rolled to the wrap: the score of lines that are no seam at all. Per texture
+    max(columns, rows) as for the wrap, so it carries the same upward bias of a max of two
+    noisy ratios (large for anisotropic or regular materials such as brick and fabric)."""
+    out = {m: [] for m in MAPS}
+    for p in sets:
+        size = p.base_color.shape[0]
+        for r, c in rng.integers(1, size - 1, size=(lines, 2)):
+            for m in MAPS:
+                img = np.roll(getattr(p, m), (-int(r), -int(c)), axis=(0, 1))
+                out[m].append(seam_ratio(img)["max"])
+    return {m: float(np.mean(v)) for m, v in out.items()}
+
+
 def evaluate_material(G: TextureGenerator, material_index: int, material: str, n: int = 32,
                       size: int = 256, strength: float = DEFAULT_NORMAL_STRENGTH,
-                      seed: int = 0, cut_offset: int = CUT_OFFSET, seam_size: int = 1024,
+                      seed: int = 0, cut_offset: int | tuple[int, int] = CUT_OFFSET, seam_size: int = 1024,
                       seam_n: int = 8) -> MaterialRow:
     """One row of the table: SWD and diversity on `n` textures of `size` px; seams on
     `seam_n` textures of `seam_size` px (larger textures: less noise in a one-line statistic)."""
@@ -154,7 +175,9 @@ def evaluate_material(G: TextureGenerator, material_index: int, material: str, n
                                   [getattr(p, attr) for p in sets], seed=seed)[-1]
 
     gen = generate(n, size)
-    seams = _seams(generate(seam_n, seam_size))
+    seam_sets = generate(seam_n, seam_size)
+    seams = _seams(seam_sets)
+    interior = _interior_seams(seam_sets, rng)
     naive_seams = _seams(_naive_tiles(material, seam_n, seam_size, rng, strength))
     tileable = None
     if material not in PHOTO_MATERIALS:
@@ -173,6 +196,7 @@ def evaluate_material(G: TextureGenerator, material_index: int, material: str, n
         seam_generated_max={m: float(np.max(v)) for m, v in seams.items()},
         seam_tileable_exemplar=tileable,
         seam_naive={m: float(np.mean(v)) for m, v in naive_seams.items()},
+        seam_interior=interior,
         diversity_generated=diversity([p.base_color for p in gen]),
         diversity_exemplar=diversity([p.base_color for p in floor]),
         cell_edge_generated=float(np.mean([cell_edge_ratio(p.base_color, offset=cut_offset)
@@ -182,24 +206,27 @@ def evaluate_material(G: TextureGenerator, material_index: int, material: str, n
 
 def format_table(rows: list[MaterialRow], title: str) -> str:
     head = ("| material | SWD gen | SWD floor | SWD naive tile | gen / floor | SWD-normal gen "
-            "| floor | naive | seam gen mean (bc / n / orm) | seam gen max | seam naive mean "
-            "| seam tileable exemplar | diversity gen | diversity crops | cell edge gen |")
+            "| floor | naive | seam gen mean (bc / n / orm) | seam gen max "
+            "| seam gen interior lines | seam naive mean | seam tileable exemplar | diversity gen | diversity crops | cell edge gen |")
     lines = [f"### {title}", "", head, "|" + "---|" * (head.count("|") - 1)]
     for r in rows:
-        sg, sx, sn = (" / ".join(f"{d[m]:.2f}" for m in MAPS)
-                      for d in (r.seam_generated, r.seam_generated_max, r.seam_naive))
+        sg, sx, si, sn = (" / ".join(f"{d[m]:.2f}" for m in MAPS)
+                          for d in (r.seam_generated, r.seam_generated_max, r.seam_interior,
+                                    r.seam_naive))
         tile = "-" if r.seam_tileable_exemplar is None else f"{r.seam_tileable_exemplar:.2f}"
         lines.append(
             f"| {r.material} | {r.swd_generated:.1f} | {r.swd_floor:.1f} | {r.swd_naive:.1f} "
             f"| {r.swd_generated / max(r.swd_floor, 1e-9):.2f} | {r.swd_normal_generated:.1f} "
-            f"| {r.swd_normal_floor:.1f} | {r.swd_normal_naive:.1f} | {sg} | {sx} | {sn} | {tile} "
+            f"| {r.swd_normal_floor:.1f} | {r.swd_normal_naive:.1f} | {sg} | {sx} | {si} | {sn} | {tile} "
             f"| {r.diversity_generated:.3f} | {r.diversity_exemplar:.3f} "
             f"| {r.cell_edge_generated:.2f} |")
     worst = max(max(r.seam_generated.values()) for r in rows)
     lines += ["", (f"Worst mean generated seam ratio over every map of every material: {worst:.3f} "
                    "(<= 1.1 passes). Seam ratios are per texture max(columns, rows); "
                    "'seam tileable exemplar' is the same statistic on procedural exemplars, "
-                   "which tile by construction: the metric's noise floor at this size.")]
+                   "which tile by construction: the metric's noise floor at this size; "
+                   "'interior lines' is the statistic at random interior lines of the same "
+                   "generated maps, which are no seam: a wrap scoring like them is invisible.")]
     return "\n".join(lines)
 
 
@@ -218,6 +245,9 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=32, help="textures per set and material")
     ap.add_argument("--size", type=int, default=256, help="texture edge in pixels")
     ap.add_argument("--run", help="evaluate a training run directory instead of shipped weights")
+    ap.add_argument("--weights", default=str(WEIGHTS),
+                    help="exported weights to evaluate (default: the shipped ones)")
+    ap.add_argument("--config", help="their JSON config (default: beside --weights, .json)")
     ap.add_argument("--materials", help="comma-separated subset (default: all)")
     ap.add_argument("--seam-size", type=int, default=1024,
                     help="texture edge for the seam columns (default 1024)")
@@ -246,10 +276,14 @@ def main(argv=None) -> int:
         title = f"texture-gan, run {run} at step {cfg['step']}"
         strength, cut = DEFAULT_NORMAL_STRENGTH, CUT_OFFSET
     else:
-        G, cfg = load_weights(WEIGHTS, CONFIG)
-        title = f"texture-gan, shipped weights ({cfg['training']['steps']} steps)"
+        weights = Path(args.weights)
+        config = Path(args.config) if args.config else (
+            CONFIG if weights == WEIGHTS else weights.with_suffix(".json"))
+        G, cfg = load_weights(weights, config)
+        which = "shipped weights" if weights == WEIGHTS else str(weights)
+        title = f"texture-gan, {which} ({cfg['training']['steps']} steps)"
         strength = float(cfg.get("normal_strength", DEFAULT_NORMAL_STRENGTH))
-        cut = int(cfg.get("cut_offset", CUT_OFFSET))
+        cut = as_cut(cfg.get("cut_offset", CUT_OFFSET))
     materials = cfg["materials"]
     wanted = args.materials.split(",") if args.materials else materials
     unknown = [m for m in wanted if m not in materials]

@@ -26,6 +26,7 @@ from generators.texture_gan.generator import (
     CUT_OFFSET,
     DEFAULT_NORMAL_STRENGTH,
     WEIGHTS,
+    as_cut,
     synthesize,
 )
 from generators.texture_gan.model import UPSAMPLE, TextureGenerator
@@ -36,8 +37,11 @@ log = logging.getLogger(__name__)
 
 def training_record(run: Path) -> dict:
     cfg = json.loads((run / "config.json").read_text())
-    return {"steps": cfg["step"], "train_seconds": cfg.get("train_seconds"),
-            "args": cfg["args"], "discriminator": cfg["discriminator"]}
+    record = {"steps": cfg["step"], "train_seconds": cfg.get("train_seconds"),
+              "args": cfg["args"], "discriminator": cfg["discriminator"]}
+    if cfg.get("init_from"):  # a fine-tune: the run its generator started from
+        record["init_from"] = cfg["init_from"]
+    return record
 
 
 def step_profile(G: TextureGenerator, n_materials: int, size: int = 256,
@@ -63,25 +67,28 @@ def step_profile(G: TextureGenerator, n_materials: int, size: int = 256,
     return acc / acc.mean(axis=2, keepdims=True)
 
 
-def choose_cut_offset(profile: np.ndarray) -> int:
-    """The roll r whose wrap step (in-cell position 15 - r) is closest to an average step,
-    worst case over maps and axes (see `generator.CUT_OFFSET`)."""
-    cost = [float(np.abs(profile[:, :, (UPSAMPLE - 1 - r) % UPSAMPLE] - 1).max())
-            for r in range(UPSAMPLE)]
-    return int(np.argmin(cost))
+def choose_cut_offset(profile: np.ndarray) -> list[int]:
+    """[rows, columns]: per axis the roll r whose wrap step (in-cell position 15 - r) is
+    closest to an average step, worst case over the maps (see `generator.CUT_OFFSET`)."""
+    out = []
+    for axis in (0, 1):
+        cost = [float(np.abs(profile[:, axis, (UPSAMPLE - 1 - r) % UPSAMPLE] - 1).max())
+                for r in range(UPSAMPLE)]
+        out.append(int(np.argmin(cost)))
+    return out
 
 
 def write_weights(G: TextureGenerator, materials: list[str], weights: Path = WEIGHTS,
                   config: Path = CONFIG, training: dict | None = None,
                   normal_strength: float = DEFAULT_NORMAL_STRENGTH,
-                  cut_offset: int = CUT_OFFSET) -> dict:
+                  cut_offset: int | list[int] = CUT_OFFSET) -> dict:
     """Write G as fp16 safetensors plus its JSON config (atomically); return the config."""
     meta = {
         "model": "texture-gan",
         "generator": G.config(),
         "materials": list(materials),
         "normal_strength": normal_strength,
-        "cut_offset": int(cut_offset),
+        "cut_offset": list(as_cut(cut_offset)),
         "training": training or {},
     }
     return shared_write_weights(G, meta, weights, config)
@@ -100,7 +107,7 @@ def export(run: Path, weights: Path = WEIGHTS, config: Path = CONFIG,
     G.load_state_dict({k: v.half().float() for k, v in G.state_dict().items()})
     profile = step_profile(G, len(run_cfg["materials"]), strength=normal_strength)
     cut = choose_cut_offset(profile)
-    log.info("cell step profile (base colour, columns): %s; cut offset %d",
+    log.info("cell step profile (base colour, columns): %s; cut offset (rows, columns) %s",
              np.round(profile[0, 1], 2).tolist(), cut)
     training = training_record(run)
     training["cell_step_profile"] = np.round(profile, 3).tolist()

@@ -74,21 +74,32 @@ def latent_noise(G: TextureGenerator, seed: int, material_index: int,
 # builds each 16-pixel latent cell from 2x2 sub-pixel blocks, and a trained G keeps some
 # dependence of its neighbour steps on the position inside the cell: the wrap step, being one
 # particular position, may be systematically rougher or smoother than the average step. The
-# export measures that profile and stores the offset whose step is closest to the average as
-# "cut_offset" (`export.choose_cut_offset`); the cell grid itself is reported by
-# `vitrine eval texture-gan`'s "cell edge" column. This is the default for configs without one.
+# export measures that profile per axis and stores the (row, column) roll whose wrap steps are
+# closest to the average as "cut_offset" (`export.choose_cut_offset`); the cell grid itself is
+# reported by `vitrine eval texture-gan`'s "cell edge" column. This is the default for configs
+# without one; older configs store one int for both axes.
 CUT_OFFSET = 6
+
+
+def as_cut(value: int | Sequence[int]) -> tuple[int, int]:
+    """A cut offset as (rows, columns) in 0 .. 15: an int (both axes) or a pair."""
+    r, c = (value, value) if isinstance(value, int | np.integer) else tuple(value)
+    if not all(0 <= int(v) < UPSAMPLE for v in (r, c)):
+        raise ValueError(f"cut offset must lie in 0 .. {UPSAMPLE - 1}, got {value!r}")
+    return int(r), int(c)
 
 
 @torch.inference_mode()
 def synthesize(G: TextureGenerator, material_index: int, seed: int, size: int,
-               cut_offset: int = CUT_OFFSET) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               cut_offset: int | Sequence[int] = CUT_OFFSET
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(albedo sRGB [S, S, 3], height [S, S], roughness [S, S]) float32 in [0, 1], tileable."""
     z = [t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t
          for t in latent_noise(G, seed, material_index, size)]
     x = G(torch.tensor([material_index]), *z)[0]  # [5, S, S] in [-1, 1]
-    if cut_offset:
-        x = torch.roll(x, (cut_offset, cut_offset), dims=(1, 2))
+    cut = as_cut(cut_offset)
+    if any(cut):
+        x = torch.roll(x, cut, dims=(1, 2))
     y = (x * 0.5 + 0.5).clamp_(0, 1).permute(1, 2, 0).numpy()
     return y[..., :3], y[..., 3], y[..., 4]
 
@@ -99,7 +110,10 @@ class TextureGanGenerator(Generator):
         self.net, self.cfg = load_weights(Path(weights), Path(config))
         self.materials = tuple(self.cfg["materials"])
         self.normal_strength = float(self.cfg.get("normal_strength", DEFAULT_NORMAL_STRENGTH))
-        self.cut_offset = int(self.cfg.get("cut_offset", CUT_OFFSET))
+        try:
+            self.cut_offset = as_cut(self.cfg.get("cut_offset", CUT_OFFSET))
+        except (TypeError, ValueError) as err:
+            raise ModelLoadError(f"texture-gan: {config} has a bad cut_offset: {err}") from err
         digest = self.cfg["sha256"][:12]
         version = source_hash(
             _GENERATORS_DIR / "texture_gan", _GENERATORS_DIR / "texture" / "pbr.py",

@@ -75,6 +75,27 @@ def random_crops(bank: list[torch.Tensor], n: int, crop: int,
     return torch.stack(out), labels
 
 
+def cell_step_profile(x: torch.Tensor) -> torch.Tensor:
+    """[2, C, 16]: mean |step to the next pixel| (circular) by position inside G's 16-pixel
+    latent cell, along rows then columns, per channel, over the mean step: 1 everywhere when
+    the cell grid is invisible. x is G's un-rolled output [B, C, H, W] (cells start at 0)."""
+    out = []
+    for axis in (-2, -1):
+        step = (torch.roll(x, -1, dims=axis) - x).abs()
+        per_pos = step.mean(dim=(0, -1 if axis == -2 else -2))  # [C, H or W]
+        prof = per_pos.unflatten(-1, (-1, UPSAMPLE)).mean(-2)  # [C, 16]
+        out.append(prof / prof.mean(-1, keepdim=True).clamp_min(1e-8))
+    return torch.stack(out)
+
+
+def stationarity_penalty(x: torch.Tensor) -> torch.Tensor:
+    """Mean squared deviation of `cell_step_profile` from 1. Real textures' step statistics do
+    not depend on the position modulo 16; a G whose pixel shuffles leave 2-, 4-, .. 16-pixel
+    periodic steps (a faint grid, and a wrap cut that is rougher or smoother than the
+    interior) pays for it directly instead of waiting for D to notice."""
+    return (cell_step_profile(x) - 1).square().mean()
+
+
 def random_roll(x: torch.Tensor) -> torch.Tensor:
     """x rolled by one random offset (rows, columns) on its torus. G's output is exactly
     periodic, so this is the same texture seen from elsewhere: D then sees every position
@@ -108,6 +129,8 @@ def save_checkpoint(out: Path, G, D, ema, opt_g, opt_d, step: int, args, materia
     cfg = {"generator": G.config(), "discriminator": D.config(), "step": step,
            "materials": list(materials), "train_seconds": round(train_seconds, 1),
            "args": vars(args)}
+    if (out / "init_from.json").exists():  # the training the generator started from
+        cfg["init_from"] = json.loads((out / "init_from.json").read_text())
     atomic_write(out / "config.json", lambda p: p.write_text(json.dumps(cfg, indent=2)))
 
 
@@ -184,6 +207,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--r1-every", type=int, default=8, help="lazy R1: apply every N steps")
     ap.add_argument("--mode-seeking", type=float, default=0.0,
                     help="weight of the mode-seeking term in G's loss (0: off)")
+    ap.add_argument("--stationarity", type=float, default=0.0,
+                    help="weight of the cell-step stationarity penalty in G's loss (0: off)")
+    ap.add_argument("--init-from",
+                    help="start a new run's G and EMA from another run or snapshot directory "
+                         "(its EMA generator; the discriminator starts fresh)")
+    ap.add_argument("--d-warmup", type=int, default=0,
+                    help="first N steps of a new run train D only (for a fresh D beside an "
+                         "--init-from generator)")
     ap.add_argument("--no-shift", dest="shift", action="store_false",
                     help="do not roll each batch of fakes by a random offset before D sees it")
     ap.add_argument("--seed", type=int, default=0)
@@ -225,6 +256,30 @@ def main(argv=None) -> int:
         file_log.close()
 
 
+def _generator_step(args, G, D, opt_g, lab, grid, device) -> torch.Tensor:
+    """One G update: hinge loss on D's scores of fresh (rolled) fakes, plus the optional
+    mode-seeking and stationarity terms. Returns the loss."""
+    z = G.sample_noise(args.batch, grid, device=device)
+    if args.mode_seeking:
+        lab = torch.cat([lab[:args.batch // 2]] * 2)  # pair i with i + B/2: same material
+    fake = G(lab, *z)
+    loss_g = -D(random_roll(fake) if args.shift else fake, lab).mean()
+    if args.mode_seeking:
+        # Mode seeking (Mao et al. 2019), log form: outputs must move with the noise. The
+        # first long run collapsed on brick (one photo): per-pixel std over seeds 0.005
+        # against 0.15 in the data, while D told them apart (+2.8 vs -1.6).
+        h = args.batch // 2
+        ratio = ((fake[:h] - fake[h:]).abs().flatten(1).mean(1)
+                 / (z[0][:h] - z[0][h:]).abs().flatten(1).mean(1))
+        loss_g = loss_g - args.mode_seeking * torch.log(ratio + 1e-5).mean()
+    if args.stationarity:
+        loss_g = loss_g + args.stationarity * stationarity_penalty(fake)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    return loss_g
+
+
 def _train(args: argparse.Namespace, out: Path) -> int:
     t_start = time.time()
     if args.threads:
@@ -244,7 +299,22 @@ def _train(args: argparse.Namespace, out: Path) -> int:
     opt_g = torch.optim.Adam(G.parameters(), args.lr_g, betas=(0.0, 0.99))
     opt_d = torch.optim.Adam(D.parameters(), args.lr_d, betas=(0.0, 0.99))
     step, train_seconds = 0, 0.0
-    if (out / "checkpoint.safetensors").exists() and (out / "optim.pt").exists():
+    resuming = (out / "checkpoint.safetensors").exists() and (out / "optim.pt").exists()
+    if args.init_from and not resuming:
+        src = Path(args.init_from)
+        src_cfg = json.loads((src / "config.json").read_text())
+        if src_cfg["generator"] != G.config() or src_cfg["materials"] != list(materials):
+            raise SystemExit(f"--init-from {src}: its generator {src_cfg['generator']} and "
+                             f"materials {src_cfg['materials']} differ from this run's; pass "
+                             "the same --g-* and --materials flags")
+        t = load_file(str(src / "checkpoint.safetensors"), device=str(device))
+        state = {k[4:]: v.float() for k, v in t.items() if k.startswith("ema.")}
+        G.load_state_dict(state)
+        ema.load_state_dict(state)
+        parent = {k: src_cfg.get(k) for k in ("step", "train_seconds", "args", "init_from")}
+        atomic_write(out / "init_from.json", lambda p: p.write_text(json.dumps(parent, indent=2)))
+        log.info("generator initialised from %s (step %d)", src, src_cfg["step"])
+    if resuming:
         cfg = json.loads((out / "config.json").read_text())
         if cfg["generator"] != G.config() or cfg["materials"] != list(materials):
             raise SystemExit(f"{out} holds a run with another configuration "
@@ -298,22 +368,10 @@ def _train(args: argparse.Namespace, out: Path) -> int:
         loss_d.backward()
         opt_d.step()
 
-        z = G.sample_noise(args.batch, grid, device=device)
-        if args.mode_seeking:
-            lab = torch.cat([lab[:args.batch // 2]] * 2)  # pair i with i + B/2: same material
-        fake = G(lab, *z)
-        loss_g = -D(random_roll(fake) if args.shift else fake, lab).mean()
-        if args.mode_seeking:
-            # Mode seeking (Mao et al. 2019), log form: outputs must move with the noise. The
-            # first long run collapsed on brick (one photo): per-pixel std over seeds 0.005
-            # against 0.15 in the data, while D told them apart (+2.8 vs -1.6).
-            h = args.batch // 2
-            ratio = ((fake[:h] - fake[h:]).abs().flatten(1).mean(1)
-                     / (z[0][:h] - z[0][h:]).abs().flatten(1).mean(1))
-            loss_g = loss_g - args.mode_seeking * torch.log(ratio + 1e-5).mean()
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
+        if step >= args.d_warmup:
+            loss_g = _generator_step(args, G, D, opt_g, lab, grid, device)
+        else:
+            loss_g = torch.zeros(())
         with torch.no_grad():
             beta = min(args.ema, (1 + step) / (10 + step))  # ramp: early EMA tracks G closely
             for pe, pg in zip(ema.parameters(), G.parameters(), strict=True):
