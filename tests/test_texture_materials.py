@@ -112,10 +112,13 @@ def fake_wood():
         return PBRSet(*(np.full((size, size, 3), 100, np.uint8) for _ in range(3)))
 
     provider = M.TextureProvider("texture-gan", "abc123", make)
+    shipped = M.provider_for("wood")  # the shipped texture-gan, by default
+    M.unregister_provider(["wood"])
     before = M.providers_version()
     M.register_provider(provider, ["wood"])
     yield provider, calls, before
     M.unregister_provider(["wood"])
+    M.register_provider(shipped, ["wood"])
 
 
 def test_a_trained_model_can_take_a_source_over(fake_wood):
@@ -126,7 +129,7 @@ def test_a_trained_model_can_take_a_source_over(fake_wood):
     assert calls == [("wood", 64, 9, "opengl")]
     assert (M.material_maps("wood", 64, seed=9).base_color == 100).all()
     assert not (maps.base_color == 100).all()
-    assert M.provider_for("marble") is M.PROCEDURAL
+    assert M.provider_for("terracotta") is M.PROCEDURAL
     with pytest.raises(ValueError, match="already provided by 'texture-gan'"):
         M.register_provider(provider, ["wood"])
     with pytest.raises(ValueError, match="unknown source texture 'brick'"):
@@ -137,3 +140,19 @@ def test_unregister_restores_the_procedural_maps(fake_wood):
     _, _, before = fake_wood
     M.unregister_provider(["wood"])
     assert M.provider_for("wood") is M.PROCEDURAL and M.providers_version() == before
+
+
+def test_the_shipped_texture_gan_makes_its_sources_by_default():
+    from generators.texture_gan.generator import TextureGanGenerator
+
+    for source in ("wood", "marble", "stone", "fabric"):
+        assert M.provider_for(source).name == "texture-gan"
+    for source in ("terracotta", "brass"):
+        assert M.provider_for(source) is M.PROCEDURAL
+    gan = TextureGanGenerator()
+    assert M.provider_for("wood").version == gan.info.version
+    maps = M.material_maps("wood", 64, seed=4)
+    direct = gan.maps("wood", 4, 64)
+    assert all(np.array_equal(getattr(maps, f), getattr(direct, f))
+               for f in ("base_color", "normal", "orm"))
+    assert not np.array_equal(maps.base_color, M.material_maps("wood", 64, seed=5).base_color)

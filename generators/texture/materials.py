@@ -6,9 +6,11 @@ material's maps; `prop_material` wraps them in the `Material` an asset carries.
 
 Where maps come from. A material names a *source* texture ("wood", "marble", ...) and an
 optional *finish* applied to the source's maps (weathered wood is wood, greyed and roughened).
-A source's maps come from a `TextureProvider`: by default the procedural one below (the
-tileable exemplars of `generators.texture.exemplars`, plus terracotta and brushed brass made
-here), and a trained model takes a source over with `register_provider`, e.g. the texture GAN:
+A source's maps come from a `TextureProvider`: the procedural one below (the tileable
+exemplars of `generators.texture.exemplars`, plus terracotta and brushed brass made here),
+unless a trained model takes the source over with `register_provider`. The shipped texture GAN
+does so for wood, marble, stone and fabric by default (`DEFAULT_PROVIDERS`,
+`generators.texture_gan.provider`); another model would register like this:
 
     register_provider(TextureProvider("texture-gan", weights_sha[:12], make), ["wood", "marble"])
 
@@ -27,6 +29,7 @@ surface one repeat covers: a 512 wood texture repeats every 0.5 m, a 2048 one ev
 from __future__ import annotations
 
 import hashlib
+import importlib
 import logging
 import time
 import zlib
@@ -130,9 +133,24 @@ PROCEDURAL = TextureProvider("procedural", "1", _procedural)
 
 _PROVIDERS: dict[str, TextureProvider] = {}  # source -> provider registered over PROCEDURAL
 
+# Trained models that make their sources' maps by default: each module's `register_default()`
+# runs on the first use of the providers below (lazily: importing a prop model loads no
+# network, and which provider makes a source does not depend on import order).
+DEFAULT_PROVIDERS: tuple[str, ...] = ("generators.texture_gan.provider",)
+_defaults = {"loaded": False}
+
+
+def _ensure_defaults() -> None:
+    if _defaults["loaded"]:
+        return
+    _defaults["loaded"] = True  # first: register_default registers through this module
+    for module in DEFAULT_PROVIDERS:
+        importlib.import_module(module).register_default()
+
 
 def register_provider(provider: TextureProvider, sources: Iterable[str]) -> None:
     """Make `provider` the maker of `sources`' maps. A source taken over twice is an error."""
+    _ensure_defaults()
     sources = list(sources)
     for source in sources:
         if source not in SOURCES:
@@ -148,11 +166,13 @@ def register_provider(provider: TextureProvider, sources: Iterable[str]) -> None
 
 def unregister_provider(sources: Iterable[str]) -> None:
     """Give `sources` back to the procedural provider (tests, model unload)."""
+    _ensure_defaults()
     for source in sources:
         _PROVIDERS.pop(source, None)
 
 
 def provider_for(source: str) -> TextureProvider:
+    _ensure_defaults()
     return _PROVIDERS.get(source, PROCEDURAL)
 
 
