@@ -33,6 +33,8 @@ def test_export_writes_fp16_weights_that_serve(tmp_path):
     assert not any(k.startswith(("d.", "g.", "ema.")) for k in tensors)  # EMA G only, unprefixed
     gen = TextureGanGenerator(w, c)
     assert list(gen.cut_offset) == cfg["cut_offset"]
+    assert set(cfg["cut_offsets"]) == {"marble", "brick"}
+    assert all(list(gen.cut_for(m)) == c for m, c in cfg["cut_offsets"].items())
     assert gen.maps("brick", 1, 64).base_color.shape == (64, 64, 3)
 
 

@@ -112,7 +112,7 @@ def test_generated_maps_tile_and_a_naive_tile_does_not(gen):
     assert torch.allclose(four, one.repeat(1, 1, 2, 2), atol=1e-5)
     maps = gen.maps("brick", 5, 64)
     big = pbr_from_albedo_height(*(np.tile(a, (2, 2, 1)[:a.ndim]) for a in synthesize(
-        G, 1, 5, 64, gen.cut_offset)), 0.0, gen.normal_strength)
+        G, 1, 5, 64, gen.cut_for("brick"))), 0.0, gen.normal_strength)
     for name in ("base_color", "normal", "orm"):
         tiled = np.tile(getattr(maps, name), (2, 2, 1))
         assert np.abs(getattr(big, name).astype(int) - tiled).max() <= 1, name
@@ -171,11 +171,13 @@ def test_bad_config_refuses_to_load(copies):
         TextureGanGenerator(w, c)
 
 
-@pytest.mark.parametrize("cut", [[0, 16], [-1, 2], "x"])
-def test_bad_cut_offset_refuses_to_load(copies, cut):
+@pytest.mark.parametrize(("key", "cut"), [("cut_offset", [0, 16]), ("cut_offset", [-1, 2]),
+                                          ("cut_offset", "x"), ("cut_offsets", {"brick": 16}),
+                                          ("cut_offsets", [3])])
+def test_bad_cut_offset_refuses_to_load(copies, key, cut):
     w, c = copies
     cfg = json.loads(c.read_text())
-    cfg["cut_offset"] = cut
+    cfg[key] = cut
     c.write_text(json.dumps(cfg))
     with pytest.raises(ModelLoadError, match="cut_offset"):
         TextureGanGenerator(w, c)

@@ -274,7 +274,7 @@ def main(argv=None) -> int:
             return 2
         G, cfg = generator_from_run(run)
         title = f"texture-gan, run {run} at step {cfg['step']}"
-        strength, cut = DEFAULT_NORMAL_STRENGTH, CUT_OFFSET
+        strength, cut, cuts = DEFAULT_NORMAL_STRENGTH, CUT_OFFSET, {}
     else:
         weights = Path(args.weights)
         config = Path(args.config) if args.config else (
@@ -284,6 +284,7 @@ def main(argv=None) -> int:
         title = f"texture-gan, {which} ({cfg['training']['steps']} steps)"
         strength = float(cfg.get("normal_strength", DEFAULT_NORMAL_STRENGTH))
         cut = as_cut(cfg.get("cut_offset", CUT_OFFSET))
+        cuts = {m: as_cut(c) for m, c in cfg.get("cut_offsets", {}).items()}
     materials = cfg["materials"]
     wanted = args.materials.split(",") if args.materials else materials
     unknown = [m for m in wanted if m not in materials]
@@ -292,7 +293,8 @@ def main(argv=None) -> int:
     rows = []
     for m in wanted:
         rows.append(evaluate_material(G, materials.index(m), m, args.n, args.size, strength,
-                                      args.seed, cut, args.seam_size, args.seam_n))
+                                      args.seed, cuts.get(m, cut), args.seam_size,
+                                      args.seam_n))
         log.info("%s done", m)
     print(format_table(rows, f"{title}; SWD and diversity: {args.n} textures of {args.size} "
                              f"px per set; seams: {args.seam_n} textures of {args.seam_size} px"))

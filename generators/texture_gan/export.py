@@ -4,7 +4,8 @@
 
 Writes `generators/texture_gan/weights/texture-gan.safetensors` (fp16; the EMA generator only,
 no discriminator or optimiser state) and `texture-gan.json`: the constructor arguments, the
-material names, the normal strength, the cut offset (`choose_cut_offset`), the file's sha256
+material names, the normal strength, the cut offsets (`choose_cut_offset`: one for configs
+without a per-material entry, and one per material), the file's sha256
 (checked at every load) and the run's training record (steps, arguments, wall time, the
 measured cell step profile).
 """
@@ -44,18 +45,22 @@ def training_record(run: Path) -> dict:
     return record
 
 
-def step_profile(G: TextureGenerator, n_materials: int, size: int = 256,
-                 seeds: int = 8, strength: float = DEFAULT_NORMAL_STRENGTH) -> np.ndarray:
-    """[map, axis, 16]: mean |neighbour step| of un-cut maps by position in the latent cell.
+PROFILE_SEED = 100_001  # profile seeds start here: disjoint from the evaluation's 1 .. n
 
-    Entry [m, a, j] averages the steps from in-cell position j to j + 1 (the last one wraps)
-    along axis a (0 rows, 1 columns) of map m (base colour, normal, ORM), over every material
-    and `seeds` seeds, divided by the mean step of that map and axis: 1 everywhere when the
-    cell grid is invisible.
+
+def step_profile(G: TextureGenerator, n_materials: int, size: int = 256,
+                 seeds: int = 16, strength: float = DEFAULT_NORMAL_STRENGTH) -> np.ndarray:
+    """[material, map, axis, 16]: mean |neighbour step| of un-cut maps by position in the
+    latent cell.
+
+    Entry [i, m, a, j] averages the steps from in-cell position j to j + 1 (the last one
+    wraps) along axis a (0 rows, 1 columns) of map m (base colour, normal, ORM) of material i,
+    over `seeds` seeds (from `PROFILE_SEED`, which the evaluation does not draw), divided by
+    the mean step of that map and axis: 1 everywhere when the cell grid is invisible.
     """
-    acc = np.zeros((3, 2, UPSAMPLE))
+    acc = np.zeros((n_materials, 3, 2, UPSAMPLE))
     for mi in range(n_materials):
-        for seed in range(1, seeds + 1):
+        for seed in range(PROFILE_SEED, PROFILE_SEED + seeds):
             pbr = pbr_from_albedo_height(*synthesize(G, mi, seed, size, cut_offset=0), 0.0,
                                          strength)
             for m, img in enumerate((pbr.base_color, pbr.normal, pbr.orm)):
@@ -63,8 +68,8 @@ def step_profile(G: TextureGenerator, n_materials: int, size: int = 256,
                 for axis in (0, 1):
                     step = np.abs(np.roll(x, -1, axis=axis) - x)
                     per_pos = step.mean(axis=tuple(i for i in range(3) if i != axis))  # [S]
-                    acc[m, axis] += per_pos.reshape(-1, UPSAMPLE).mean(axis=0)
-    return acc / acc.mean(axis=2, keepdims=True)
+                    acc[mi, m, axis] += per_pos.reshape(-1, UPSAMPLE).mean(axis=0)
+    return acc / acc.mean(axis=-1, keepdims=True)
 
 
 def choose_cut_offset(profile: np.ndarray) -> list[int]:
@@ -81,7 +86,8 @@ def choose_cut_offset(profile: np.ndarray) -> list[int]:
 def write_weights(G: TextureGenerator, materials: list[str], weights: Path = WEIGHTS,
                   config: Path = CONFIG, training: dict | None = None,
                   normal_strength: float = DEFAULT_NORMAL_STRENGTH,
-                  cut_offset: int | list[int] = CUT_OFFSET) -> dict:
+                  cut_offset: int | list[int] = CUT_OFFSET,
+                  cut_offsets: dict[str, list[int]] | None = None) -> dict:
     """Write G as fp16 safetensors plus its JSON config (atomically); return the config."""
     meta = {
         "model": "texture-gan",
@@ -89,6 +95,7 @@ def write_weights(G: TextureGenerator, materials: list[str], weights: Path = WEI
         "materials": list(materials),
         "normal_strength": normal_strength,
         "cut_offset": list(as_cut(cut_offset)),
+        "cut_offsets": {m: list(as_cut(c)) for m, c in (cut_offsets or {}).items()},
         "training": training or {},
     }
     return shared_write_weights(G, meta, weights, config)
@@ -105,14 +112,16 @@ def export(run: Path, weights: Path = WEIGHTS, config: Path = CONFIG,
     G.eval()
     # Measured on the fp16-rounded network that will ship.
     G.load_state_dict({k: v.half().float() for k, v in G.state_dict().items()})
-    profile = step_profile(G, len(run_cfg["materials"]), strength=normal_strength)
+    materials = run_cfg["materials"]
+    per_material = step_profile(G, len(materials), strength=normal_strength)
+    profile = per_material.mean(axis=0)
     cut = choose_cut_offset(profile)
-    log.info("cell step profile (base colour, columns): %s; cut offset (rows, columns) %s",
-             np.round(profile[0, 1], 2).tolist(), cut)
+    cuts = {m: choose_cut_offset(per_material[i]) for i, m in enumerate(materials)}
+    log.info("cell step profile (base colour, columns): %s; cut offset (rows, columns) %s, "
+             "per material %s", np.round(profile[0, 1], 2).tolist(), cut, cuts)
     training = training_record(run)
     training["cell_step_profile"] = np.round(profile, 3).tolist()
-    return write_weights(G, run_cfg["materials"], weights, config, training, normal_strength,
-                         cut)
+    return write_weights(G, materials, weights, config, training, normal_strength, cut, cuts)
 
 
 def main(argv=None) -> int:

@@ -104,6 +104,16 @@ def synthesize(G: TextureGenerator, material_index: int, seed: int, size: int,
     return y[..., :3], y[..., 3], y[..., 4]
 
 
+def model_version(weights_sha256: str) -> str:
+    """The served model's version: the code that shapes its maps and the weights' digest."""
+    version = source_hash(
+        _GENERATORS_DIR / "texture_gan", _GENERATORS_DIR / "texture" / "pbr.py",
+        _GENERATORS_DIR / "export", _GENERATORS_DIR / "asset.py",
+        extra=weights_sha256[:12].encode(),
+    )
+    return f"tgan-{version}"
+
+
 @register("texture-gan")
 class TextureGanGenerator(Generator):
     def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG) -> None:
@@ -112,28 +122,30 @@ class TextureGanGenerator(Generator):
         self.normal_strength = float(self.cfg.get("normal_strength", DEFAULT_NORMAL_STRENGTH))
         try:
             self.cut_offset = as_cut(self.cfg.get("cut_offset", CUT_OFFSET))
-        except (TypeError, ValueError) as err:
-            raise ModelLoadError(f"texture-gan: {config} has a bad cut_offset: {err}") from err
-        digest = self.cfg["sha256"][:12]
-        version = source_hash(
-            _GENERATORS_DIR / "texture_gan", _GENERATORS_DIR / "texture" / "pbr.py",
-            _GENERATORS_DIR / "export", _GENERATORS_DIR / "asset.py", extra=digest.encode(),
-        )
+            self.cut_offsets = {m: as_cut(c)
+                                for m, c in self.cfg.get("cut_offsets", {}).items()}
+        except (TypeError, ValueError, AttributeError) as err:
+            raise ModelLoadError(f"texture-gan: {config} has a bad cut_offset(s): {err}") from err
         self.info = GeneratorInfo(
             name="texture-gan",
             kind=KIND_TEXTURE,
-            version=f"tgan-{version}",
+            version=model_version(self.cfg["sha256"]),
             description="Tileable PBR material textures (base colour, normal, ORM) from a "
                         "material-conditioned spatial GAN (PSGAN family); any power-of-two size.",
             categories=self.materials,
             options=TEXTURE_OPTIONS,
         )
 
+    def cut_for(self, material: str) -> tuple[int, int]:
+        """Where this material's torus is cut (rows, columns): its own entry, else the
+        model-wide one (see `CUT_OFFSET`)."""
+        return self.cut_offsets.get(material, self.cut_offset)
+
     def maps(self, material: str, seed: int, size: int, convention: str = "opengl",
              cancel: CancelToken | None = None) -> PBRSet:
         """The PBR maps of one (material, seed, size, convention)."""
         albedo, height, rough = synthesize(self.net, self.materials.index(material), seed, size,
-                                           self.cut_offset)
+                                           self.cut_for(material))
         if cancel:
             cancel.check()
         return pbr_from_albedo_height(albedo, height, rough, 0.0, self.normal_strength,
