@@ -1,12 +1,20 @@
 """Train the material-conditioned tileable texture GAN on random exemplar crops (resumable).
 
-    .venv/bin/python -m generators.texture_gan.train --out runs/texture-gan --max-minutes 60
+The shipped weights, in two runs (defaults = the shipped architecture and losses; a GPU is
+strongly advised: the shipped runs took 8.5 + 3 minutes on an H200):
+
+    .venv/bin/python -m generators.texture_gan.train --out runs/texture-gan --steps 5661
+    .venv/bin/python -m generators.texture_gan.train --out runs/texture-gan-ft --steps 3020 \
+        --init-from runs/texture-gan --d-warmup 300 --stationarity 10
 
 Data: per material, exemplars at `--exemplar-size` (photos: the whole 512-pixel picture;
 procedural materials: seeds 0 .. `--exemplars-per-material` - 1; evaluation uses other seeds),
 cut into random `--crop`-pixel crops with random flips; the channels are albedo sRGB, height
 and roughness, scaled to [-1, 1]. Hinge loss, spectral-norm patch D with material projection,
-Adam (0.0, 0.99), an EMA of G for sampling, optional lazy R1.
+Adam (0.0, 0.99), an EMA of G for sampling, lazy R1, mode seeking; fakes are rolled by a random
+offset on their torus before D sees them; optionally a stationarity penalty on G's in-cell step
+profile (`stationarity_penalty`). `--init-from` starts G from another run (D fresh, held to
+`--d-warmup` D-only steps first) and records that run in config.json.
 
 Every `--ckpt-every` steps `OUT/checkpoint.safetensors` (G, D, EMA), `OUT/optim.pt`
 (optimiser states, step, RNG) and `OUT/config.json` (constructor arguments, materials, step,
@@ -185,27 +193,27 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--max-minutes", type=float, default=0.0,
                     help="wall-clock budget of this invocation; checkpoint and exit when spent "
                          "(0: none)")
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--crop", type=int, default=128, help="training crop size (multiple of 16)")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--crop", type=int, default=256, help="training crop size (multiple of 16)")
     ap.add_argument("--materials", default=",".join(MATERIALS),
                     help="comma-separated materials (default: all)")
     ap.add_argument("--exemplar-size", type=int, default=512)
     ap.add_argument("--exemplars-per-material", type=int, default=8,
                     help="procedural seeds per material (photos have one picture)")
-    ap.add_argument("--g-channels", default="64,48,32,16")
-    ap.add_argument("--g-blocks", type=int, default=0,
+    ap.add_argument("--g-channels", default="128,64,32,24")
+    ap.add_argument("--g-blocks", type=int, default=2,
                     help="residual blocks at G's latent scale (each widens its view by 64 px)")
-    ap.add_argument("--d-channels", default="32,64,128,128")
+    ap.add_argument("--d-channels", default="32,64,128,256,256")
     ap.add_argument("--local-dim", type=int, default=16)
     ap.add_argument("--global-dim", type=int, default=16)
-    ap.add_argument("--periodic-dim", type=int, default=8)
+    ap.add_argument("--periodic-dim", type=int, default=0)
     ap.add_argument("--g-norm", choices=("pixel", "batch"), default="pixel")
     ap.add_argument("--lr-g", type=float, default=2e-4)
     ap.add_argument("--lr-d", type=float, default=2e-4)
     ap.add_argument("--ema", type=float, default=0.999)
-    ap.add_argument("--r1", type=float, default=0.0, help="R1 penalty weight on reals (0: off)")
+    ap.add_argument("--r1", type=float, default=0.5, help="R1 penalty weight on reals (0: off)")
     ap.add_argument("--r1-every", type=int, default=8, help="lazy R1: apply every N steps")
-    ap.add_argument("--mode-seeking", type=float, default=0.0,
+    ap.add_argument("--mode-seeking", type=float, default=0.2,
                     help="weight of the mode-seeking term in G's loss (0: off)")
     ap.add_argument("--stationarity", type=float, default=0.0,
                     help="weight of the cell-step stationarity penalty in G's loss (0: off)")
@@ -218,7 +226,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--no-shift", dest="shift", action="store_false",
                     help="do not roll each batch of fakes by a random offset before D sees it")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--ckpt-every", type=int, default=200)
+    ap.add_argument("--ckpt-every", type=int, default=250)
     ap.add_argument("--snapshot-every", type=int, default=0,
                     help="also keep the EMA generator of every N-th step in OUT/snapshots/STEP "
                          "(a multiple of --ckpt-every; 0: never); export takes --run on one")
