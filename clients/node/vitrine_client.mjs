@@ -200,7 +200,19 @@ class Assembler {
     this.header = null;
     this.buffers = [];
     this.received = []; // contiguous bytes known from offset 0 (for the resume hint)
+    this.hashes = []; // per file: sha256 over bytes [0, hashed[i]) so far
+    this.hashed = [];
+    this.stale = new Set(); // files whose hashed bytes a later chunk overwrote
     this.problems = [];
+  }
+
+  // Hash file i's newly contiguous bytes as they arrive, so finish() has (almost) nothing
+  // left to hash after the last chunk.
+  advanceHash(i) {
+    if (this.received[i] > this.hashed[i]) {
+      this.hashes[i].update(this.buffers[i].subarray(this.hashed[i], this.received[i]));
+      this.hashed[i] = this.received[i];
+    }
   }
 
   onPart(part) {
@@ -233,6 +245,8 @@ class Assembler {
       }
       this.buffers.push(Buffer.alloc(size));
       this.received.push(0);
+      this.hashes.push(createHash('sha256'));
+      this.hashed.push(0);
     });
     if (this.resumeFileIndex > 0 || this.resumeOffset > 0n) {
       if (this.resumeFileIndex >= files.length) {
@@ -251,6 +265,7 @@ class Assembler {
         const n = Math.min(want, have.length, this.buffers[i].length);
         have.copy(this.buffers[i], 0, 0, n);
         this.received[i] = n;
+        this.advanceHash(i);
         if (n < want) this.problems.push(`${files[i].name}: ${path} has only ${have.length} of the ${want} bytes before the resume point`);
       }
     }
@@ -269,9 +284,11 @@ class Assembler {
       throw new CheckError(`protocol error: chunk [${chunk.offset}, +${data.length}) of ${files[index].name} ` +
         `is outside its ${buffer.length} bytes`);
     }
+    if (offset < this.hashed[index]) this.stale.add(index); // overwrites hashed bytes
     data.copy(buffer, offset);
     if (offset <= this.received[index]) {
       this.received[index] = Math.max(this.received[index], offset + data.length);
+      this.advanceHash(index);
     }
   }
 
@@ -291,7 +308,11 @@ class Assembler {
       if (this.received[i] > 0 || buffer.length === 0) {
         writeFileSync(path, buffer.subarray(0, this.received[i]));
       }
-      const sha256 = createHash('sha256').update(buffer).digest('hex');
+      // The running hash covers the file when its bytes arrived in order; otherwise (a gap,
+      // or a chunk written over bytes already hashed) hash the whole buffer now.
+      const sha256 = this.hashed[i] === buffer.length && !this.stale.has(i)
+        ? this.hashes[i].digest('hex')
+        : createHash('sha256').update(buffer).digest('hex');
       const sizeOk = this.received[i] === buffer.length;
       const shaOk = sha256 === String(f.sha256).toLowerCase();
       if (complete && !sizeOk) this.problems.push(`${f.name}: received ${this.received[i]} of ${buffer.length} bytes`);
