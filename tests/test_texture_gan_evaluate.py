@@ -47,3 +47,32 @@ def test_interior_lines_of_a_seamless_texture_score_near_one():
     assert seam_ratio(img)["max"] > 3  # the wrap is a seam
     scores = _interior_seams([maps], np.random.default_rng(1), lines=8)
     assert all(0.9 < v < 1.2 for v in scores.values())  # lines inside are not
+
+
+def test_eval_of_a_run_uses_the_cuts_its_export_would_choose(tmp_path, capsys, monkeypatch):
+    from test_texture_gan_train import TINY
+
+    from generators.texture_gan import evaluate, export, train
+
+    run = tmp_path / "run"
+    assert train.main(["--out", str(run), *TINY, "--steps", "1", "--ckpt-every", "1",
+                       "--preview-every", "0"]) == 0
+    seen = []
+    real = evaluate.evaluate_material
+    monkeypatch.setattr(evaluate, "evaluate_material",
+                        lambda *a, **k: seen.append(a[7]) or real(*a, **k))
+    assert evaluate.main(["--run", str(run), "--materials", "brick", "--n", "2", "--size", "128",
+                          "--seam-size", "128", "--seam-n", "1"]) == 0
+    assert "| brick |" in capsys.readouterr().out
+    meta = export.export(run, tmp_path / "w.safetensors", tmp_path / "w.json")
+    assert [list(c) for c in seen] == [meta["cut_offsets"]["brick"]]
+
+
+def test_a_seam_size_the_naive_tiles_cannot_make_is_a_usage_error(capsys):
+    import pytest
+
+    from generators.texture_gan import evaluate
+
+    with pytest.raises(SystemExit):
+        evaluate.main(["--seam-size", "64"])
+    assert "--seam-size must be 128" in capsys.readouterr().err

@@ -262,9 +262,9 @@ def main(argv=None) -> int:
     if args.size not in (128, 256, 512):
         ap.error(f"--size must be 128, 256 or 512 (crops of a 512 exemplar; naive tiles are "
                  f"made of half-size crops), got {args.size}")
-    if args.seam_size not in (64, 128, 256, 512, 1024) or args.seam_n < 1:
-        ap.error("--seam-size must be a power of two from 64 to 1024 (naive tiles are cut from "
-                 "512-px photos) and --seam-n >= 1")
+    if args.seam_size not in (128, 256, 512, 1024) or args.seam_n < 1:
+        ap.error("--seam-size must be 128, 256, 512 or 1024 (naive tiles repeat half-size "
+                 "crops of 512-px photos; a texture is at least 64 px) and --seam-n >= 1")
     torch.set_num_threads(args.threads)
     if args.run:
         run = Path(args.run)
@@ -272,9 +272,14 @@ def main(argv=None) -> int:
             print(f"vitrine eval: {run} has no checkpoint.safetensors; train first with "
                   f"`vitrine train texture-gan --out {run}`", file=sys.stderr)
             return 2
+        from generators.texture_gan.export import choose_cut_offset, step_profile
+
         G, cfg = generator_from_run(run)
         title = f"texture-gan, run {run} at step {cfg['step']}"
-        strength, cut, cuts = DEFAULT_NORMAL_STRENGTH, CUT_OFFSET, {}
+        # The cuts its export would choose (the same measurement), so seams read as served.
+        profile = step_profile(G, len(cfg["materials"]))
+        strength, cut = DEFAULT_NORMAL_STRENGTH, choose_cut_offset(profile.mean(axis=0))
+        cuts = {m: choose_cut_offset(profile[i]) for i, m in enumerate(cfg["materials"])}
     else:
         weights = Path(args.weights)
         config = Path(args.config) if args.config else (
