@@ -156,3 +156,13 @@ def test_the_shipped_texture_gan_makes_its_sources_by_default():
     assert all(np.array_equal(getattr(maps, f), getattr(direct, f))
                for f in ("base_color", "normal", "orm"))
     assert not np.array_equal(maps.base_color, M.material_maps("wood", 64, seed=5).base_color)
+
+
+def test_without_texture_gan_weights_props_keep_the_procedural_maps(monkeypatch, tmp_path,
+                                                                     caplog):
+    from generators.texture_gan import provider
+
+    monkeypatch.setattr(provider, "CONFIG", tmp_path / "missing.json")
+    with caplog.at_level("WARNING"):
+        assert provider.register_default() == []
+    assert "keep the procedural maps" in caplog.text
