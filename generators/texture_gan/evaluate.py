@@ -45,8 +45,8 @@ from generators.texture_gan.generator import (
     CUT_OFFSET,
     DEFAULT_NORMAL_STRENGTH,
     WEIGHTS,
+    TextureGanGenerator,
     as_cut,
-    load_weights,
     synthesize,
 )
 from generators.texture_gan.model import UPSAMPLE, TextureGenerator
@@ -272,24 +272,22 @@ def main(argv=None) -> int:
             print(f"vitrine eval: {run} has no checkpoint.safetensors; train first with "
                   f"`vitrine train texture-gan --out {run}`", file=sys.stderr)
             return 2
-        from generators.texture_gan.export import choose_cut_offset, step_profile
+        from generators.texture_gan.export import choose_cuts
 
         G, cfg = generator_from_run(run)
         title = f"texture-gan, run {run} at step {cfg['step']}"
         # The cuts its export would choose (the same measurement), so seams read as served.
-        profile = step_profile(G, len(cfg["materials"]))
-        strength, cut = DEFAULT_NORMAL_STRENGTH, choose_cut_offset(profile.mean(axis=0))
-        cuts = {m: choose_cut_offset(profile[i]) for i, m in enumerate(cfg["materials"])}
+        strength = DEFAULT_NORMAL_STRENGTH
+        _, cut, cuts = choose_cuts(G, cfg["materials"], strength)
     else:
         weights = Path(args.weights)
         config = Path(args.config) if args.config else (
             CONFIG if weights == WEIGHTS else weights.with_suffix(".json"))
-        G, cfg = load_weights(weights, config)
+        served = TextureGanGenerator(weights, config)  # the served model's own cuts
+        G, cfg, strength = served.net, served.cfg, served.normal_strength
         which = "shipped weights" if weights == WEIGHTS else str(weights)
         title = f"texture-gan, {which} ({cfg['training']['steps']} steps)"
-        strength = float(cfg.get("normal_strength", DEFAULT_NORMAL_STRENGTH))
-        cut = as_cut(cfg.get("cut_offset", CUT_OFFSET))
-        cuts = {m: as_cut(c) for m, c in cfg.get("cut_offsets", {}).items()}
+        cut, cuts = served.cut_offset, served.cut_offsets
     materials = cfg["materials"]
     wanted = args.materials.split(",") if args.materials else materials
     unknown = [m for m in wanted if m not in materials]

@@ -83,6 +83,16 @@ def choose_cut_offset(profile: np.ndarray) -> list[int]:
     return out
 
 
+def choose_cuts(G: TextureGenerator, materials: list[str],
+                strength: float = DEFAULT_NORMAL_STRENGTH
+                ) -> tuple[np.ndarray, list[int], dict[str, list[int]]]:
+    """(model-wide step profile [map, axis, 16], the model-wide cut, a cut per material)."""
+    per_material = step_profile(G, len(materials), strength=strength)
+    profile = per_material.mean(axis=0)
+    cuts = {m: choose_cut_offset(per_material[i]) for i, m in enumerate(materials)}
+    return profile, choose_cut_offset(profile), cuts
+
+
 def write_weights(G: TextureGenerator, materials: list[str], weights: Path = WEIGHTS,
                   config: Path = CONFIG, training: dict | None = None,
                   normal_strength: float = DEFAULT_NORMAL_STRENGTH,
@@ -113,10 +123,7 @@ def export(run: Path, weights: Path = WEIGHTS, config: Path = CONFIG,
     # Measured on the fp16-rounded network that will ship.
     G.load_state_dict({k: v.half().float() for k, v in G.state_dict().items()})
     materials = run_cfg["materials"]
-    per_material = step_profile(G, len(materials), strength=normal_strength)
-    profile = per_material.mean(axis=0)
-    cut = choose_cut_offset(profile)
-    cuts = {m: choose_cut_offset(per_material[i]) for i, m in enumerate(materials)}
+    profile, cut, cuts = choose_cuts(G, materials, normal_strength)
     log.info("cell step profile (base colour, columns): %s; cut offset (rows, columns) %s, "
              "per material %s", np.round(profile[0, 1], 2).tolist(), cut, cuts)
     training = training_record(run)
