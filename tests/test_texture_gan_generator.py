@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -151,6 +152,19 @@ def test_corrupt_weights_refuse_to_load(copies):
     blob[len(blob) // 2] ^= 0xFF  # one flipped byte deep inside a tensor
     w.write_bytes(bytes(blob))
     with pytest.raises(ModelLoadError, match=r"w\.safetensors is corrupt.*texture_gan.export"):
+        TextureGanGenerator(w, c)
+
+
+def test_one_network_per_weights_file_and_a_changed_file_loads_afresh(copies):
+    w, c = copies
+    first, second = TextureGanGenerator(w, c), TextureGanGenerator(w, c)
+    assert second.net is first.net  # the served model and the prop provider share it
+    blob = bytearray(w.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    w.write_bytes(bytes(blob))
+    st = w.stat()
+    os.utime(w, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # a later write, coarse clocks too
+    with pytest.raises(ModelLoadError, match="is corrupt"):
         TextureGanGenerator(w, c)
 
 

@@ -15,6 +15,7 @@ the maps and no meshes. Everything wraps, so the maps tile.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,14 +53,38 @@ TEXTURE_OPTIONS: tuple[OptionSpec, ...] = (TEXTURE_SIZE, NORMAL_CONVENTION)
 DEFAULT_NORMAL_STRENGTH = 1.0  # as the exemplars' own maps (Exemplar.pbr), so they compare
 
 
+# One network per process and weights file: the served model and the prop provider
+# (`provider.py`) each construct a TextureGanGenerator, and the inference network they run is
+# read-only, so both share it. Keyed by the files' paths, sizes and modification times and the
+# config's text: a changed file loads (and is checked) afresh.
+_LOADED: dict[tuple, tuple[TextureGenerator, dict]] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def _file_key(path: Path) -> tuple:
+    st = path.stat()
+    return str(path.resolve()), st.st_size, st.st_mtime_ns
+
+
 def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG) -> tuple[TextureGenerator, dict]:
-    """The EMA generator in eval mode, and its JSON config; ModelLoadError on any defect."""
-    G, cfg = load_network("texture-gan", TextureGenerator, weights, config, REBUILD,
-                          required=("materials",))
-    if len(cfg["materials"]) != G.n_classes:
-        raise ModelLoadError(f"texture-gan: {config} lists {len(cfg['materials'])} materials "
-                             f"for a {G.n_classes}-material network")
-    return for_inference(G), cfg
+    """The EMA generator in eval mode, and its JSON config; ModelLoadError on any defect.
+    Loaded once per process for the same files (shared: do not modify either)."""
+    try:
+        key = (_file_key(weights), _file_key(config), config.read_text())
+    except OSError:  # missing or unreadable: load_network names the file and the fix
+        key = None
+    with _LOADED_LOCK:
+        if key is not None and key in _LOADED:
+            return _LOADED[key]
+        G, cfg = load_network("texture-gan", TextureGenerator, weights, config, REBUILD,
+                              required=("materials",))
+        if len(cfg["materials"]) != G.n_classes:
+            raise ModelLoadError(f"texture-gan: {config} lists {len(cfg['materials'])} "
+                                 f"materials for a {G.n_classes}-material network")
+        loaded = for_inference(G), cfg
+        if key is not None:
+            _LOADED[key] = loaded
+        return loaded
 
 
 def latent_noise(G: TextureGenerator, seed: int, material_index: int,
