@@ -117,6 +117,33 @@ def test_stationarity_penalty_sees_a_cell_grid_and_not_noise():
     assert int(prof[1, 0].argmax()) in (0, 15)  # columns: the steps into and out of the line
 
 
+def test_allowance_frees_a_material_whose_real_texture_repeats_every_16_pixels():
+    torch.manual_seed(0)
+    noise = torch.rand(1, 5, 128, 128) * 0.1
+    weave = noise.clone()
+    weave[..., 3::16, :] += 1.0  # a 16-px period, at some offset from the grid
+    weave[..., :, 9::16] += 1.0
+    allowance = train.profile_allowance([noise, weave])
+    assert allowance[0] < 0.01 and allowance[1] > 0.3
+    # G's fakes: the noise material drew a weave too, the weave material drew its weave.
+    fakes = torch.cat([weave, weave])
+    labels = torch.tensor([0, 1])
+    penalty = train.stationarity_penalty(fakes, labels, allowance)
+    alone = train.stationarity_penalty(weave)
+    assert torch.isclose(penalty, (alone - allowance[0]) / 2)  # material 1's term is 0
+    assert train.stationarity_penalty(weave, torch.tensor([1]), allowance) == 0
+    assert train.stationarity_penalty(weave, torch.tensor([0]), allowance) > 0.3
+    # Without an allowance the weave pays as any grid would.
+    assert train.stationarity_penalty(fakes) > 0.3
+
+
+def test_stationarity_allowance_runs_and_is_recorded(tmp_path):
+    _, cfg = _run(tmp_path / "r", "--steps", "1", "--ckpt-every", "1", "--preview-every", "0",
+                  "--stationarity", "1", "--stationarity-allowance")
+    assert cfg["args"]["stationarity_allowance"] is True
+    assert "stationarity allowance per material" in (tmp_path / "r" / "train.log").read_text()
+
+
 def test_init_from_starts_g_from_another_run_and_d_warmup_holds_it(tmp_path):
     src, src_cfg = _run(tmp_path / "src", "--steps", "2", "--ckpt-every", "2",
                         "--preview-every", "0")
