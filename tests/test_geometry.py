@@ -9,7 +9,7 @@ import trimesh
 from generators.asset import CancelToken
 from generators.errors import Cancelled
 from generators.geometry.adaptive import mesh_stats
-from generators.geometry.cleanup import clean
+from generators.geometry.cleanup import clean, drop_slivers
 from generators.geometry.decimate import decimate, lod_chain
 from generators.geometry.extract import mesh_from_field
 from generators.geometry.normals import vertex_normals
@@ -57,6 +57,61 @@ def test_clean_drops_small_floaters():
     both = trimesh.util.concatenate([big, small])
     _, f = clean(both.vertices, both.faces)
     assert len(f) == len(big.faces)
+
+
+def _pieces(v, f):
+    """Face counts of the pieces joined by manifold edges (trimesh's face adjacency)."""
+    mesh = trimesh.Trimesh(v, f, process=False)
+    comps = trimesh.graph.connected_components(mesh.face_adjacency, nodes=np.arange(len(f)))
+    return sorted(len(c) for c in comps)
+
+
+def test_drop_slivers_removes_two_sided_fins_and_lone_triangles_only():
+    box = trimesh.creation.box()  # 12 faces, 8 vertices
+    v, f = np.asarray(box.vertices), np.asarray(box.faces)
+    a, b = f[0][:2]  # a two-sided triangle on one of the box's edges: a fin
+    tip, apex = len(v), len(v) + 1  # and a lone triangle hanging off one corner
+    far = trimesh.creation.icosphere(1, radius=0.2)
+    far.apply_translation([3, 0, 0])  # a small closed part elsewhere: a real piece, kept
+    v2 = np.vstack([v, [[1.5, 1.5, 1.5], [0.5, 0.5, 2.0], [0.6, 0.5, 2.0]], far.vertices])
+    f2 = np.vstack([f, [[a, b, tip], [b, a, tip]], [[f[5][0], apex, apex + 1]],
+                    far.faces + apex + 2])
+    assert len(_pieces(v2, f2)) == 4
+    vd, fd = drop_slivers(v2, f2)
+    assert _pieces(vd, fd) == [12, len(far.faces)]
+    assert trimesh.Trimesh(vd, fd).volume == pytest.approx(box.volume + far.volume, rel=1e-6)
+    # One piece, or no faces: returned as given.
+    assert drop_slivers(v, f)[1] is f
+    assert len(drop_slivers(v, f[:0])[1]) == 0
+
+
+def _open_edges(f):
+    e = np.sort(np.asarray(f)[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    return int((np.unique(e, axis=0, return_counts=True)[1] == 1).sum())
+
+
+def test_decimated_props_lose_their_slivers_and_open_no_hole(monkeypatch):
+    # A vase whose every level of detail carried two-sided slivers before drop_slivers.
+    from generators import registry
+    from generators.geometry import decimate as decimate_module
+
+    gen = registry.create("procedural")
+    spec = gen.resolve("vase", 11, {})
+
+    def levels():
+        out = []
+        for mesh in gen.generate([spec])[0].meshes:
+            welded = trimesh.Trimesh(mesh.vertices, mesh.faces, process=True)
+            small = sum(n < 4 for n in _pieces(welded.vertices, welded.faces))
+            out.append((small, _open_edges(welded.faces)))
+        return out
+
+    after = levels()
+    monkeypatch.setattr(decimate_module, "drop_slivers", lambda v, f: (v, f))
+    before = levels()
+    assert all(s >= 2 for s, _ in before) and after[0][0] == 0
+    assert all(a[0] < b[0] for a, b in zip(after, before, strict=True))
+    assert [o for _, o in after] == [o for _, o in before]
 
 
 def test_taubin_keeps_volume_and_smooths():

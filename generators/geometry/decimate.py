@@ -5,7 +5,7 @@ from __future__ import annotations
 import fast_simplification
 import numpy as np
 
-from generators.geometry.cleanup import drop_degenerate
+from generators.geometry.cleanup import drop_degenerate, drop_slivers
 
 MIN_TRIANGLES = 12  # below this a level of detail no longer reads as the object
 
@@ -24,7 +24,7 @@ def decimate(
             np.ascontiguousarray(faces, dtype=np.int32),
             target_reduction=1.0 - target / f,
         )
-        v2, f2 = drop_degenerate(v2.astype(np.float64), f2.astype(np.int64))
+        v2, f2 = drop_slivers(*drop_degenerate(v2.astype(np.float64), f2.astype(np.int64)))
         if len(f2) <= max_triangles:
             break
         target = int(target * 0.95)
