@@ -30,8 +30,12 @@ def test_table_has_every_baseline_and_the_naive_tile_fails_the_seam_test():
     assert rows[0].seam_tileable_exemplar is None  # photos have no tileable exemplar
     assert rows[1].seam_tileable_exemplar is not None
     table = format_table(rows, "tiny")
-    assert table.count("\n| brick |") == 1 and "SWD naive tile" in table
+    assert table.count("\n| brick |") == 2 and "SWD naive tile" in table  # main + per axis
     assert "interior lines" in table and all(v > 0 for v in rows[0].seam_interior.values())
+    for r in rows:  # per axis, means over textures: never above the mean of the per-texture max
+        for m, (cols, rows_) in r.seam_generated_axes.items():
+            assert 0 < max(cols, rows_) <= r.seam_generated[m] + 1e-9
+    assert "per axis" in table
 
 
 

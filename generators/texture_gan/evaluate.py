@@ -68,6 +68,8 @@ class MaterialRow:
     swd_normal_naive: float
     seam_generated: dict[str, float]  # map -> mean seam ratio over the generated textures
     seam_generated_max: dict[str, float]  # map -> max seam ratio over the generated textures
+    seam_generated_axes: dict[str, list[float]]  # map -> [columns, rows]: each axis's ratio,
+    # mean over the generated textures (the two ratios, without the per-texture max)
     seam_naive: dict[str, float]  # map -> mean seam ratio over the naive tiles
     seam_interior: dict[str, float]  # map -> the same statistic at random interior lines of
     # the generated textures (rolled to the wrap): what a line with no seam scores
@@ -136,8 +138,8 @@ def _naive_tiles(material: str, n: int, size: int, rng: np.random.Generator,
     return out
 
 
-def _seams(sets: list[PBRSet]) -> dict[str, list[float]]:
-    return {m: [seam_ratio(getattr(p, m))["max"] for p in sets] for m in MAPS}
+def _seams(sets: list[PBRSet], key: str = "max") -> dict[str, list[float]]:
+    return {m: [seam_ratio(getattr(p, m))[key] for p in sets] for m in MAPS}
 
 
 def _interior_seams(sets: list[PBRSet], rng: np.random.Generator,
@@ -194,6 +196,8 @@ def evaluate_material(G: TextureGenerator, material_index: int, material: str, n
         swd_normal_naive=swd(naive, "normal"),
         seam_generated={m: float(np.mean(v)) for m, v in seams.items()},
         seam_generated_max={m: float(np.max(v)) for m, v in seams.items()},
+        seam_generated_axes={m: [float(np.mean(c)), float(np.mean(r))] for (m, c), r in zip(
+            _seams(seam_sets, "cols").items(), _seams(seam_sets, "rows").values(), strict=True)},
         seam_tileable_exemplar=tileable,
         seam_naive={m: float(np.mean(v)) for m, v in naive_seams.items()},
         seam_interior=interior,
@@ -221,13 +225,18 @@ def format_table(rows: list[MaterialRow], title: str) -> str:
             f"| {r.diversity_generated:.3f} | {r.diversity_exemplar:.3f} "
             f"| {r.cell_edge_generated:.2f} |")
     worst = max(max(r.seam_generated.values()) for r in rows)
+    axes = ["", "Seam ratio per axis, each a mean over the generated textures (columns / rows):",
+            "", "| material | base colour | normal | ORM |", "|---|---|---|---|"]
+    axes += [f"| {r.material} | " + " | ".join(
+        f"{r.seam_generated_axes[m][0]:.2f} / {r.seam_generated_axes[m][1]:.2f}" for m in MAPS)
+        + " |" for r in rows]
     lines += ["", (f"Worst mean generated seam ratio over every map of every material: {worst:.3f} "
                    "(<= 1.1 passes). Seam ratios are per texture max(columns, rows); "
                    "'seam tileable exemplar' is the same statistic on procedural exemplars, "
                    "which tile by construction: the metric's noise floor at this size; "
                    "'interior lines' is the statistic at random interior lines of the same "
                    "generated maps, which are no seam: a wrap scoring like them is invisible.")]
-    return "\n".join(lines)
+    return "\n".join(lines + axes)
 
 
 def generator_from_run(run: Path) -> tuple[TextureGenerator, dict]:
