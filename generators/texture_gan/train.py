@@ -103,7 +103,7 @@ def stationarity_penalty(x: torch.Tensor, labels: torch.Tensor | None = None,
     periodic steps (a faint grid, and a wrap cut that is rougher or smoother than the
     interior) pays for it directly instead of waiting for D to notice.
 
-    With `labels` and `allowance` ([n_materials], `profile_allowance`): per material in the
+    With an `allowance` ([n_materials], `profile_allowance`) and `labels`: per material in the
     batch, only the deviation beyond that material's allowance counts (a hinge), averaged over
     the materials present. A material whose real texture repeats every 16 pixels (fabric's
     weave) may then keep its period on G's cell grid; without the allowance the penalty pushes
@@ -315,8 +315,7 @@ def _generator_step(args, G, D, opt_g, lab, grid, device,
                  / (z[0][:h] - z[0][h:]).abs().flatten(1).mean(1))
         loss_g = loss_g - args.mode_seeking * torch.log(ratio + 1e-5).mean()
     if args.stationarity:
-        loss_g = loss_g + args.stationarity * stationarity_penalty(
-            fake, lab if allowance is not None else None, allowance)
+        loss_g = loss_g + args.stationarity * stationarity_penalty(fake, lab, allowance)
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
