@@ -140,8 +140,13 @@ def _naive_tiles(material: str, n: int, size: int, rng: np.random.Generator,
     return out
 
 
-def _seams(sets: list[PBRSet], key: str = "max") -> dict[str, list[float]]:
-    return {m: [seam_ratio(getattr(p, m))[key] for p in sets] for m in MAPS}
+def _seams(sets: list[PBRSet]) -> dict[str, dict[str, np.ndarray]]:
+    """Per map, `seam_ratio`'s "cols", "rows" and "max" over the textures, each measured once."""
+    out = {}
+    for m in MAPS:
+        ratios = [seam_ratio(getattr(p, m)) for p in sets]
+        out[m] = {k: np.array([r[k] for r in ratios]) for k in ("cols", "rows", "max")}
+    return out
 
 
 def _interior_seams(sets: list[PBRSet], rng: np.random.Generator,
@@ -196,12 +201,12 @@ def evaluate_material(G: TextureGenerator, material_index: int, material: str, n
         swd_normal_generated=swd(gen, "normal"),
         swd_normal_floor=swd(floor, "normal"),
         swd_normal_naive=swd(naive, "normal"),
-        seam_generated={m: float(np.mean(v)) for m, v in seams.items()},
-        seam_generated_max={m: float(np.max(v)) for m, v in seams.items()},
-        seam_generated_axes={m: [float(np.mean(c)), float(np.mean(r))] for (m, c), r in zip(
-            _seams(seam_sets, "cols").items(), _seams(seam_sets, "rows").values(), strict=True)},
+        seam_generated={m: float(v["max"].mean()) for m, v in seams.items()},
+        seam_generated_max={m: float(v["max"].max()) for m, v in seams.items()},
+        seam_generated_axes={m: [float(v["cols"].mean()), float(v["rows"].mean())]
+                             for m, v in seams.items()},
         seam_tileable_exemplar=tileable,
-        seam_naive={m: float(np.mean(v)) for m, v in naive_seams.items()},
+        seam_naive={m: float(v["max"].mean()) for m, v in naive_seams.items()},
         seam_interior=interior,
         diversity_generated=diversity([p.base_color for p in gen]),
         diversity_exemplar=diversity([p.base_color for p in floor]),
