@@ -27,11 +27,11 @@ sys.path.insert(0, str(ROOT))
 
 from vitrine import Client
 
-from generators.asset import KIND_PROP, Asset, Material
+from generators.core.asset import KIND_PROP, Asset, Material
+from generators.core.registry import create
 from generators.export import export_asset
 from generators.geometry.pipeline import prop_meshes
 from generators.procedural import families
-from generators.registry import create
 from generators.texture.materials import CATEGORY_MATERIAL, PROP_MATERIALS
 
 CATEGORIES = ("chair", "table", "vase", "column", "bench", "lamp")

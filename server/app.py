@@ -14,7 +14,7 @@ from grpc_reflection.v1alpha import reflection
 from vitrine.v1 import assets_pb2 as pb
 from vitrine.v1 import assets_pb2_grpc as pb_grpc
 
-from generators.registry import Generator, load_models
+from generators.core.registry import Generator, load_models
 from server.cache import AssetCache
 from server.config import ServerConfig
 from server.service import AssetService

@@ -8,9 +8,9 @@ from typing import Any
 
 from vitrine.v1 import assets_pb2 as pb
 
-from generators.asset import Asset, Spec
+from generators.core.asset import Asset, Spec
+from generators.core.registry import GeneratorInfo
 from generators.export import FileBlob
-from generators.registry import GeneratorInfo
 
 KIND_TO_PB = {
     "prop": pb.ASSET_KIND_PROP, "texture": pb.ASSET_KIND_TEXTURE,

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from generators.asset import CancelToken
-from generators.errors import Cancelled
+from generators.core.asset import CancelToken
+from generators.core.errors import Cancelled
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

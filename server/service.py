@@ -17,9 +17,9 @@ import grpc
 from vitrine.v1 import assets_pb2 as pb
 from vitrine.v1 import assets_pb2_grpc as pb_grpc
 
-from generators.asset import CancelToken, Spec
+from generators.core.asset import CancelToken, Spec
+from generators.core.registry import Generator
 from generators.export import export_asset
-from generators.registry import Generator
 from server import convert
 from server.cache import AssetCache
 from server.config import ServerConfig

@@ -7,7 +7,7 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from generators.errors import Cancelled, InvalidOption, UnknownCategory, UnknownModel
+from generators.core.errors import Cancelled, InvalidOption, UnknownCategory, UnknownModel
 from server.scheduler import Overloaded
 
 

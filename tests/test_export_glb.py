@@ -11,7 +11,7 @@ import trimesh
 from PIL import Image
 from support.gltf_validator import assert_valid_glb
 
-from generators.asset import Asset, Material, Mesh
+from generators.core.asset import Asset, Material, Mesh
 from generators.export import export_asset
 from generators.export.glb import mesh_to_glb
 from generators.geometry.normals import vertex_normals

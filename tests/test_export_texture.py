@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from support.gltf_validator import assert_valid_glb
 
-from generators.asset import KIND_PROP, KIND_TEXTURE, Asset, Material, Mesh
+from generators.core.asset import KIND_PROP, KIND_TEXTURE, Asset, Material, Mesh
 from generators.export import export_asset
 from generators.export.texture import PREVIEW_MAX_SIZE, downsample, tile_glb
 from generators.texture.exemplars import exemplar

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import trimesh
 
-from generators.asset import CancelToken
-from generators.errors import Cancelled
+from generators.core.asset import CancelToken
+from generators.core.errors import Cancelled
 from generators.geometry.adaptive import mesh_stats
 from generators.geometry.cleanup import clean, drop_slivers
 from generators.geometry.decimate import decimate, lod_chain
@@ -92,7 +92,7 @@ def _open_edges(f):
 
 def test_decimated_props_lose_their_slivers_and_open_no_hole(monkeypatch):
     # A vase whose every level of detail carried two-sided slivers before drop_slivers.
-    from generators import registry
+    from generators.core import registry
     from generators.geometry import decimate as decimate_module
 
     gen = registry.create("procedural")

@@ -10,8 +10,8 @@ import pytest
 from scipy.spatial import cKDTree
 from scipy.special import expit
 
-from generators.asset import CancelToken
-from generators.errors import Cancelled
+from generators.core.asset import CancelToken
+from generators.core.errors import Cancelled
 from generators.geometry.adaptive import dense_field_coarse_to_fine, mesh_stats
 from generators.geometry.extract import mesh_from_field
 from generators.geometry.pipeline import prop_meshes

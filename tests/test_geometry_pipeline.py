@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from support.gltf_validator import assert_valid_glb
 
-from generators.errors import InvalidOption
+from generators.core.errors import InvalidOption
 from generators.export import export_asset
 from generators.implicit_gan.generator import ImplicitGanGenerator
 from generators.procedural.generator import ProceduralGenerator

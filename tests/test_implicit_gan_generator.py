@@ -12,8 +12,8 @@ import pytest
 import torch
 from support.gltf_validator import assert_valid_glb
 
-from generators.asset import CancelToken
-from generators.errors import Cancelled, InvalidOption, ModelLoadError
+from generators.core.asset import CancelToken
+from generators.core.errors import Cancelled, InvalidOption, ModelLoadError
 from generators.export.glb import export_glb
 from generators.geometry.adaptive import mesh_stats
 from generators.geometry.extract import mesh_from_field

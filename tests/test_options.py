@@ -1,7 +1,8 @@
 import pytest
 
-from generators.errors import InvalidOption
-from generators.options import LOD_COUNT, PROP_OPTIONS, OptionSpec, resolve_options
+from generators.core.errors import InvalidOption
+from generators.core.options import OptionSpec, resolve_options
+from generators.geometry.options import LOD_COUNT, PROP_OPTIONS
 
 
 def test_defaults_fill_unset_options():

@@ -1,8 +1,8 @@
 import pytest
 
-from generators import registry
-from generators.errors import InvalidOption, UnknownCategory, UnknownModel
-from generators.options import PROP_OPTIONS
+from generators.core import registry
+from generators.core.errors import InvalidOption, UnknownCategory, UnknownModel
+from generators.geometry.options import PROP_OPTIONS
 
 
 def test_procedural_is_registered_and_loads():

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from generators.errors import Cancelled
+from generators.core.errors import Cancelled
 from server.scheduler import Overloaded, Scheduler
 
 

@@ -17,8 +17,8 @@ import pytest
 import torch
 from PIL import Image
 
-from generators.asset import KIND_TEXTURE, CancelToken
-from generators.errors import Cancelled, InvalidOption, ModelLoadError
+from generators.core.asset import KIND_TEXTURE, CancelToken
+from generators.core.errors import Cancelled, InvalidOption, ModelLoadError
 from generators.export import export_asset
 from generators.metrics.texture import seam_ratio
 from generators.texture.exemplars import exemplar

@@ -13,7 +13,7 @@ import pytest
 import trimesh
 from support.gltf_validator import assert_valid_glb
 
-from generators.errors import ModelLoadError
+from generators.core.errors import ModelLoadError
 from generators.export.glb import export_glb
 from generators.voxel_gan.generator import CONFIG, WEIGHTS, VoxelGanGenerator
 

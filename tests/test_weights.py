@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from generators.errors import ModelLoadError
-from generators.weights import load_network, write_weights
+from generators.core.errors import ModelLoadError
+from generators.core.weights import load_network, write_weights
 
 
 class Tiny(nn.Module):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from generators.asset import Asset
+from generators.core.asset import Asset
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from generators.asset import Asset, Material, Mesh
+from generators.core.asset import Asset, Material, Mesh
 from generators.export import FileBlob, register_format
 from generators.geometry.uv import tangents
 from generators.texture.materials import half_size

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from generators.asset import KIND_TEXTURE, Asset, Material
+from generators.core.asset import KIND_TEXTURE, Asset, Material
 from generators.export import FileBlob, register_format
 from generators.export.glb import (
     ARRAY_BUFFER,

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from generators.asset import KIND_PROP, Asset, CancelToken, Material, Mesh, Spec
+from generators.core.asset import KIND_PROP, Asset, CancelToken, Material, Mesh, Spec
 from generators.geometry.cleanup import clean
 from generators.geometry.decimate import lod_chain
 from generators.geometry.extract import mesh_from_field

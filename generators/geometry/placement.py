@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from generators.options import PIVOTS
+from generators.geometry.options import PIVOTS
 
 
 def placement(

@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from generators.core.weights import write_weights
 from generators.data.procedural_set import category_extents
 from generators.implicit_gan.generator import CONFIG, WEIGHTS
 from generators.implicit_gan.model import ImplicitGan
-from generators.weights import write_weights
 
 log = logging.getLogger(__name__)
 

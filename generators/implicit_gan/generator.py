@@ -26,16 +26,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from generators.asset import KIND_PROP, Asset, CancelToken, Spec
-from generators.errors import EmptyShape, InvalidOption, ModelLoadError
+from generators.core.asset import KIND_PROP, Asset, CancelToken, Spec
+from generators.core.errors import EmptyShape, InvalidOption, ModelLoadError
+from generators.core.options import OptionSpec
+from generators.core.registry import MAX_SEED, Generator, GeneratorInfo, register, source_hash
+from generators.core.weights import load_network
 from generators.geometry.adaptive import dense_field_coarse_to_fine
+from generators.geometry.options import PROP_OPTIONS
 from generators.geometry.pipeline import prop_asset
 from generators.implicit_gan.data import CUBE_OVER_EXTENT, voxel_centres
 from generators.implicit_gan.model import ImplicitGan, serving_dtype
-from generators.options import PROP_OPTIONS, OptionSpec
-from generators.registry import MAX_SEED, Generator, GeneratorInfo, register, source_hash
 from generators.texture.materials import providers_version
-from generators.weights import load_network
 
 log = logging.getLogger(__name__)
 

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+from generators.core.weights import atomic_write
 from generators.implicit_gan.data import (
     QUANT,
     SAMPLES,
@@ -53,7 +54,6 @@ from generators.implicit_gan.model import (
     ShapeEncoder,
     load_prefixed,
 )
-from generators.weights import atomic_write
 
 log = logging.getLogger("implicit_gan.train")
 

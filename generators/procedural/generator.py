@@ -6,11 +6,12 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from generators.asset import KIND_PROP, Asset, CancelToken, Spec
+from generators.core.asset import KIND_PROP, Asset, CancelToken, Spec
+from generators.core.options import OptionSpec
+from generators.core.registry import Generator, GeneratorInfo, register, source_hash
+from generators.geometry.options import PROP_OPTIONS
 from generators.geometry.pipeline import prop_asset
-from generators.options import PROP_OPTIONS, OptionSpec
 from generators.procedural import families
-from generators.registry import Generator, GeneratorInfo, register, source_hash
 from generators.texture.materials import providers_version
 
 log = logging.getLogger(__name__)

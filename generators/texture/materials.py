@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from generators.asset import Material
+from generators.core.asset import Material
 from generators.texture.exemplars import PROCEDURAL_MATERIALS, exemplar, periodic_noise
 from generators.texture.pbr import (
     PBRSet,

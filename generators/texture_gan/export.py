@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
+from generators.core.weights import write_weights as shared_write_weights
 from generators.texture.pbr import pbr_from_albedo_height
 from generators.texture_gan.generator import (
     CONFIG,
@@ -31,7 +32,6 @@ from generators.texture_gan.generator import (
     synthesize,
 )
 from generators.texture_gan.model import UPSAMPLE, TextureGenerator
-from generators.weights import write_weights as shared_write_weights
 
 log = logging.getLogger(__name__)
 

@@ -23,13 +23,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from generators.asset import KIND_TEXTURE, Asset, CancelToken, Material, Spec
-from generators.errors import ModelLoadError
-from generators.options import OptionSpec
-from generators.registry import Generator, GeneratorInfo, register, source_hash
+from generators.core.asset import KIND_TEXTURE, Asset, CancelToken, Material, Spec
+from generators.core.errors import ModelLoadError
+from generators.core.options import OptionSpec
+from generators.core.registry import Generator, GeneratorInfo, register, source_hash
+from generators.core.weights import load_network
 from generators.texture.pbr import CONVENTIONS, MAX_SIZE, MIN_SIZE, PBRSet, pbr_from_albedo_height
 from generators.texture_gan.model import UPSAMPLE, TextureGenerator, for_inference
-from generators.weights import load_network
 
 log = logging.getLogger(__name__)
 

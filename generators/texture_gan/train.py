@@ -39,9 +39,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+from generators.core.weights import atomic_write
 from generators.texture.exemplars import MATERIALS, PHOTO_MATERIALS, exemplar
 from generators.texture_gan.model import UPSAMPLE, TextureDiscriminator, TextureGenerator
-from generators.weights import atomic_write
 
 log = logging.getLogger("texture_gan.train")
 

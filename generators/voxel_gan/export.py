@@ -20,11 +20,11 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
+from generators.core.weights import write_weights
 from generators.data.procedural_set import category_extents
 from generators.procedural import families
 from generators.voxel_gan.generator import CONFIG, WEIGHTS
 from generators.voxel_gan.model import VoxelGenerator
-from generators.weights import write_weights
 
 log = logging.getLogger(__name__)
 

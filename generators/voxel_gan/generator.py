@@ -17,14 +17,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from generators.asset import KIND_PROP, Asset, CancelToken, Spec
-from generators.errors import EmptyShape, ModelLoadError
+from generators.core.asset import KIND_PROP, Asset, CancelToken, Spec
+from generators.core.errors import EmptyShape, ModelLoadError
+from generators.core.options import OptionSpec
+from generators.core.registry import Generator, GeneratorInfo, register, source_hash
+from generators.core.weights import load_network
+from generators.geometry.options import PROP_OPTIONS
 from generators.geometry.pipeline import prop_asset
-from generators.options import PROP_OPTIONS, OptionSpec
-from generators.registry import Generator, GeneratorInfo, register, source_hash
 from generators.texture.materials import providers_version
 from generators.voxel_gan.model import VoxelGenerator, for_inference
-from generators.weights import load_network
 
 log = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
+from generators.core.weights import atomic_write
 from generators.data import load_or_build
 from generators.voxel_gan.model import VoxelDiscriminator, VoxelGenerator
-from generators.weights import atomic_write
 
 log = logging.getLogger("voxel_gan.train")
 

@@ -20,7 +20,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save
 from torch import nn
 
-from generators.errors import ModelLoadError
+from generators.core.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from generators.errors import Cancelled
-from generators.texture.pbr import PBRSet
+from generators.core.errors import Cancelled
 
 KIND_PROP = "prop"
 KIND_TEXTURE = "texture"
@@ -26,6 +25,42 @@ class Spec:
     category: str
     seed: int  # >= 1; 0 is resolved to a concrete seed before a Spec exists
     options: Mapping[str, Any]
+
+
+@dataclass
+class PBRSet:
+    """One material's maps, all uint8 [H, W, 3]: sRGB base colour, encoded normal, ORM."""
+
+    base_color: np.ndarray
+    normal: np.ndarray
+    orm: np.ndarray
+
+    def __post_init__(self) -> None:
+        shape = None
+        for name in ("base_color", "normal", "orm"):
+            a = getattr(self, name)
+            if not isinstance(a, np.ndarray) or a.dtype != np.uint8 or a.ndim != 3:
+                raise ValueError(f"PBRSet.{name} must be a uint8 [H, W, 3] array")
+            if a.shape[2] != 3 or (shape is not None and a.shape != shape):
+                raise ValueError(f"PBRSet maps must share one [H, W, 3] shape, {name} is {a.shape}")
+            shape = a.shape
+
+    @property
+    def size(self) -> int:
+        return int(self.base_color.shape[0])
+
+    def files(self, prefix: str = "") -> list[tuple[str, str, bytes]]:
+        """``[(name, mime, png)]`` for ``{prefix}basecolor.png``, ``normal.png``, ``orm.png``.
+
+        The prefix is prepended verbatim ("rock_" or "rock/" both work).
+        """
+        from generators.texture.pbr import PNG_MIME, png_bytes  # encoding lives with the maps
+
+        return [
+            (f"{prefix}basecolor.png", PNG_MIME, png_bytes(self.base_color)),
+            (f"{prefix}normal.png", PNG_MIME, png_bytes(self.normal)),
+            (f"{prefix}orm.png", PNG_MIME, png_bytes(self.orm)),
+        ]
 
 
 @dataclass

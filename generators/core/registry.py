@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generators.asset import KINDS, Asset, CancelToken, Spec
-from generators.errors import InvalidOption, UnknownCategory, UnknownModel
-from generators.options import OptionSpec, resolve_options
+from generators.core.asset import KINDS, Asset, CancelToken, Spec
+from generators.core.errors import InvalidOption, UnknownCategory, UnknownModel
+from generators.core.options import OptionSpec, resolve_options
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ BUILTIN_MODULES = ("generators.procedural", "generators.voxel_gan", "generators.
 @dataclass(frozen=True)
 class GeneratorInfo:
     name: str
-    kind: str  # one of generators.asset.KINDS
+    kind: str  # one of generators.core.asset.KINDS
     version: str  # changes whenever the weights or the code that shapes the bytes change
     description: str
     categories: tuple[str, ...]
