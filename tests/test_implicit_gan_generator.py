@@ -60,7 +60,7 @@ def test_shipped_weights_are_fp16_and_match_their_config(gen):
 def test_missing_weights_refuse_to_load(copies):
     w, c = copies
     w.unlink()
-    with pytest.raises(ModelLoadError, match="missing.*generators.implicit_gan.export"):
+    with pytest.raises(ModelLoadError, match="missing.*vitrine export implicit-gan"):
         ImplicitGanGenerator(weights=w, config=c)
 
 
@@ -202,7 +202,12 @@ def test_served_over_grpc_with_a_morph_batch(client):
     reqs = [request("implicit-gan", "bench", 12, morph_seed=13, morph_t=t, max_triangles=3000,
                     resolution=64, texture_size=64) for t in (0.0, 0.5, 1.0)]
     assets = client.generate_batch(reqs)
-    assert all(a.seed == 12 for a in assets)
+    # The walk's last step is the morph seed's own asset, reported under that seed, with the
+    # id of the plain request for it; its first step is the plain request for seed 12.
+    assert [a.seed for a in assets] == [12, 12, 13]
+    plain = client.generate_batch([request("implicit-gan", "bench", s, max_triangles=3000,
+                                           resolution=64, texture_size=64) for s in (12, 13)])
+    assert [a.asset_id for a in plain] == [assets[0].asset_id, assets[2].asset_id]
     assert [f.name for f in assets[0].header.files] == ["lod2.glb", "lod1.glb", "lod0.glb"]
     assert_valid_glb([b for a in assets for b in a.files.values()])
     models = {m.name: m for m in client.list_models()}

@@ -40,3 +40,104 @@ def test_info_refuses_bad_declarations():
         registry.GeneratorInfo("x", "prop", "v", "", (), PROP_OPTIONS)
     with pytest.raises(ValueError, match="kind"):
         registry.GeneratorInfo("x", "spaceship", "v", "", ("a",), PROP_OPTIONS)
+
+
+def test_families_are_discovered_in_catalog_order():
+    fams = registry.families()
+    assert list(fams)[:4] == ["procedural", "voxel-gan", "implicit-gan", "texture-gan"]
+    assert fams["voxel-gan"].entry("train") is not None
+    assert fams["procedural"].entry("train") is None  # nothing to train
+    assert fams["voxel-gan"].requires == ("texture-gan",)
+
+
+@pytest.fixture
+def damaged_texture_gan(tmp_path, monkeypatch):
+    """texture-gan pointed at a copy of its weights with one byte changed (readable JSON)."""
+    from dataclasses import replace
+
+    from generators.texture_gan.generator import CONFIG, WEIGHTS
+
+    w, c = tmp_path / "tg.safetensors", tmp_path / "tg.json"
+    blob = bytearray(WEIGHTS.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    w.write_bytes(bytes(blob))
+    c.write_bytes(CONFIG.read_bytes())
+    fam = registry.families()["texture-gan"]
+    monkeypatch.setitem(registry._FAMILIES, "texture-gan",
+                        replace(fam, kwargs={"weights": w, "config": c}))
+    return w
+
+
+def test_a_prop_model_whose_material_source_cannot_serve_refuses_to_load(damaged_texture_gan):
+    from generators.core.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match=f"procedural requires texture-gan.*{damaged_texture_gan}"
+                                             ".*corrupt"):
+        registry.load_models(["procedural"])
+
+
+def test_a_server_with_damaged_texture_gan_weights_does_not_start(damaged_texture_gan, tmp_path):
+    import asyncio
+
+    from generators.core.errors import ModelLoadError
+    from server.app import create_server
+    from server.config import ServerConfig
+
+    config = ServerConfig(address="127.0.0.1:0", data_dir=tmp_path / "data",
+                          models=("procedural",))
+    with pytest.raises(ModelLoadError, match=str(damaged_texture_gan)):
+        asyncio.run(create_server(config))
+
+
+class _Flaky(registry.Generator):
+    """Fails seeds divisible by 3 with a GeneratorError and seed 7 with a bug."""
+
+    def __init__(self):
+        self.info = registry.GeneratorInfo("flaky", "prop", "1", "", ("a",), ())
+
+    def generate_one(self, spec, cancel=None):
+        from generators.core.asset import Asset
+        from generators.core.errors import EmptyShape
+
+        if spec.seed % 3 == 0:
+            raise EmptyShape(f"empty for seed {spec.seed}")
+        if spec.seed == 7:
+            raise ZeroDivisionError("a bug")
+        return Asset("prop", spec.category, spec.seed)
+
+
+def test_one_bad_spec_fails_only_itself(caplog):
+    from generators.core.asset import CancelToken
+    from generators.core.errors import Cancelled, EmptyShape, GenerationFailed
+
+    gen = _Flaky()
+    specs = [gen.resolve("a", s, {}) for s in (1, 3, 7, 8)]
+    out = gen.generate(specs)
+    assert [type(r).__name__ for r in out] == ["Asset", "EmptyShape", "GenerationFailed",
+                                               "Asset"]
+    assert isinstance(out[1], EmptyShape) and isinstance(out[2], GenerationFailed)
+    assert "ZeroDivisionError" in str(out[2]) and "Traceback" in caplog.text
+    assert all(r.generate_ms is not None for r in (out[0], out[3]))
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        gen.generate(specs, cancel)
+
+
+def test_seed_must_be_an_integer_in_range():
+    gen = registry.create("procedural")
+    for bad in (-3, 2**63, 1.5, True):
+        with pytest.raises(InvalidOption, match="seed: got .*allowed: 0 to 9223372036854775807"):
+            gen.resolve("chair", bad, {})
+
+
+def test_versions_are_explicit_and_follow_weights_and_dependencies():
+    models = registry.load_models(["procedural", "voxel-gan", "texture-gan"])
+    tg = models["texture-gan"]
+    assert tg.info.version == registry.make_version("tgan-", tg.VERSION, tg.cfg["sha256"])
+    v = models["voxel-gan"]
+    assert v.info.version == registry.make_version("vgan-", v.VERSION, v.cfg["sha256"],
+                                                   {"texture-gan": tg})
+    assert models["procedural"].info.version.startswith("proc-")
+    assert registry.make_version("x-", "1", "ab" * 32) != registry.make_version("x-", "1",
+                                                                               "cd" * 32)

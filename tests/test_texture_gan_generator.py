@@ -142,7 +142,7 @@ def test_cancelled_request_stops(gen):
 def test_missing_weights_refuse_to_load(copies):
     w, c = copies
     w.unlink()
-    with pytest.raises(ModelLoadError, match=r"w\.safetensors is missing.*texture_gan.export"):
+    with pytest.raises(ModelLoadError, match=r"w\.safetensors is missing.*vitrine export texture-gan"):
         TextureGanGenerator(w, c)
 
 
@@ -151,7 +151,7 @@ def test_corrupt_weights_refuse_to_load(copies):
     blob = bytearray(w.read_bytes())
     blob[len(blob) // 2] ^= 0xFF  # one flipped byte deep inside a tensor
     w.write_bytes(bytes(blob))
-    with pytest.raises(ModelLoadError, match=r"w\.safetensors is corrupt.*texture_gan.export"):
+    with pytest.raises(ModelLoadError, match=r"w\.safetensors is corrupt.*vitrine export texture-gan"):
         TextureGanGenerator(w, c)
 
 

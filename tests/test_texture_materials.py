@@ -103,66 +103,45 @@ def test_half_size_is_the_next_mip_and_keeps_tiling():
         assert np.array_equal(getattr(flat_half, f), getattr(flat, f)[:32, :32]), f
 
 
-@pytest.fixture
-def fake_wood():
-    calls = []
-
+def fake_provider(calls):
     def make(source, size, seed, convention):
         calls.append((source, size, seed, convention))
         return PBRSet(*(np.full((size, size, 3), 100, np.uint8) for _ in range(3)))
 
-    provider = M.TextureProvider("texture-gan", "abc123", make)
-    shipped = M.provider_for("wood")  # the shipped texture-gan, by default
-    M.unregister_provider(["wood"])
-    before = M.providers_version()
-    M.register_provider(provider, ["wood"])
-    yield provider, calls, before
-    M.unregister_provider(["wood"])
-    M.register_provider(shipped, ["wood"])
+    return M.TextureProvider("texture-gan", "abc123", make)
 
 
-def test_a_trained_model_can_take_a_source_over(fake_wood):
-    provider, calls, before = fake_wood
-    assert M.provider_for("wood") is provider
-    assert M.providers_version() != before  # prop versions (and asset ids) follow the maps
-    maps = M.material_maps("weathered_wood", 64, seed=9)  # the finish applies on top
+def test_a_trained_model_can_take_a_source_over():
+    calls = []
+    provider = fake_provider(calls)
+    lib = M.MaterialLibrary((provider, ["wood"]))
+    assert lib.provider_for("wood") is provider
+    assert lib.provider_for("terracotta") is M.PROCEDURAL
+    assert lib.version != M.PROCEDURAL_LIBRARY.version  # prop versions follow the maps
+    maps = lib.maps("weathered_wood", 64, seed=9)  # the finish applies on top
     assert calls == [("wood", 64, 9, "opengl")]
-    assert (M.material_maps("wood", 64, seed=9).base_color == 100).all()
+    assert (lib.maps("wood", 64, seed=9).base_color == 100).all()
     assert not (maps.base_color == 100).all()
-    assert M.provider_for("terracotta") is M.PROCEDURAL
+    # The module-level helpers use the procedural library: nothing global changed.
+    assert not (M.material_maps("wood", 64, seed=9).base_color == 100).all()
     with pytest.raises(ValueError, match="already provided by 'texture-gan'"):
-        M.register_provider(provider, ["wood"])
+        M.MaterialLibrary((provider, ["wood"]), (provider, ["wood"]))
     with pytest.raises(ValueError, match="unknown source texture 'brick'"):
-        M.register_provider(provider, ["brick"])
+        M.MaterialLibrary((provider, ["brick"]))
 
 
-def test_unregister_restores_the_procedural_maps(fake_wood):
-    _, _, before = fake_wood
-    M.unregister_provider(["wood"])
-    assert M.provider_for("wood") is M.PROCEDURAL and M.providers_version() == before
+def test_the_shipped_prop_models_take_texture_gan_maps():
+    from generators.core import registry
 
-
-def test_the_shipped_texture_gan_makes_its_sources_by_default():
-    from generators.texture_gan.generator import TextureGanGenerator
-
+    models = registry.load_models(["procedural", "texture-gan"])
+    lib, gan = models["procedural"].materials, models["texture-gan"]
     for source in ("wood", "marble", "stone", "fabric"):
-        assert M.provider_for(source).name == "texture-gan"
+        assert lib.provider_for(source).name == "texture-gan"
+        assert lib.provider_for(source).version == gan.info.version
     for source in ("terracotta", "brass"):
-        assert M.provider_for(source) is M.PROCEDURAL
-    gan = TextureGanGenerator()
-    assert M.provider_for("wood").version == gan.info.version
-    maps = M.material_maps("wood", 64, seed=4)
+        assert lib.provider_for(source) is M.PROCEDURAL
+    maps = lib.maps("wood", 64, seed=4)
     direct = gan.maps("wood", 4, 64)
     assert all(np.array_equal(getattr(maps, f), getattr(direct, f))
                for f in ("base_color", "normal", "orm"))
-    assert not np.array_equal(maps.base_color, M.material_maps("wood", 64, seed=5).base_color)
-
-
-def test_without_texture_gan_weights_props_keep_the_procedural_maps(monkeypatch, tmp_path,
-                                                                     caplog):
-    from generators.texture_gan import provider
-
-    monkeypatch.setattr(provider, "CONFIG", tmp_path / "missing.json")
-    with caplog.at_level("WARNING"):
-        assert provider.register_default() == []
-    assert "keep the procedural maps" in caplog.text
+    assert not np.array_equal(maps.base_color, lib.maps("wood", 64, seed=5).base_color)

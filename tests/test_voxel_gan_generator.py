@@ -42,7 +42,7 @@ def test_shipped_weights_are_fp16_and_match_their_config(gen):
 def test_missing_weights_refuse_to_load(copies, tmp_path):
     w, c = copies
     w.unlink()
-    with pytest.raises(ModelLoadError, match="missing.*generators.voxel_gan.export"):
+    with pytest.raises(ModelLoadError, match="missing.*vitrine export voxel-gan"):
         VoxelGanGenerator(weights=w, config=c)
 
 

@@ -104,6 +104,9 @@ class Asset:
     meshes: list[Mesh] = field(default_factory=list)  # finest first (lod 0, 1, ...)
     material: Material | None = None
     metadata: dict[str, Any] = field(default_factory=dict)  # JSON-serialisable extras
+    # Milliseconds this asset took to generate, set by `Generator.generate` (not part of the
+    # bytes); None when a batched model could only time the whole batch.
+    generate_ms: float | None = field(default=None, compare=False)
 
     @property
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:

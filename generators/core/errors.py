@@ -35,7 +35,11 @@ class Cancelled(GeneratorError):
     """The caller cancelled the work (CANCELLED); raised from `CancelToken.check`."""
 
 
-class EmptyShape(RuntimeError):
+class GenerationFailed(GeneratorError):
+    """This spec could not be made (INTERNAL); the other specs of its batch are unaffected."""
+
+
+class EmptyShape(GenerationFailed):
     """A shape model produced no surface for a seed (reported, never served as garbage)."""
 
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from generators.core.errors import InvalidOption
 
 
@@ -47,6 +49,7 @@ class OptionSpec:
             value = float(value)
             if not math.isfinite(value):
                 raise InvalidOption(field, f"got {value}; allowed: {self.allowed()}")
+            value = canonical_float(value)
         if (self.min is not None and value < self.min) or (
             self.max is not None and value > self.max
         ):
@@ -54,6 +57,13 @@ class OptionSpec:
         if self.power_of_two and value & (value - 1):
             raise InvalidOption(field, f"got {value}; allowed: {self.allowed()}")
         return value
+
+
+def canonical_float(value: float) -> float:
+    """The shortest decimal that round-trips through float32, the wire's float type: 0.3 sent
+    over the wire arrives as 0.30000001192..., and must give the same request (and asset id)
+    as 0.3 given in process or left to its default."""
+    return float(str(np.float32(value)))
 
 
 def _fmt(x: float | None) -> str:

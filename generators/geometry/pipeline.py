@@ -1,5 +1,6 @@
 """The prop pipeline every shape model shares: field -> clean, sized LOD meshes -> a
-textured prop (UVs for the category's tileable material, and its PBR maps)."""
+textured prop (UVs for the category's tileable material, and its PBR maps), and `PropModel`,
+the base of every prop model (shared options, its material library, its version)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 import numpy as np
 
 from generators.core.asset import KIND_PROP, Asset, CancelToken, Material, Mesh, Spec
+from generators.core.options import OptionSpec
+from generators.core.registry import Generator, GeneratorInfo, make_version
 from generators.geometry.cleanup import clean
 from generators.geometry.decimate import lod_chain
 from generators.geometry.extract import mesh_from_field
@@ -17,7 +20,12 @@ from generators.geometry.normals import vertex_normals
 from generators.geometry.placement import placement
 from generators.geometry.smooth import taubin
 from generators.geometry.uv import planar_uv
-from generators.texture.materials import material_for, prop_material, tile_m
+from generators.texture.materials import (
+    PROCEDURAL_LIBRARY,
+    MaterialLibrary,
+    material_for,
+    tile_m,
+)
 
 
 def prop_meshes(
@@ -66,6 +74,7 @@ def textured(
     seed: int,  # the asset's seed: the material's maps derive from it (deterministic bytes)
     options: Mapping[str, Any],  # resolved prop options (texture_size, material)
     cancel: CancelToken | None = None,
+    materials: MaterialLibrary = PROCEDURAL_LIBRARY,  # who makes each material's maps
 ) -> tuple[list[Mesh], Material]:
     """UV-unwrap every level for the requested (or the category's) material; make its maps.
 
@@ -82,7 +91,7 @@ def textured(
         u = planar_uv(m.vertices, m.faces, m.normals, repeat_m, grain_vertical=mat.grain_vertical)
         out.append(replace(m, vertices=u.vertices, faces=u.faces, normals=u.normals, uvs=u.uvs))
     check()
-    return out, prop_material(mat.name, size, seed)
+    return out, materials.prop_material(mat.name, size, seed)
 
 
 def prop_asset(
@@ -93,10 +102,38 @@ def prop_asset(
     *,
     metadata: dict[str, Any] | None = None,  # JSON-serialisable extras for the Asset
     cancel: CancelToken | None = None,
+    materials: MaterialLibrary = PROCEDURAL_LIBRARY,  # who makes each material's maps
     **field_kwargs: Any,  # inside_below, level, smooth_iterations: as prop_meshes takes them
 ) -> Asset:
     """A whole textured prop from a field: what every shape model's `generate` returns."""
     meshes = prop_meshes(grid, origin, spacing, spec.options, cancel=cancel, **field_kwargs)
-    meshes, material = textured(meshes, spec.category, spec.seed, spec.options, cancel)
+    meshes, material = textured(meshes, spec.category, spec.seed, spec.options, cancel,
+                                materials)
     return Asset(kind=KIND_PROP, category=spec.category, seed=spec.seed, meshes=meshes,
                  material=material, metadata=metadata or {})
+
+
+class PropModel(Generator):
+    """Base of the prop models: the prop options, a material library built from the models
+    the family requires (texture-gan makes wood, marble, stone and fabric), and a version that
+    covers the code (`VERSION`, bumped by hand), the weights and those models."""
+
+    PREFIX = "prop-"  # version prefix, e.g. "proc-"
+    VERSION = "1"  # bump whenever this model's bytes change for the same weights and request
+
+    def setup(self, name: str, description: str, categories: tuple[str, ...],
+              options: tuple[OptionSpec, ...], deps: Mapping[str, Generator] | None,
+              weights_sha256: str | None = None) -> None:
+        deps = dict(deps or {})
+        textures = deps.get("texture-gan")
+        self.materials = (PROCEDURAL_LIBRARY if textures is None else
+                          MaterialLibrary((textures.texture_provider(), textures.prop_sources)))
+        self.info = GeneratorInfo(
+            name=name, kind=KIND_PROP,
+            version=make_version(self.PREFIX, self.VERSION, weights_sha256, deps),
+            description=description, categories=tuple(categories), options=tuple(options))
+
+    def prop(self, spec: Spec, grid: np.ndarray, origin: np.ndarray, spacing: float,
+             **kwargs: Any) -> Asset:
+        """`prop_asset` with this model's material library."""
+        return prop_asset(spec, grid, origin, spacing, materials=self.materials, **kwargs)

@@ -1,7 +1,24 @@
 """`implicit-gan`: an IM-GAN style latent GAN over an implicit SDF decoder (see MODEL_CARD.md).
 
-Importing this package registers the served model; training, export and evaluation live in
-`train`, `export` and `evaluate`.
+`config` holds the architecture and training recipe, `model` the networks, `train` the two
+stages' steps, `export` and `evaluate` the run -> weights and metric-table entry points,
+`generator` serves the weights.
 """
 
-from generators.implicit_gan import generator  # noqa: F401  (registers "implicit-gan")
+from generators.core.family import Family
+
+FAMILY = Family(
+    name="implicit-gan",
+    generator="generators.implicit_gan.generator:ImplicitGanGenerator",
+    order=20,
+    train="generators.implicit_gan.train:main",
+    export="generators.implicit_gan.export:main",
+    evaluate="generators.implicit_gan.evaluate:main",
+    recipe=(
+        ("train", "implicit-gan", "--out", "runs/implicit-gan", "--ae-steps", "14000",
+         "--gan-steps", "50000"),
+        ("export", "implicit-gan", "--run", "runs/implicit-gan", "--ship"),
+        ("eval", "implicit-gan", "--side-by-side"),
+    ),
+    requires=("texture-gan",),
+)

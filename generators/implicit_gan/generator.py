@@ -20,31 +20,30 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from generators.core.asset import KIND_PROP, Asset, CancelToken, Spec
+from generators.core.asset import Asset, CancelToken, Spec
 from generators.core.errors import EmptyShape, InvalidOption, ModelLoadError
 from generators.core.options import OptionSpec
-from generators.core.registry import MAX_SEED, Generator, GeneratorInfo, register, source_hash
+from generators.core.registry import MAX_SEED, Generator
 from generators.core.weights import load_network
 from generators.geometry.adaptive import dense_field_coarse_to_fine
 from generators.geometry.options import PROP_OPTIONS
-from generators.geometry.pipeline import prop_asset
+from generators.geometry.pipeline import PropModel
 from generators.implicit_gan.data import CUBE_OVER_EXTENT, voxel_centres
 from generators.implicit_gan.model import ImplicitGan, serving_dtype
-from generators.texture.materials import providers_version
 
 log = logging.getLogger(__name__)
 
-_GENERATORS_DIR = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS = WEIGHTS_DIR / "implicit-gan.safetensors"
 CONFIG = WEIGHTS_DIR / "implicit-gan.json"
-REBUILD = "python -m generators.implicit_gan.export --run runs/implicit-gan"
+REBUILD = "vitrine export implicit-gan --run runs/implicit-gan --ship"
 
 RESOLUTION = OptionSpec(
     "resolution", "int", 128,
@@ -71,11 +70,12 @@ IMPLICIT_OPTIONS = PROP_OPTIONS + (RESOLUTION, VARIATION, SPREAD, MORPH_SEED, MO
 COARSE = 32  # first level of the coarse-to-fine extraction (cells along the cube's side)
 
 
-def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG) -> tuple[ImplicitGan, dict]:
-    net, cfg = load_network("implicit-gan", ImplicitGan, weights, config, REBUILD,
+def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG,
+                 name: str = "implicit-gan") -> tuple[ImplicitGan, dict]:
+    net, cfg = load_network(name, ImplicitGan, weights, config, REBUILD,
                             required=("categories", "extent_m"))
     if len(cfg["categories"]) != net.generator.n_classes:
-        raise ModelLoadError(f"implicit-gan: {config} lists {len(cfg['categories'])} categories "
+        raise ModelLoadError(f"{name}: {config} lists {len(cfg['categories'])} categories "
                              f"for a {net.generator.n_classes}-class network")
     return net, cfg
 
@@ -128,33 +128,42 @@ def check_morph(options) -> tuple[int | None, float]:
     return seed_b, (0.0 if t is None else float(t))
 
 
-@register("implicit-gan")
-class ImplicitGanGenerator(Generator):
-    def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG) -> None:
-        net, self.cfg = load_weights(Path(weights), Path(config))
+class ImplicitGanGenerator(PropModel):
+    PREFIX = "igan-"
+    VERSION = "1"  # bump when this code, the prop pipeline or export change the bytes
+
+    def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG,
+                 name: str = "implicit-gan", deps: Mapping[str, Generator] | None = None) -> None:
+        net, self.cfg = load_weights(Path(weights), Path(config), name)
         self.decoder, self.latent_gen = net.decoder, net.generator
         self.categories = tuple(self.cfg["categories"])
-        version = source_hash(
-            _GENERATORS_DIR / "implicit_gan", _GENERATORS_DIR / "geometry",
-            _GENERATORS_DIR / "export", _GENERATORS_DIR / "texture",
-            _GENERATORS_DIR / "options.py", _GENERATORS_DIR / "asset.py",
-            extra=(self.cfg["sha256"][:12] + providers_version() + str(serving_dtype())).encode(),
-        )
-        self.info = GeneratorInfo(
-            name="implicit-gan",
-            kind=KIND_PROP,
-            version=f"igan-{version}",
-            description="IM-GAN style implicit model: a latent GAN and an SDF decoder trained on "
-                        "the procedural props; smooth watertight meshes at any resolution, "
-                        "variations and morphs.",
-            categories=self.categories,
-            options=IMPLICIT_OPTIONS,
-        )
+        # The serving precision shapes the bytes (bfloat16 where the CPU has it), so the
+        # version says which one ran.
+        self.setup(name, "IM-GAN style implicit model: a latent GAN and an SDF decoder trained "
+                   "on the procedural props; smooth watertight meshes at any resolution, "
+                   "variations and morphs.", self.categories, IMPLICIT_OPTIONS, deps,
+                   self.cfg["sha256"])
+        self.info = replace(self.info, version=f"{self.info.version}-{serving_dtype()}"
+                            .replace("torch.", ""))
 
     def resolve(self, category: str, seed: int, options) -> Spec:
         spec = super().resolve(category, seed, options)
         check_morph(spec.options)  # the pair is checked before any work starts
         return spec
+
+    def canonical(self, spec: Spec) -> Spec:
+        """One spelling per shape: a morph at t = 0 is the seed itself and at t = 1 the
+        morph seed's own asset (reported under that seed); variation 0 ignores `spread`."""
+        o = dict(spec.options)
+        seed_b, t = check_morph(o)
+        seed = spec.seed
+        if seed_b is not None and t in (0.0, 1.0):
+            if t == 1.0:
+                seed, o["variation"] = seed_b, 0
+            o["morph_seed"] = o["morph_t"] = None
+        if not o.get("variation"):
+            o["spread"] = SPREAD.default
+        return Spec(spec.category, seed, o)
 
     # ------------------------------------------------------------------ latents
     @torch.inference_mode()
@@ -187,26 +196,21 @@ class ImplicitGanGenerator(Generator):
         """(grid, origin, spacing, stats) of latent z in cube units, coarse to fine."""
         return extract_field(self.decoder.bind(z), resolution, cancel)
 
-    def generate(self, specs: Sequence[Spec], cancel: CancelToken | None = None) -> list[Asset]:
-        assets = []
-        for spec in specs:
-            if cancel:
-                cancel.check()
-            seed_b, t = check_morph(spec.options)
-            z = self.latent_for(spec)
-            grid, origin, spacing, stats = self.field(z, spec.options["resolution"], cancel)
-            if not (grid < 0).any():
-                raise EmptyShape(f"implicit-gan produced an empty {spec.category} for seed "
-                                 f"{spec.seed}; try another seed")
-            side_m = float(self.cfg["extent_m"][spec.category]) * CUBE_OVER_EXTENT
-            # The material follows the nearer end of a morph, so both ends are the seeds' assets.
-            material_seed = seed_b if seed_b is not None and t >= 0.5 else spec.seed
-            asset = prop_asset(
-                Spec(spec.category, material_seed, spec.options), grid, origin * side_m,
-                spacing * side_m, inside_below=True, level=0.0, cancel=cancel,
-                metadata={"field_points": stats["points_evaluated"],
-                          "field_ms": round(1000 * stats["seconds"], 1)},
-            )
-            asset.seed = spec.seed
-            assets.append(asset)
-        return assets
+    def generate_one(self, spec: Spec, cancel: CancelToken | None = None) -> Asset:
+        seed_b, t = check_morph(spec.options)
+        z = self.latent_for(spec)
+        grid, origin, spacing, stats = self.field(z, spec.options["resolution"], cancel)
+        if not (grid < 0).any():
+            raise EmptyShape(f"{self.info.name} produced an empty {spec.category} for seed "
+                             f"{spec.seed}; try another seed")
+        side_m = float(self.cfg["extent_m"][spec.category]) * CUBE_OVER_EXTENT
+        # The material follows the nearer end of a morph, so both ends are the seeds' assets.
+        material_seed = seed_b if seed_b is not None and t >= 0.5 else spec.seed
+        asset = self.prop(
+            Spec(spec.category, material_seed, spec.options), grid, origin * side_m,
+            spacing * side_m, inside_below=True, level=0.0, cancel=cancel,
+            metadata={"field_points": stats["points_evaluated"],
+                      "field_ms": round(1000 * stats["seconds"], 1)},
+        )
+        asset.seed = spec.seed
+        return asset

@@ -5,6 +5,11 @@ lathe profiles, capitals, ...) is drawn from the seed. They are served directly,
 the training data of the learned shape models.
 """
 
-from generators.procedural.generator import ProceduralGenerator
+from generators.core.family import Family
 
-__all__ = ["ProceduralGenerator"]
+FAMILY = Family(
+    name="procedural",
+    generator="generators.procedural.generator:ProceduralGenerator",
+    order=0,
+    requires=("texture-gan",),  # the wood, marble, stone and fabric maps of its materials
+)

@@ -8,16 +8,14 @@ Where maps come from. A material names a *source* texture ("wood", "marble", ...
 optional *finish* applied to the source's maps (weathered wood is wood, greyed and roughened).
 A source's maps come from a `TextureProvider`: the procedural one below (the tileable
 exemplars of `generators.texture.exemplars`, plus terracotta and brushed brass made here),
-unless a trained model takes the source over with `register_provider`. The shipped texture GAN
-does so for wood, marble, stone and fabric by default (`DEFAULT_PROVIDERS`,
-`generators.texture_gan.provider`); another model would register like this:
+unless the prop model's `MaterialLibrary` names another. The shipped prop models require the
+texture GAN (`Family.requires`), and their library takes wood, marble, stone and fabric from it:
 
-    register_provider(TextureProvider("texture-gan", weights_sha[:12], make), ["wood", "marble"])
+    MaterialLibrary((texture_gan.texture_provider(), texture_gan.prop_sources))
 
-`make(source, size, seed, convention) -> PBRSet` must return tileable maps, be a pure function
-of its arguments (props are cached by request), and register before the prop models are
-constructed: a prop model's version includes `providers_version()`, so asset ids change when
-the maps do. Only tileable sources exist here: the photo exemplars (brick, grass, gravel) do
+`make(source, size, seed, convention) -> PBRSet` must return tileable maps and be a pure
+function of its arguments (props are cached by request); a prop model's version includes its
+library's `version`, so asset ids change when the maps do. Only tileable sources exist here: the photo exemplars (brick, grass, gravel) do
 not tile and are never put on a prop.
 
 Texel density. Procedural and SGAN-style textures have features of a fixed size in *pixels*
@@ -29,7 +27,6 @@ surface one repeat covers: a 512 wood texture repeats every 0.5 m, a 2048 one ev
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import time
 import zlib
@@ -131,55 +128,58 @@ _MADE_HERE = {"terracotta": _terracotta, "brass": _brass}
 SOURCES: tuple[str, ...] = PROCEDURAL_MATERIALS + tuple(_MADE_HERE)
 PROCEDURAL = TextureProvider("procedural", "1", _procedural)
 
-_PROVIDERS: dict[str, TextureProvider] = {}  # source -> provider registered over PROCEDURAL
+class MaterialLibrary:
+    """Who makes each source texture's maps: `PROCEDURAL`, unless a provider takes it over.
 
-# Trained models that make their sources' maps by default: each module's `register_default()`
-# runs on the first use of the providers below (lazily: importing a prop model loads no
-# network, and which provider makes a source does not depend on import order).
-DEFAULT_PROVIDERS: tuple[str, ...] = ("generators.texture_gan.provider",)
-_defaults = {"loaded": False}
+    A prop model holds one, built from the models it requires (`Family.requires`): the shipped
+    prop models take wood, marble, stone and fabric from the loaded texture-gan
+    (`TextureGanGenerator.texture_provider`). Nothing here is global, so which maps a prop
+    wears depends on the models loaded, never on import order.
+    """
+
+    def __init__(self, *providers: tuple[TextureProvider, Iterable[str]]):
+        self._providers: dict[str, TextureProvider] = {}
+        for provider, sources in providers:
+            for source in sources:
+                if source not in SOURCES:
+                    raise ValueError(f"unknown source texture {source!r}; known: "
+                                     f"{', '.join(SOURCES)}")
+                if source in self._providers:
+                    raise ValueError(f"source texture {source!r} is already provided by "
+                                     f"{self._providers[source].name!r}")
+                self._providers[source] = provider
+
+    def provider_for(self, source: str) -> TextureProvider:
+        return self._providers.get(source, PROCEDURAL)
+
+    @property
+    def version(self) -> str:
+        """A short hash of who provides every source; part of each prop model's version."""
+        ident = ";".join(f"{s}={self.provider_for(s).name}@{self.provider_for(s).version}"
+                         for s in SOURCES)
+        return hashlib.sha256(ident.encode()).hexdigest()[:12]
+
+    def maps(self, material: str, size: int, seed: int, convention: str = "opengl") -> PBRSet:
+        """A prop material's tileable maps at size x size: a pure function of the arguments."""
+        m = material_for("", material)
+        t0 = time.perf_counter()
+        provider = self.provider_for(m.source)
+        maps = provider.make(m.source, check_size(size), int(seed), convention)
+        if m.finish is not None:
+            maps = m.finish(maps)
+        log.debug("%s maps %dx%d (%s) in %.1f ms", material, size, size, provider.name,
+                  (time.perf_counter() - t0) * 1e3)
+        return maps
+
+    def prop_material(self, material: str, size: int, seed: int) -> Material:
+        """The textured `Material` of a prop: factors at 1 so the maps carry the look."""
+        m = material_for("", material)
+        maps = self.maps(m.name, size, seed)
+        return Material(m.name, (1.0, 1.0, 1.0, 1.0), metallic=1.0, roughness=1.0,
+                        textures=maps)
 
 
-def _ensure_defaults() -> None:
-    if _defaults["loaded"]:
-        return
-    _defaults["loaded"] = True  # first: register_default registers through this module
-    for module in DEFAULT_PROVIDERS:
-        importlib.import_module(module).register_default()
-
-
-def register_provider(provider: TextureProvider, sources: Iterable[str]) -> None:
-    """Make `provider` the maker of `sources`' maps. A source taken over twice is an error."""
-    _ensure_defaults()
-    sources = list(sources)
-    for source in sources:
-        if source not in SOURCES:
-            raise ValueError(f"unknown source texture {source!r}; known: {', '.join(SOURCES)}")
-        if source in _PROVIDERS:
-            raise ValueError(f"source texture {source!r} is already provided by "
-                             f"{_PROVIDERS[source].name!r}")
-    for source in sources:
-        _PROVIDERS[source] = provider
-        log.info("texture source %s now provided by %s %s", source, provider.name,
-                 provider.version)
-
-
-def unregister_provider(sources: Iterable[str]) -> None:
-    """Give `sources` back to the procedural provider (tests, model unload)."""
-    _ensure_defaults()
-    for source in sources:
-        _PROVIDERS.pop(source, None)
-
-
-def provider_for(source: str) -> TextureProvider:
-    _ensure_defaults()
-    return _PROVIDERS.get(source, PROCEDURAL)
-
-
-def providers_version() -> str:
-    """A short hash of who provides every source; part of each prop model's version."""
-    ident = ";".join(f"{s}={provider_for(s).name}@{provider_for(s).version}" for s in SOURCES)
-    return hashlib.sha256(ident.encode()).hexdigest()[:12]
+PROCEDURAL_LIBRARY = MaterialLibrary()  # every source from the procedural exemplars
 
 
 # --------------------------------------------------------------------------- prop materials
@@ -248,24 +248,16 @@ def tile_m(material: PropMaterial | str, size: int) -> float:
     return check_size(size) / m.texels_per_m
 
 
-def material_maps(material: str, size: int, seed: int, convention: str = "opengl") -> PBRSet:
-    """A prop material's tileable maps at size x size: a pure function of the arguments."""
-    m = material_for("", material)
-    t0 = time.perf_counter()
-    provider = provider_for(m.source)
-    maps = provider.make(m.source, check_size(size), int(seed), convention)
-    if m.finish is not None:
-        maps = m.finish(maps)
-    log.debug("%s maps %dx%d (%s) in %.1f ms", material, size, size, provider.name,
-              (time.perf_counter() - t0) * 1e3)
-    return maps
+def material_maps(material: str, size: int, seed: int, convention: str = "opengl",
+                  library: MaterialLibrary = PROCEDURAL_LIBRARY) -> PBRSet:
+    """`library.maps(...)`: a material's maps (procedural sources unless a library is given)."""
+    return library.maps(material, size, seed, convention)
 
 
-def prop_material(material: str, size: int, seed: int) -> Material:
-    """The textured `Material` of a prop: factors at 1 so the maps carry the look."""
-    m = material_for("", material)
-    maps = material_maps(m.name, size, seed)
-    return Material(m.name, (1.0, 1.0, 1.0, 1.0), metallic=1.0, roughness=1.0, textures=maps)
+def prop_material(material: str, size: int, seed: int,
+                  library: MaterialLibrary = PROCEDURAL_LIBRARY) -> Material:
+    """`library.prop_material(...)` (procedural sources unless a library is given)."""
+    return library.prop_material(material, size, seed)
 
 
 # sRGB-encoded byte -> linear light, exact for every 8-bit value; and back from linear light

@@ -26,18 +26,18 @@ import torch
 from generators.core.asset import KIND_TEXTURE, Asset, CancelToken, Material, Spec
 from generators.core.errors import ModelLoadError
 from generators.core.options import OptionSpec
-from generators.core.registry import Generator, GeneratorInfo, register, source_hash
+from generators.core.registry import Generator, GeneratorInfo, make_version
 from generators.core.weights import load_network
+from generators.texture.materials import SOURCES, TextureProvider
 from generators.texture.pbr import CONVENTIONS, MAX_SIZE, MIN_SIZE, PBRSet, pbr_from_albedo_height
 from generators.texture_gan.model import UPSAMPLE, TextureGenerator, for_inference
 
 log = logging.getLogger(__name__)
 
-_GENERATORS_DIR = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS = WEIGHTS_DIR / "texture-gan.safetensors"
 CONFIG = WEIGHTS_DIR / "texture-gan.json"
-REBUILD = "python -m generators.texture_gan.export --run runs/texture-gan"
+REBUILD = "vitrine export texture-gan --run runs/texture-gan-ft --ship"
 
 TEXTURE_SIZE = OptionSpec(
     "texture_size", "int", 512, "edge length of every map in pixels",
@@ -53,9 +53,8 @@ TEXTURE_OPTIONS: tuple[OptionSpec, ...] = (TEXTURE_SIZE, NORMAL_CONVENTION)
 DEFAULT_NORMAL_STRENGTH = 1.0  # as the exemplars' own maps (Exemplar.pbr), so they compare
 
 
-# One network per process and weights file: the served model and the prop provider
-# (`provider.py`) each construct a TextureGanGenerator, and the inference network they run is
-# read-only, so both share it. Keyed by the files' paths, sizes and modification times and the
+# One network per process and weights file: every TextureGanGenerator built on the same files
+# (tests, evaluations, the server) shares the read-only inference network. Keyed by the files' paths, sizes and modification times and the
 # config's text: a changed file loads (and is checked) afresh.
 _LOADED: dict[tuple, tuple[TextureGenerator, dict]] = {}
 _LOADED_LOCK = threading.Lock()
@@ -129,19 +128,12 @@ def synthesize(G: TextureGenerator, material_index: int, seed: int, size: int,
     return y[..., :3], y[..., 3], y[..., 4]
 
 
-def model_version(weights_sha256: str) -> str:
-    """The served model's version: the code that shapes its maps and the weights' digest."""
-    version = source_hash(
-        _GENERATORS_DIR / "texture_gan", _GENERATORS_DIR / "texture" / "pbr.py",
-        _GENERATORS_DIR / "export", _GENERATORS_DIR / "asset.py",
-        extra=weights_sha256[:12].encode(),
-    )
-    return f"tgan-{version}"
-
-
-@register("texture-gan")
 class TextureGanGenerator(Generator):
-    def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG) -> None:
+    PREFIX = "tgan-"
+    VERSION = "1"  # bump when this code, the PBR maps or export change the bytes
+
+    def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG,
+                 name: str = "texture-gan") -> None:
         self.net, self.cfg = load_weights(Path(weights), Path(config))
         self.materials = tuple(self.cfg["materials"])
         self.normal_strength = float(self.cfg.get("normal_strength", DEFAULT_NORMAL_STRENGTH))
@@ -152,14 +144,27 @@ class TextureGanGenerator(Generator):
         except (TypeError, ValueError, AttributeError) as err:
             raise ModelLoadError(f"texture-gan: {config} has a bad cut_offset(s): {err}") from err
         self.info = GeneratorInfo(
-            name="texture-gan",
+            name=name,
             kind=KIND_TEXTURE,
-            version=model_version(self.cfg["sha256"]),
+            version=make_version(self.PREFIX, self.VERSION, self.cfg["sha256"]),
             description="Tileable PBR material textures (base colour, normal, ORM) from a "
                         "material-conditioned spatial GAN (PSGAN family); any power-of-two size.",
             categories=self.materials,
             options=TEXTURE_OPTIONS,
         )
+
+    @property
+    def prop_sources(self) -> tuple[str, ...]:
+        """The prop materials' source textures this model makes (the photo materials do not
+        tile, so they never go on a prop)."""
+        return tuple(m for m in self.materials if m in SOURCES)
+
+    def texture_provider(self) -> TextureProvider:
+        """This model as the maker of prop materials' maps (`MaterialLibrary`): a new texture
+        per seed, versioned with this model."""
+        return TextureProvider(self.info.name, self.info.version,
+                               lambda source, size, seed, convention:
+                               self.maps(source, seed, size, convention))
 
     def cut_for(self, material: str) -> tuple[int, int]:
         """Where this material's torus is cut (rows, columns): its own entry, else the
@@ -176,21 +181,15 @@ class TextureGanGenerator(Generator):
         return pbr_from_albedo_height(albedo, height, rough, 0.0, self.normal_strength,
                                       convention)
 
-    def generate(self, specs: Sequence[Spec], cancel: CancelToken | None = None) -> list[Asset]:
-        assets = []
-        for spec in specs:
-            if cancel:
-                cancel.check()
-            t0 = time.perf_counter()
-            size, convention = spec.options["texture_size"], spec.options["normal_convention"]
-            pbr = self.maps(spec.category, spec.seed, size, convention, cancel)
-            # glTF multiplies each map by its factor: white base colour, metallic and
-            # roughness factors 1, so the maps alone carry the look (ORM blue is 0: dielectric).
-            material = Material(spec.category, (1.0, 1.0, 1.0, 1.0), metallic=1.0,
-                                roughness=1.0, textures=pbr)
-            assets.append(Asset(
-                kind=KIND_TEXTURE, category=spec.category, seed=spec.seed, material=material,
-                metadata={"texture_size": size, "normal_convention": convention,
-                          "maps_ms": round((time.perf_counter() - t0) * 1e3, 1)},
-            ))
-        return assets
+    def generate_one(self, spec: Spec, cancel: CancelToken | None = None) -> Asset:
+        t0 = time.perf_counter()
+        size, convention = spec.options["texture_size"], spec.options["normal_convention"]
+        pbr = self.maps(spec.category, spec.seed, size, convention, cancel)
+        # glTF multiplies each map by its factor: white base colour, metallic and roughness
+        # factors 1, so the maps alone carry the look (ORM blue is 0: dielectric).
+        material = Material(spec.category, (1.0, 1.0, 1.0, 1.0), metallic=1.0, roughness=1.0,
+                            textures=pbr)
+        return Asset(kind=KIND_TEXTURE, category=spec.category, seed=spec.seed,
+                     material=material,
+                     metadata={"texture_size": size, "normal_convention": convention,
+                               "maps_ms": round((time.perf_counter() - t0) * 1e3, 1)})

@@ -1,10 +1,23 @@
 """`voxel-gan`: a class-conditional 3D-GAN for props, trained on the procedural voxel set.
 
-`model` holds the networks, `train` the resumable training loop (`vitrine train voxel-gan`),
-`export` turns a run into the shipped fp16 weights, `evaluate` prints the metric table
-(`vitrine eval voxel-gan`) and `generator` serves the weights through the registry.
+`config` holds the architecture and training recipe, `model` the networks, `train` the step
+(`vitrine train voxel-gan`), `export` turns a run into weights (`vitrine export voxel-gan`),
+`evaluate` prints the metric table (`vitrine eval voxel-gan`) and `generator` serves them.
 """
 
-from generators.voxel_gan.generator import VoxelGanGenerator
+from generators.core.family import Family
 
-__all__ = ["VoxelGanGenerator"]
+FAMILY = Family(
+    name="voxel-gan",
+    generator="generators.voxel_gan.generator:VoxelGanGenerator",
+    order=10,
+    train="generators.voxel_gan.train:main",
+    export="generators.voxel_gan.export:main",
+    evaluate="generators.voxel_gan.evaluate:main",
+    recipe=(
+        ("train", "voxel-gan", "--out", "runs/voxel-gan", "--steps", "6000"),
+        ("export", "voxel-gan", "--run", "runs/voxel-gan", "--ship"),
+        ("eval", "voxel-gan"),
+    ),
+    requires=("texture-gan",),
+)

@@ -10,30 +10,28 @@ with a `ModelLoadError` that names the file and the command that rebuilds it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from generators.core.asset import KIND_PROP, Asset, CancelToken, Spec
+from generators.core.asset import Asset, CancelToken, Spec
 from generators.core.errors import EmptyShape, ModelLoadError
 from generators.core.options import OptionSpec
-from generators.core.registry import Generator, GeneratorInfo, register, source_hash
+from generators.core.registry import Generator
 from generators.core.weights import load_network
 from generators.geometry.options import PROP_OPTIONS
-from generators.geometry.pipeline import prop_asset
-from generators.texture.materials import providers_version
+from generators.geometry.pipeline import PropModel
 from generators.voxel_gan.model import VoxelGenerator, for_inference
 
 log = logging.getLogger(__name__)
 
-_GENERATORS_DIR = Path(__file__).resolve().parents[1]
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS = WEIGHTS_DIR / "voxel-gan.safetensors"
 CONFIG = WEIGHTS_DIR / "voxel-gan.json"
-REBUILD = "python -m generators.voxel_gan.export --run runs/voxel-gan"
+REBUILD = "vitrine export voxel-gan --run runs/voxel-gan --ship"
 
 RESOLUTION = OptionSpec(
     "resolution", "int", 64,
@@ -41,12 +39,13 @@ RESOLUTION = OptionSpec(
     min=32, max=128,
 )
 
-def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG) -> tuple[VoxelGenerator, dict]:
+def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG,
+                 name: str = "voxel-gan") -> tuple[VoxelGenerator, dict]:
     """The EMA generator in eval mode, and its JSON config; ModelLoadError on any defect."""
-    G, cfg = load_network("voxel-gan", VoxelGenerator, weights, config, REBUILD,
+    G, cfg = load_network(name, VoxelGenerator, weights, config, REBUILD,
                           required=("categories",))
     if len(cfg["categories"]) != G.n_classes:
-        raise ModelLoadError(f"voxel-gan: {config} lists {len(cfg['categories'])} categories "
+        raise ModelLoadError(f"{name}: {config} lists {len(cfg['categories'])} categories "
                              f"for a {G.n_classes}-class network")
     return G, cfg
 
@@ -57,28 +56,18 @@ def latent(seed: int, category_index: int, z_dim: int) -> torch.Tensor:
     return torch.randn(1, z_dim, generator=g)
 
 
-@register("voxel-gan")
-class VoxelGanGenerator(Generator):
-    def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG) -> None:
-        net, self.cfg = load_weights(Path(weights), Path(config))
+class VoxelGanGenerator(PropModel):
+    PREFIX = "vgan-"
+    VERSION = "1"  # bump when this code, the prop pipeline or export change the bytes
+
+    def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG,
+                 name: str = "voxel-gan", deps: Mapping[str, Generator] | None = None) -> None:
+        net, self.cfg = load_weights(Path(weights), Path(config), name)
         self.net = for_inference(net)  # same function; batches run ~1.5x faster per asset
         self.categories = tuple(self.cfg["categories"])
-        digest = self.cfg["sha256"][:12]
-        version = source_hash(
-            _GENERATORS_DIR / "voxel_gan", _GENERATORS_DIR / "geometry",
-            _GENERATORS_DIR / "export", _GENERATORS_DIR / "texture",
-            _GENERATORS_DIR / "options.py", _GENERATORS_DIR / "asset.py",
-            extra=(digest + providers_version()).encode(),
-        )
-        self.info = GeneratorInfo(
-            name="voxel-gan",
-            kind=KIND_PROP,
-            version=f"vgan-{version}",
-            description="Class-conditional 3D-GAN trained on the procedural props (32^3 "
-                        "occupancy); every seed is a new shape no parametric rule wrote.",
-            categories=self.categories,
-            options=PROP_OPTIONS + (RESOLUTION,),
-        )
+        self.setup(name, "Class-conditional 3D-GAN trained on the procedural props (32^3 "
+                   "occupancy); every seed is a new shape no parametric rule wrote.",
+                   self.categories, PROP_OPTIONS + (RESOLUTION,), deps, self.cfg["sha256"])
 
     @torch.inference_mode()
     def occupancy(self, category: str, seeds: Sequence[int]) -> np.ndarray:
@@ -102,22 +91,14 @@ class VoxelGanGenerator(Generator):
             out.append(torch.sigmoid(self.net(z, torch.full((b,), ci))).numpy()[:, 0])
         return np.concatenate(out)
 
-    def generate(self, specs: Sequence[Spec], cancel: CancelToken | None = None) -> list[Asset]:
-        assets = []
-        for spec in specs:
-            if cancel:
-                cancel.check()
-            prob = self.occupancy(spec.category, [spec.seed])[0]
-            if not (prob >= 0.5).any():
-                raise EmptyShape(f"voxel-gan produced an empty {spec.category} for seed "
-                                 f"{spec.seed}; try another seed")
-            grid, origin, spacing = self._field(prob, spec.category,
-                                                spec.options["resolution"])
-            assets.append(prop_asset(
-                spec, grid, origin, spacing, inside_below=False, level=0.5, cancel=cancel,
-                metadata={"occupied_voxels": int((prob >= 0.5).sum())},
-            ))
-        return assets
+    def generate_one(self, spec: Spec, cancel: CancelToken | None = None) -> Asset:
+        prob = self.occupancy(spec.category, [spec.seed])[0]
+        if not (prob >= 0.5).any():
+            raise EmptyShape(f"{self.info.name} produced an empty {spec.category} for seed "
+                             f"{spec.seed}; try another seed")
+        grid, origin, spacing = self._field(prob, spec.category, spec.options["resolution"])
+        return self.prop(spec, grid, origin, spacing, inside_below=False, level=0.5,
+                         cancel=cancel, metadata={"occupied_voxels": int((prob >= 0.5).sum())})
 
     def _field(self, prob: np.ndarray, category: str, resolution: int):
         """Pad, upsample to `resolution`, and place the grid in metres (real-world size)."""
