@@ -31,6 +31,7 @@ from generators.core.asset import KIND_PROP, Asset, Material
 from generators.core.registry import create
 from generators.export import export_asset
 from generators.geometry.pipeline import prop_meshes
+from generators.pipeline import Pipeline
 from generators.procedural import families
 from generators.texture.materials import CATEGORY_MATERIAL, PROP_MATERIALS
 
@@ -77,14 +78,13 @@ def timed(fn: Callable[[], object], n: int) -> list[float]:
 
 
 def bench_end_to_end(tmp: Path, n: int) -> None:
-    model = create("procedural")
-    # In process: resolve + generate + export, exactly what the server's worker does.
+    pipe = Pipeline({"procedural": create("procedural")})
+    # In process: the very pipeline the server's worker runs (prepare, generate, export).
     seeds = iter(range(1000, 1000 + 10 * n))
 
     def local():
         s = next(seeds)
-        spec = model.resolve(CATEGORIES[s % 6], s, {})
-        export_asset(model.generate([spec])[0], "glb")
+        pipe.build([pipe.prepare("procedural", CATEGORIES[s % 6], s, {})])
 
     local()  # warm up imports and caches
     in_proc = timed(local, n)
@@ -133,10 +133,12 @@ def bench_textures(n: int) -> None:
                       Material(pm.name, pm.base_color, pm.metallic, pm.roughness))
         return export_asset(asset, "glb")
 
+    pipe = Pipeline({"procedural": model})
+
     def textured(size: int):
         def run(cat: str, seed: int) -> list:
-            spec = model.resolve(cat, seed, {"texture_size": size})
-            return export_asset(model.generate([spec])[0], "glb")
+            job = pipe.prepare("procedural", cat, seed, {"texture_size": size})
+            return pipe.build([job])[0].files
         return run
 
     rows = {"untextured (geometry + factor-only material)": untextured}

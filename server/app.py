@@ -14,7 +14,7 @@ from grpc_reflection.v1alpha import reflection
 from vitrine.v1 import assets_pb2 as pb
 from vitrine.v1 import assets_pb2_grpc as pb_grpc
 
-from generators.core.registry import Generator, load_models
+from generators.core.registry import Generator, add_model_dir, load_models
 from server.cache import AssetCache
 from server.config import ServerConfig
 from server.service import AssetService
@@ -44,6 +44,8 @@ async def create_server(
 ) -> Running:
     """Load the models (refusing to start if one cannot serve), bind, start; returns the port."""
     if models is None:
+        for model_dir in config.model_dirs:
+            add_model_dir(model_dir)
         models = load_models(config.models or None)
     cache = AssetCache(config.data_dir, config.cache_max_bytes)
     service = AssetService(models, cache, config)

@@ -140,9 +140,13 @@ class AssetCache:
             return self._db.execute("SELECT 1 FROM assets WHERE asset_id=?",
                                     (asset_id,)).fetchone() is not None
 
-    def put(self, asset_id: str, meta: bytes, files: Sequence[bytes]) -> None:
-        """Store an asset atomically, then evict least recently used assets over the cap."""
+    def put(self, asset_id: str, meta: bytes, files: Sequence[bytes],
+            sha256s: Sequence[str] | None = None) -> None:
+        """Store an asset atomically, then evict least recently used assets over the cap.
+        `sha256s`: the files' digests when the caller has them already (the pipeline does)."""
         check_id(asset_id)
+        if sha256s is None:
+            sha256s = [hashlib.sha256(f).hexdigest() for f in files]
         total = sum(len(f) for f in files)
         if total > self.max_bytes:
             log.warning("cache: asset %s (%d bytes) is larger than the whole cache (%d); "
@@ -164,7 +168,7 @@ class AssetCache:
                 self._db.execute(
                     "INSERT OR REPLACE INTO assets VALUES (?, ?, ?, ?, ?, ?)",
                     (asset_id, bytes(meta),
-                     ",".join(hashlib.sha256(f).hexdigest() for f in files),
+                     ",".join(sha256s),
                      ",".join(str(len(f)) for f in files), total, time.time()))
                 self._remember_hot_locked(asset_id, CachedAsset(bytes(meta), list(files)))
                 self._evict_locked(keep=asset_id)

@@ -29,6 +29,9 @@ class ServerConfig:
     keepalive_timeout_ms: int = 20_000
     shutdown_grace_s: float = 30.0  # in-flight streams get this long to finish on shutdown
     models: tuple[str, ...] = ()  # models to load; empty = every registered model
+    # Folders of exported models (`vitrine export FAMILY --run RUN` writes them) served beside
+    # the shipped ones, e.g. a studio's model trained on its own meshes.
+    model_dirs: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from vitrine.v1 import assets_pb2 as pb
 
-from generators.core.asset import Asset, Spec
 from generators.core.registry import GeneratorInfo
-from generators.export import FileBlob
+from generators.pipeline import Built
 
 KIND_TO_PB = {
     "prop": pb.ASSET_KIND_PROP, "texture": pb.ASSET_KIND_TEXTURE,
@@ -58,38 +55,16 @@ def model_info_to_proto(info: GeneratorInfo) -> pb.ModelInfo:
     )
 
 
-def canonical_request(model: str, version: str, spec: Spec) -> bytes:
-    """The request with every default filled in: equal requests give equal bytes."""
-    return json.dumps(
-        {"model": model, "version": version, "category": spec.category, "seed": spec.seed,
-         "options": dict(spec.options)},
-        sort_keys=True, separators=(",", ":"),
-    ).encode()
-
-
-def spec_from_canonical(raw: bytes) -> tuple[str, str, Spec]:
-    d = json.loads(raw)
-    return d["model"], d["version"], Spec(d["category"], int(d["seed"]), d["options"])
-
-
-def asset_id(canonical: bytes) -> str:
-    return hashlib.sha256(canonical).hexdigest()[:32]
-
-
-def header_for(
-    aid: str, model: str, version: str, asset: Asset, files: list[FileBlob]
-) -> pb.AssetHeader:
-    # A texture has no geometry: its bounds stay at zero.
-    lo, hi = asset.bounds if asset.meshes else ((0.0,) * 3, (0.0,) * 3)
+def header_for(built: Built) -> pb.AssetHeader:
+    """The AssetHeader of a built asset (timings are filled in per call by the servicer)."""
+    job, (lo, hi) = built.job, built.bounds
     return pb.AssetHeader(
-        asset_id=aid, seed=asset.seed, kind=KIND_TO_PB[asset.kind], model=model,
-        model_version=version, category=asset.category,
-        files=[
-            pb.AssetFile(name=f.name, mime_type=f.mime_type, size_bytes=len(f.data),
-                         sha256=hashlib.sha256(f.data).hexdigest(), lod=f.lod,
-                         triangles=f.triangles)
-            for f in files
-        ],
+        asset_id=job.asset_id, seed=built.seed, kind=KIND_TO_PB[built.kind],
+        model=job.model.info.name, model_version=job.model.info.version,
+        category=built.category,
+        files=[pb.AssetFile(name=f.name, mime_type=f.mime_type, size_bytes=len(f.data),
+                            sha256=f.sha256, lod=f.lod, triangles=f.triangles)
+               for f in built.files],
         bounds=pb.Bounds(min=pb.Vec3(x=lo[0], y=lo[1], z=lo[2]),
                          max=pb.Vec3(x=hi[0], y=hi[1], z=hi[2])),
     )

@@ -1,15 +1,15 @@
-"""AssetService: thin servicers. Validate, look in the cache, schedule generation, stream.
+"""AssetService: thin servicers over the one pipeline (`generators.pipeline`).
 
-Every call follows one path: request -> `_prepare` (model, category, options -> a Job with its
-asset id) -> `_materialize` (cache hit, or generate + export + store) -> `_stream` (header,
-then bounded chunks, coarsest file first).
+Every call follows one path: request -> `Pipeline.prepare` (model, category, options -> a Job
+with its asset id) -> `_materialize` (cache hit, or `Pipeline.build` on the scheduler + store)
+-> `_stream` (header, then bounded chunks, coarsest file first). What is here is transport:
+the cache, the wire types, the scheduling and the statuses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
@@ -17,9 +17,10 @@ import grpc
 from vitrine.v1 import assets_pb2 as pb
 from vitrine.v1 import assets_pb2_grpc as pb_grpc
 
-from generators.core.asset import CancelToken, Spec
+from generators.core.asset import CancelToken
+from generators.core.errors import GeneratorError
 from generators.core.registry import Generator
-from generators.export import export_asset
+from generators.pipeline import Built, Job, Pipeline
 from server import convert
 from server.cache import AssetCache
 from server.config import ServerConfig
@@ -27,14 +28,6 @@ from server.scheduler import Scheduler
 from server.status import CallError, rpc_code, to_call_error
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Job:
-    model: Generator
-    spec: Spec
-    canonical: bytes
-    asset_id: str
 
 
 @dataclass
@@ -55,6 +48,7 @@ class Stats:
 class AssetService(pb_grpc.AssetServiceServicer):
     def __init__(self, models: dict[str, Generator], cache: AssetCache, config: ServerConfig):
         self.models = models
+        self.pipeline = Pipeline(models)
         self.cache = cache
         self.config = config
         self.scheduler = Scheduler(config.workers, config.max_queue)
@@ -70,10 +64,12 @@ class AssetService(pb_grpc.AssetServiceServicer):
     async def Generate(self, request, context) -> AsyncIterator[pb.AssetPart]:
         try:
             job = self._prepare(request)
-            ready = await self._materialize([job])
+            ready = (await self._materialize([job]))[0]
+            if isinstance(ready, CallError):
+                raise ready
         except Exception as exc:  # noqa: BLE001 - every failure becomes a status
             await self._abort(context, exc)
-        async for part in self._stream(ready[0], 0):
+        async for part in self._stream(ready, 0):
             yield part
 
     async def GenerateBatch(self, request, context) -> AsyncIterator[pb.AssetPart]:
@@ -90,7 +86,8 @@ class AssetService(pb_grpc.AssetServiceServicer):
             except Exception as exc:  # noqa: BLE001 - reported per request below
                 jobs.append(to_call_error(exc, f"requests[{i}]."))
         # Windows of max_batch requests: generate the window's misses together (one model call
-        # per model), then stream the window in request order while later windows wait.
+        # per model), then stream the window in request order while later windows wait. A
+        # request that fails fails alone; overload and cancellation end the whole call.
         step = self.config.max_batch
         for start in range(0, n, step):
             window = jobs[start:start + step]
@@ -98,18 +95,14 @@ class AssetService(pb_grpc.AssetServiceServicer):
             try:
                 ready = iter(await self._materialize(valid)) if valid else iter(())
             except Exception as exc:  # noqa: BLE001
-                err = to_call_error(exc)
-                if err.code in (grpc.StatusCode.RESOURCE_EXHAUSTED, grpc.StatusCode.CANCELLED):
-                    await self._abort(context, err)
-                ready = None
+                await self._abort(context, exc)
             for offset, job in enumerate(window):
                 index = start + offset
-                if isinstance(job, CallError):
-                    yield self._error_part(index, job)
-                elif ready is None:
-                    yield self._error_part(index, err)
+                result = job if isinstance(job, CallError) else next(ready)
+                if isinstance(result, CallError):
+                    yield self._error_part(index, result)
                 else:
-                    async for part in self._stream(next(ready), index):
+                    async for part in self._stream(result, index):
                         yield part
 
     async def Fetch(self, request, context) -> AsyncIterator[pb.AssetPart]:
@@ -135,22 +128,20 @@ class AssetService(pb_grpc.AssetServiceServicer):
     # ------------------------------------------------------------------ steps
 
     def _prepare(self, request: pb.GenerateRequest, field_prefix: str = "") -> Job:
-        model = self.models.get(request.model)
-        if model is None:
+        if request.model not in self.models:
             known = ", ".join(self.models) or "none"
             raise CallError(grpc.StatusCode.NOT_FOUND,
                             f"{field_prefix}model: unknown model {request.model!r}; "
                             f"known models: {known}", field_prefix + "model")
-        spec = model.resolve(request.category, request.seed,
-                             convert.options_from_proto(request.options))
-        canonical = convert.canonical_request(model.info.name, model.info.version, spec)
-        return Job(model, spec, canonical, convert.asset_id(canonical))
+        return self.pipeline.prepare(request.model, request.category, request.seed,
+                                     convert.options_from_proto(request.options))
 
-    async def _materialize(self, jobs: Sequence[Job]) -> list[Ready]:
-        """Each job's asset: from the cache when it is there and intact, else generated."""
+    async def _materialize(self, jobs: Sequence[Job]) -> list[Ready | CallError]:
+        """Each job's asset (from the cache when it is there and intact, else generated), or
+        the error of that job alone."""
         cached = await asyncio.gather(*(asyncio.to_thread(self.cache.get, j.asset_id)
                                         for j in jobs))
-        out: list[Ready | None] = []
+        out: list[Ready | CallError | None] = []
         for hit in cached:
             if hit is None:
                 out.append(None)
@@ -160,48 +151,37 @@ class AssetService(pb_grpc.AssetServiceServicer):
             out.append(Ready(header, hit.files))
             self.stats.cache_hits += 1
         misses = [i for i, r in enumerate(out) if r is None]
-        by_model: dict[str, list[int]] = {}
-        for i in misses:
-            by_model.setdefault(jobs[i].model.info.name, []).append(i)
-        for idxs in by_model.values():
-            made = await self._generate([jobs[i] for i in idxs])
-            for i, ready in zip(idxs, made):
+        if misses:
+            made = await self._generate([jobs[i] for i in misses])
+            for i, ready in zip(misses, made):
                 out[i] = ready
         return out  # type: ignore[return-value]
 
-    async def _generate(self, jobs: list[Job]) -> list[Ready]:
-        model = jobs[0].model
+    async def _generate(self, jobs: list[Job]) -> list[Ready | CallError]:
+        def work(cancel: CancelToken) -> list[Built | GeneratorError]:
+            return self.pipeline.build(jobs, cancel)
 
-        def work(cancel: CancelToken):
-            t0 = time.perf_counter()
-            assets = model.generate([j.spec for j in jobs], cancel)
-            t1 = time.perf_counter()
-            made = []
-            for job, asset in zip(jobs, assets):
-                cancel.check()
-                files = export_asset(asset, job.spec.options.get("format", "glb"))
-                made.append((job, asset, files))
-            return made, (t1 - t0) * 1000, (time.perf_counter() - t1) * 1000
-
-        (made, gen_ms, export_ms), queued_s = await self.scheduler.run(work)
-        out = []
-        for job, asset, files in made:
-            info = model.info
-            header = convert.header_for(job.asset_id, info.name, info.version, asset, files)
-            blobs = [f.data for f in files]
+        results, queued_s = await self.scheduler.run(work)
+        out: list[Ready | CallError] = []
+        for result in results:
+            if isinstance(result, GeneratorError):
+                err = to_call_error(result)
+                out.append(err)
+                continue
+            header = convert.header_for(result)
+            blobs = [f.data for f in result.files]
             # Store without timings: they describe this call, not the asset.
-            await asyncio.to_thread(self._store, job, header.SerializeToString(), blobs)
+            await asyncio.to_thread(self._store, result, header.SerializeToString(), blobs)
             header.timings.queue_ms = queued_s * 1000
-            header.timings.generate_ms = gen_ms / len(made)
-            header.timings.export_ms = export_ms / len(made)
+            header.timings.generate_ms = result.generate_ms
+            header.timings.export_ms = result.export_ms
             out.append(Ready(header, blobs))
             self.stats.generated += 1
-            log.info("generated %s %s seed=%d id=%s in %.0f ms", info.name, asset.category,
-                     asset.seed, job.asset_id, gen_ms / len(made))
         return out
 
-    def _store(self, job: Job, meta: bytes, blobs: list[bytes]) -> None:
-        self.cache.put(job.asset_id, meta, blobs)
+    def _store(self, built: Built, meta: bytes, blobs: list[bytes]) -> None:
+        job = built.job
+        self.cache.put(job.asset_id, meta, blobs, [f.sha256 for f in built.files])
         self.cache.remember_request(job.asset_id, job.model.info.name, job.canonical)
 
     async def _fetch(self, aid: str) -> Ready:
@@ -213,12 +193,12 @@ class AssetService(pb_grpc.AssetServiceServicer):
         # Evicted (or found corrupt): regenerate from the remembered request when the model
         # that made it is still here at the same version, which gives the very same bytes.
         remembered = await asyncio.to_thread(self.cache.lookup_request, aid) if _is_id(aid) else None
-        if remembered is not None:
-            name, version, spec = convert.spec_from_canonical(remembered[1])
-            model = self.models.get(name)
-            if model is not None and model.info.version == version:
-                job = Job(model, spec, remembered[1], aid)
-                return (await self._generate([job]))[0]
+        job = self.pipeline.replay(remembered[1]) if remembered is not None else None
+        if job is not None:
+            ready = (await self._generate([job]))[0]
+            if isinstance(ready, CallError):
+                raise ready
+            return ready
         raise CallError(grpc.StatusCode.NOT_FOUND,
                         f"asset_id: no asset {aid!r} on this server (never generated here, or "
                         "made by a model version no longer loaded)", "asset_id")

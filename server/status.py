@@ -7,7 +7,13 @@ from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from generators.core.errors import Cancelled, InvalidOption, UnknownCategory, UnknownModel
+from generators.core.errors import (
+    Cancelled,
+    GenerationFailed,
+    InvalidOption,
+    UnknownCategory,
+    UnknownModel,
+)
 from server.scheduler import Overloaded
 
 
@@ -31,7 +37,7 @@ class CallError(Exception):
             delay.FromMilliseconds(int(self.retry_after_s * 1000))
             details.append(error_details_pb2.RetryInfo(retry_delay=delay))
         if not details:
-            return None
+            return ()  # grpc.aio's abort wants a sequence; None raises a TypeError (UNKNOWN)
         packed = []
         for d in details:
             a = any_pb2.Any()
@@ -57,6 +63,8 @@ def to_call_error(exc: Exception, field_prefix: str = "") -> CallError:
                          retry_after_s=exc.retry_after_s)
     if isinstance(exc, Cancelled):
         return CallError(grpc.StatusCode.CANCELLED, str(exc))
+    if isinstance(exc, GenerationFailed):  # this request's own failure, already logged
+        return CallError(grpc.StatusCode.INTERNAL, str(exc))
     return CallError(grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}")
 
 

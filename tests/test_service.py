@@ -387,3 +387,36 @@ def test_keepalive_pings_without_calls_are_accepted():
     assert _idle_channel_survives(server_ping_ms=500, client_ping_ms=1000, idle_s=5)
     # ...and one pinging faster is dropped with too_many_pings (so the check above can fail).
     assert not _idle_channel_survives(server_ping_ms=5000, client_ping_ms=500, idle_s=5)
+
+
+def test_a_failing_request_fails_alone_in_its_batch_window(tmp_path, monkeypatch):
+    """One spec whose generation fails (an empty shape, or a bug) gets its own INTERNAL error
+    part naming it; the other requests of the same model call still arrive."""
+    from generators.core import registry
+    from generators.core.errors import EmptyShape
+
+    models = registry.load_models(["procedural"])
+    real = models["procedural"].generate_one
+
+    def flaky(spec, cancel=None):
+        if spec.seed == 2:
+            raise EmptyShape("procedural produced an empty vase for seed 2; try another seed")
+        if spec.seed == 3:
+            raise KeyError("a bug")
+        return real(spec, cancel)
+
+    monkeypatch.setattr(models["procedural"], "generate_one", flaky)
+    server = start_server(tmp_path, models)
+    try:
+        with grpc.insecure_channel(server.address) as channel:
+            stub = pb_grpc.AssetServiceStub(channel)
+            reqs = [pb.GenerateRequest(model="procedural", category="vase", seed=s, options=FAST)
+                    for s in (1, 2, 3, 4)]
+            got = collect(stub.GenerateBatch(pb.GenerateBatchRequest(requests=reqs)))
+    finally:
+        server.stop()
+    assert isinstance(got[0][0], pb.AssetHeader) and isinstance(got[3][0], pb.AssetHeader)
+    assert got[1][0].code == grpc.StatusCode.INTERNAL.value[0]
+    assert "empty vase for seed 2" in got[1][0].message
+    assert got[2][0].code == grpc.StatusCode.INTERNAL.value[0] and "KeyError" in got[2][0].message
+    assert server.service.stats.generated == 2

@@ -1,0 +1,152 @@
+"""The one asset pipeline: request -> Spec -> generator -> export -> files + header facts.
+
+Used by the server (`server/service.py` adds the cache and the wire), the benchmarks and the
+evaluations, so all of them measure and serve the very same path:
+
+    pipe = Pipeline(load_models())
+    job = pipe.prepare("procedural", "chair", 42, {"max_triangles": 8000})
+    built = pipe.build([job])[0]        # a Built, or the GeneratorError of that job
+    built.files[0].name, built.files[0].sha256
+
+`prepare` validates and canonicalises (every default filled in, one spelling per request), so
+equal requests get equal asset ids; `build` groups jobs by model, makes one generate call per
+model, and returns one result or one error per job: one bad spec fails only itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from generators.core.asset import Asset, CancelToken, Spec
+from generators.core.errors import GeneratorError, UnknownModel
+from generators.core.registry import Generator
+from generators.export import export_asset
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One validated request: its model, canonical Spec, canonical bytes and asset id."""
+
+    model: Generator
+    spec: Spec
+    canonical: bytes  # `canonical_request`: what the asset id hashes, and what Fetch replays
+    asset_id: str
+
+
+@dataclass(frozen=True)
+class File:
+    name: str  # e.g. "lod0.glb"
+    mime_type: str
+    data: bytes
+    sha256: str  # hex digest, computed once here
+    lod: int = 0
+    triangles: int = 0
+
+
+@dataclass
+class Built:
+    """A generated and exported asset: what the server caches and streams."""
+
+    job: Job
+    kind: str
+    category: str
+    seed: int
+    bounds: tuple[tuple[float, float, float], tuple[float, float, float]]  # AABB of lod0
+    files: list[File]  # in streaming order (props: coarsest level of detail first)
+    generate_ms: float  # this asset's share of its model call
+    export_ms: float  # this asset's own export
+
+
+def canonical_request(model: str, version: str, spec: Spec) -> bytes:
+    """The request with every default filled in: equal requests give equal bytes."""
+    return json.dumps(
+        {"model": model, "version": version, "category": spec.category, "seed": spec.seed,
+         "options": dict(spec.options)},
+        sort_keys=True, separators=(",", ":"),
+    ).encode()
+
+
+def asset_id(canonical: bytes) -> str:
+    return hashlib.sha256(canonical).hexdigest()[:32]
+
+
+class Pipeline:
+    def __init__(self, models: Mapping[str, Generator]):
+        self.models = dict(models)
+
+    def prepare(self, model: str, category: str, seed: int, options: Mapping[str, Any]) -> Job:
+        """A Job for one request; UnknownModel, UnknownCategory or InvalidOption when it is bad."""
+        gen = self.models.get(model)
+        if gen is None:
+            raise UnknownModel(model, list(self.models))
+        spec = gen.resolve(category, seed, options)
+        canonical = canonical_request(gen.info.name, gen.info.version, spec)
+        return Job(gen, spec, canonical, asset_id(canonical))
+
+    def replay(self, canonical: bytes) -> Job | None:
+        """The Job a remembered canonical request stands for, when its model is still loaded
+        at the same version (so it makes the very same bytes); else None."""
+        d = json.loads(canonical)
+        gen = self.models.get(d["model"])
+        if gen is None or gen.info.version != d["version"]:
+            return None
+        spec = Spec(d["category"], int(d["seed"]), d["options"])
+        return Job(gen, spec, canonical, asset_id(canonical))
+
+    def build(self, jobs: Sequence[Job],
+              cancel: CancelToken | None = None) -> list[Built | GeneratorError]:
+        """Each job's asset or error, in order; one generate call per model."""
+        out: list[Built | GeneratorError | None] = [None] * len(jobs)
+        by_model: dict[str, list[int]] = {}
+        for i, job in enumerate(jobs):
+            by_model.setdefault(job.model.info.name, []).append(i)
+        for idxs in by_model.values():
+            for i, result in zip(idxs, self._build_one_model([jobs[i] for i in idxs], cancel)):
+                out[i] = result
+        return out  # type: ignore[return-value]
+
+    def _build_one_model(self, jobs: list[Job],
+                         cancel: CancelToken | None) -> list[Built | GeneratorError]:
+        model = jobs[0].model
+        t0 = time.perf_counter()
+        results = model.generate([j.spec for j in jobs], cancel)
+        if len(results) != len(jobs):
+            raise RuntimeError(f"{model.info.name} returned {len(results)} results for "
+                               f"{len(jobs)} specs")
+        gen_ms = (time.perf_counter() - t0) * 1000 / len(jobs)
+        out: list[Built | GeneratorError] = []
+        for job, result in zip(jobs, results):
+            if cancel:
+                cancel.check()
+            if isinstance(result, GeneratorError):
+                out.append(result)
+                continue
+            own = result.generate_ms
+            out.append(self._export(job, result, gen_ms if own is None else own))
+        return out
+
+    def _export(self, job: Job, asset: Asset, gen_ms: float) -> Built:
+        t0 = time.perf_counter()
+        blobs = export_asset(asset, job.spec.options.get("format", "glb"))
+        files = [File(b.name, b.mime_type, b.data, hashlib.sha256(b.data).hexdigest(), b.lod,
+                      b.triangles) for b in blobs]
+        export_ms = (time.perf_counter() - t0) * 1000
+        # A texture has no geometry: its bounds stay at zero.
+        if asset.meshes:
+            lo, hi = asset.bounds
+            bounds = (tuple(map(float, lo)), tuple(map(float, hi)))
+        else:
+            bounds = ((0.0,) * 3, (0.0,) * 3)
+        log.info("generated %s %s seed=%d id=%s in %.0f ms (+%.0f ms export)",
+                 job.model.info.name, asset.category, asset.seed, job.asset_id, gen_ms,
+                 export_ms)
+        return Built(job, asset.kind, asset.category, asset.seed, bounds, files, gen_ms,
+                     export_ms)
