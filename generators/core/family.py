@@ -45,6 +45,15 @@ class Family:
     kwargs: Mapping[str, Any] = field(default_factory=dict)  # constructor arguments
     base: str | None = None  # for a studio's exported model: the family it is an instance of
 
+    @classmethod
+    def learned(cls, name: str, package: str, generator_class: str, **fields: Any) -> Family:
+        """A trained family laid out the usual way: `generator.py` serves, `train.py`,
+        `export.py` and `evaluate.py` each have a main(argv)."""
+        refs = {verb: f"{package}.{module}:main" for verb, module in
+                (("train", "train"), ("export", "export"), ("evaluate", "evaluate"))}
+        return cls(name=name, generator=f"{package}.generator:{generator_class}",
+                   **{**refs, **fields})
+
     def generator_class(self) -> type:
         return load_ref(self.generator)
 

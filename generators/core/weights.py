@@ -46,12 +46,23 @@ def write_weights(net: nn.Module, meta: dict[str, Any], weights: Path, config: P
     return meta
 
 
+def shipped_paths(family_file: str, name: str, run: str | None = None) -> tuple[Path, Path, str]:
+    """(weights, config, the command that rebuilds them) of a family's shipped weights: the
+    folder `weights/` beside `family_file`, files named after the model."""
+    folder = Path(family_file).resolve().parent / "weights"
+    rebuild = f"vitrine export {name} --run {run or 'runs/' + name} --ship"
+    return folder / f"{name}.safetensors", folder / f"{name}.json", rebuild
+
+
 def load_network(model: str, build: Callable[..., nn.Module], weights: Path, config: Path,
-                 rebuild: str, required: Sequence[str] = ()) -> tuple[nn.Module, dict]:
+                 rebuild: str, required: Sequence[str] = (), labels: str | None = None,
+                 n_labels: Callable[[nn.Module], int] = lambda net: net.n_classes,
+                 ) -> tuple[nn.Module, dict]:
     """(network in eval mode with fp32 weights, config dict), or ModelLoadError.
 
     `build(**config["generator"])` constructs the network; `required` lists further config
-    keys the model cannot do without.
+    keys the model cannot do without; `labels` names the config's list of class names, which
+    must have `n_labels(net)` entries (one per class the network was trained on).
     """
     for path in (weights, config):
         if not path.is_file():
@@ -79,4 +90,7 @@ def load_network(model: str, build: Callable[..., nn.Module], weights: Path, con
     except Exception as err:  # safetensors and torch raise several types for a bad file
         raise ModelLoadError(f"{model}: {weights} does not load into {build.__name__}({kwargs})"
                              f": {err}") from err
+    if labels is not None and len(cfg.get(labels) or ()) != n_labels(net):
+        raise ModelLoadError(f"{model}: {config} lists {len(cfg.get(labels) or ())} {labels} "
+                             f"for a {n_labels(net)}-class network")
     return net.eval(), cfg

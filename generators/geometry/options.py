@@ -43,3 +43,8 @@ MATERIAL = OptionSpec(
 PROP_OPTIONS: tuple[OptionSpec, ...] = (
     MAX_TRIANGLES, LOD_COUNT, SIZE_M, PIVOT, FORMAT, TEXTURE_SIZE, MATERIAL,
 )
+
+
+def resolution_option(default: int, low: int, high: int, description: str) -> OptionSpec:
+    """The `resolution` option of a model that meshes a field (each model its own range)."""
+    return OptionSpec("resolution", "int", default, description, min=low, max=high)

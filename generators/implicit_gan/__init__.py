@@ -7,13 +7,8 @@ stages' steps, `export` and `evaluate` the run -> weights and metric-table entry
 
 from generators.core.family import Family
 
-FAMILY = Family(
-    name="implicit-gan",
-    generator="generators.implicit_gan.generator:ImplicitGanGenerator",
-    order=20,
-    train="generators.implicit_gan.train:main",
-    export="generators.implicit_gan.export:main",
-    evaluate="generators.implicit_gan.evaluate:main",
+FAMILY = Family.learned(
+    "implicit-gan", __name__, "ImplicitGanGenerator", order=20,
     recipe=(
         ("train", "implicit-gan", "--out", "runs/implicit-gan", "--ae-steps", "14000",
          "--gan-steps", "50000"),

@@ -28,28 +28,22 @@ import numpy as np
 import torch
 
 from generators.core.asset import Asset, CancelToken, Spec
-from generators.core.errors import EmptyShape, InvalidOption, ModelLoadError
+from generators.core.errors import EmptyShape, InvalidOption
 from generators.core.options import OptionSpec
 from generators.core.registry import MAX_SEED, Generator
-from generators.core.weights import load_network
+from generators.core.weights import load_network, shipped_paths
 from generators.geometry.adaptive import dense_field_coarse_to_fine
-from generators.geometry.options import PROP_OPTIONS
+from generators.geometry.options import PROP_OPTIONS, resolution_option
 from generators.geometry.pipeline import PropModel
 from generators.implicit_gan.data import CUBE_OVER_EXTENT, voxel_centres
 from generators.implicit_gan.model import ImplicitGan, serving_dtype
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-WEIGHTS = WEIGHTS_DIR / "implicit-gan.safetensors"
-CONFIG = WEIGHTS_DIR / "implicit-gan.json"
-REBUILD = "vitrine export implicit-gan --run runs/implicit-gan --ship"
-
-RESOLUTION = OptionSpec(
-    "resolution", "int", 128,
-    "cells along the longest side of the shape's cube for surface extraction (coarse to fine)",
-    min=32, max=256,
-)
+WEIGHTS, CONFIG, REBUILD = shipped_paths(__file__, "implicit-gan")
+RESOLUTION = resolution_option(
+    128, 32, 256,
+    "cells along the longest side of the shape's cube for surface extraction (coarse to fine)")
 VARIATION = OptionSpec(
     "variation", "int", 0, "0: the seed's own shape; k >= 1: the k-th variation near it",
     min=0, max=1_000_000,
@@ -72,12 +66,9 @@ COARSE = 32  # first level of the coarse-to-fine extraction (cells along the cub
 
 def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG,
                  name: str = "implicit-gan") -> tuple[ImplicitGan, dict]:
-    net, cfg = load_network(name, ImplicitGan, weights, config, REBUILD,
-                            required=("categories", "extent_m"))
-    if len(cfg["categories"]) != net.generator.n_classes:
-        raise ModelLoadError(f"{name}: {config} lists {len(cfg['categories'])} categories "
-                             f"for a {net.generator.n_classes}-class network")
-    return net, cfg
+    return load_network(name, ImplicitGan, weights, config, REBUILD,
+                        required=("categories", "extent_m"), labels="categories",
+                        n_labels=lambda net: net.generator.n_classes)
 
 
 def noise(seed: int, category_index: int, dim: int, stream: int = 0) -> torch.Tensor:
@@ -129,8 +120,7 @@ def check_morph(options) -> tuple[int | None, float]:
 
 
 class ImplicitGanGenerator(PropModel):
-    PREFIX = "igan-"
-    VERSION = "1"  # bump when this code, the prop pipeline or export change the bytes
+    PREFIX, VERSION = "igan-", "1"  # bump when the bytes change (see tests/test_golden.py)
 
     def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG,
                  name: str = "implicit-gan", deps: Mapping[str, Generator] | None = None) -> None:

@@ -6,23 +6,18 @@ import logging
 from collections.abc import Mapping
 
 from generators.core.asset import Asset, CancelToken, Spec
-from generators.core.options import OptionSpec
 from generators.core.registry import Generator
-from generators.geometry.options import PROP_OPTIONS
+from generators.geometry.options import PROP_OPTIONS, resolution_option
 from generators.geometry.pipeline import PropModel
 from generators.procedural import families
 
 log = logging.getLogger(__name__)
 
-RESOLUTION = OptionSpec(
-    "resolution", "int", 96, "grid cells along the longest side before meshing",
-    min=32, max=256,
-)
+RESOLUTION = resolution_option(96, 32, 256, "grid cells along the longest side before meshing")
 
 
 class ProceduralGenerator(PropModel):
-    PREFIX = "proc-"
-    VERSION = "1"  # bump when the families, the prop pipeline or export change the bytes
+    PREFIX, VERSION = "proc-", "1"  # bump when the bytes change (see tests/test_golden.py)
 
     def __init__(self, *, name: str = "procedural",
                  deps: Mapping[str, Generator] | None = None) -> None:

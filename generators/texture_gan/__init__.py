@@ -7,13 +7,8 @@ table and `generator` serves them (as texture assets, and as the prop models' ma
 
 from generators.core.family import Family
 
-FAMILY = Family(
-    name="texture-gan",
-    generator="generators.texture_gan.generator:TextureGanGenerator",
-    order=30,
-    train="generators.texture_gan.train:main",
-    export="generators.texture_gan.export:main",
-    evaluate="generators.texture_gan.evaluate:main",
+FAMILY = Family.learned(
+    "texture-gan", __name__, "TextureGanGenerator", order=30,
     recipe=(
         ("train", "texture-gan", "--out", "runs/texture-gan", "--steps", "5661"),
         ("train", "texture-gan", "--out", "runs/texture-gan-ft", "--steps", "3020",

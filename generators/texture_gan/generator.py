@@ -27,17 +27,14 @@ from generators.core.asset import KIND_TEXTURE, Asset, CancelToken, Material, Sp
 from generators.core.errors import ModelLoadError
 from generators.core.options import OptionSpec
 from generators.core.registry import Generator, GeneratorInfo, make_version
-from generators.core.weights import load_network
+from generators.core.weights import load_network, shipped_paths
 from generators.texture.materials import SOURCES, TextureProvider
 from generators.texture.pbr import CONVENTIONS, MAX_SIZE, MIN_SIZE, PBRSet, pbr_from_albedo_height
 from generators.texture_gan.model import UPSAMPLE, TextureGenerator, for_inference
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-WEIGHTS = WEIGHTS_DIR / "texture-gan.safetensors"
-CONFIG = WEIGHTS_DIR / "texture-gan.json"
-REBUILD = "vitrine export texture-gan --run runs/texture-gan-ft --ship"
+WEIGHTS, CONFIG, REBUILD = shipped_paths(__file__, "texture-gan", run="runs/texture-gan-ft")
 
 TEXTURE_SIZE = OptionSpec(
     "texture_size", "int", 512, "edge length of every map in pixels",
@@ -76,10 +73,7 @@ def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG) -> tuple[Textur
         if key is not None and key in _LOADED:
             return _LOADED[key]
         G, cfg = load_network("texture-gan", TextureGenerator, weights, config, REBUILD,
-                              required=("materials",))
-        if len(cfg["materials"]) != G.n_classes:
-            raise ModelLoadError(f"texture-gan: {config} lists {len(cfg['materials'])} "
-                                 f"materials for a {G.n_classes}-material network")
+                              required=("materials",), labels="materials")
         loaded = for_inference(G), cfg
         if key is not None:
             _LOADED[key] = loaded
@@ -129,8 +123,7 @@ def synthesize(G: TextureGenerator, material_index: int, seed: int, size: int,
 
 
 class TextureGanGenerator(Generator):
-    PREFIX = "tgan-"
-    VERSION = "1"  # bump when this code, the PBR maps or export change the bytes
+    PREFIX, VERSION = "tgan-", "1"  # bump when the bytes change (see tests/test_golden.py)
 
     def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG,
                  name: str = "texture-gan") -> None:

@@ -7,13 +7,8 @@
 
 from generators.core.family import Family
 
-FAMILY = Family(
-    name="voxel-gan",
-    generator="generators.voxel_gan.generator:VoxelGanGenerator",
-    order=10,
-    train="generators.voxel_gan.train:main",
-    export="generators.voxel_gan.export:main",
-    evaluate="generators.voxel_gan.evaluate:main",
+FAMILY = Family.learned(
+    "voxel-gan", __name__, "VoxelGanGenerator", order=10,
     recipe=(
         ("train", "voxel-gan", "--out", "runs/voxel-gan", "--steps", "6000"),
         ("export", "voxel-gan", "--run", "runs/voxel-gan", "--ship"),

@@ -18,36 +18,25 @@ import torch
 import torch.nn.functional as F
 
 from generators.core.asset import Asset, CancelToken, Spec
-from generators.core.errors import EmptyShape, ModelLoadError
-from generators.core.options import OptionSpec
+from generators.core.errors import EmptyShape
 from generators.core.registry import Generator
-from generators.core.weights import load_network
-from generators.geometry.options import PROP_OPTIONS
+from generators.core.weights import load_network, shipped_paths
+from generators.geometry.options import PROP_OPTIONS, resolution_option
 from generators.geometry.pipeline import PropModel
 from generators.voxel_gan.model import VoxelGenerator, for_inference
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
-WEIGHTS = WEIGHTS_DIR / "voxel-gan.safetensors"
-CONFIG = WEIGHTS_DIR / "voxel-gan.json"
-REBUILD = "vitrine export voxel-gan --run runs/voxel-gan --ship"
-
-RESOLUTION = OptionSpec(
-    "resolution", "int", 64,
-    "grid the 32^3 occupancy is upsampled to (trilinear) before meshing; higher = smoother",
-    min=32, max=128,
-)
+WEIGHTS, CONFIG, REBUILD = shipped_paths(__file__, "voxel-gan")
+RESOLUTION = resolution_option(
+    64, 32, 128,
+    "grid the 32^3 occupancy is upsampled to (trilinear) before meshing; higher = smoother")
 
 def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG,
                  name: str = "voxel-gan") -> tuple[VoxelGenerator, dict]:
     """The EMA generator in eval mode, and its JSON config; ModelLoadError on any defect."""
-    G, cfg = load_network(name, VoxelGenerator, weights, config, REBUILD,
-                          required=("categories",))
-    if len(cfg["categories"]) != G.n_classes:
-        raise ModelLoadError(f"{name}: {config} lists {len(cfg['categories'])} categories "
-                             f"for a {G.n_classes}-class network")
-    return G, cfg
+    return load_network(name, VoxelGenerator, weights, config, REBUILD,
+                        required=("categories",), labels="categories")
 
 
 def latent(seed: int, category_index: int, z_dim: int) -> torch.Tensor:
@@ -57,8 +46,7 @@ def latent(seed: int, category_index: int, z_dim: int) -> torch.Tensor:
 
 
 class VoxelGanGenerator(PropModel):
-    PREFIX = "vgan-"
-    VERSION = "1"  # bump when this code, the prop pipeline or export change the bytes
+    PREFIX, VERSION = "vgan-", "1"  # bump when the bytes change (see tests/test_golden.py)
 
     def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG,
                  name: str = "voxel-gan", deps: Mapping[str, Generator] | None = None) -> None:
