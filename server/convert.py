@@ -13,24 +13,33 @@ KIND_TO_PB = {
     "prop": pb.ASSET_KIND_PROP, "texture": pb.ASSET_KIND_TEXTURE,
     "character": pb.ASSET_KIND_CHARACTER, "render": pb.ASSET_KIND_RENDER,
 }
-# Closed enumerations travel as proto enums; generators use lowercase names. `material` is an
-# enumerated option too, but travels as a plain string: models may add materials without a
+# The Options message is the one list of option names: every field of it is read here from
+# the generated descriptor, so a new option is one proto field plus its OptionSpec in the
+# model that accepts it. Closed enumerations travel as proto enums (PIVOT_CENTER), models use
+# lowercase names (center); `material` is a plain string so models may add materials without a
 # contract change (the allowed names are in ListModels).
-ENUM_OPTIONS = {"pivot": ("PIVOT_", pb.Pivot), "format": ("FORMAT_", pb.Format),
-                "normal_convention": ("NORMAL_CONVENTION_", pb.NormalConvention)}
-SCALAR_OPTIONS = ("max_triangles", "lod_count", "size_m", "texture_size", "resolution",
-                  "material", "variation", "spread", "morph_seed", "morph_t")
+_FIELDS = pb.Options.DESCRIPTOR.fields
+ENUM_OPTIONS = {f.name: (f.enum_type.values[0].name.removesuffix("UNSPECIFIED"), f.enum_type)
+                for f in _FIELDS if f.enum_type is not None}
 
 
 def options_from_proto(options: pb.Options) -> dict[str, Any]:
     """Only the options the client set; an enum left UNSPECIFIED counts as unset."""
     out: dict[str, Any] = {}
-    for name in SCALAR_OPTIONS:
-        if options.HasField(name):
-            out[name] = getattr(options, name)
-    for name, (prefix, enum) in ENUM_OPTIONS.items():
-        if options.HasField(name) and getattr(options, name) != 0:
-            out[name] = enum.Name(getattr(options, name)).removeprefix(prefix).lower()
+    for f in _FIELDS:
+        if not options.HasField(f.name):
+            continue
+        value = getattr(options, f.name)
+        if f.name in ENUM_OPTIONS:
+            prefix, enum = ENUM_OPTIONS[f.name]
+            if value == 0:
+                continue
+            name = enum.values_by_number.get(value)
+            # An enum number this server does not know: keep it, so the model's check names
+            # the field and the allowed values (proto3 keeps unknown enum numbers).
+            out[f.name] = name.name.removeprefix(prefix).lower() if name else value
+        else:
+            out[f.name] = value
     return out
 
 

@@ -420,3 +420,12 @@ def test_a_failing_request_fails_alone_in_its_batch_window(tmp_path, monkeypatch
     assert "empty vase for seed 2" in got[1][0].message
     assert got[2][0].code == grpc.StatusCode.INTERNAL.value[0] and "KeyError" in got[2][0].message
     assert server.service.stats.generated == 2
+
+
+def test_an_unknown_enum_number_is_invalid_argument_naming_the_field(stub):
+    req = pb.GenerateRequest(model="procedural", category="vase", seed=1,
+                             options=pb.Options(pivot=99))
+    with pytest.raises(grpc.RpcError) as exc:
+        list(stub.Generate(req))
+    assert code_of(exc) == grpc.StatusCode.INVALID_ARGUMENT
+    assert "options.pivot" in exc.value.details() and "bottom_center, center" in exc.value.details()
