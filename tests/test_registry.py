@@ -141,3 +141,47 @@ def test_versions_are_explicit_and_follow_weights_and_dependencies():
     assert models["procedural"].info.version.startswith("proc-")
     assert registry.make_version("x-", "1", "ab" * 32) != registry.make_version("x-", "1",
                                                                                "cd" * 32)
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    """A model directory as `vitrine export` writes it: the shipped voxel-gan under a studio's
+    own name (the same network, so the test needs no training)."""
+    import json
+    import shutil
+
+    from generators.voxel_gan.generator import CONFIG, WEIGHTS
+
+    d = tmp_path / "models" / "studio-props"
+    d.mkdir(parents=True)
+    shutil.copy(WEIGHTS, d / "studio-props.safetensors")
+    cfg = json.loads(CONFIG.read_text())
+    cfg.update(family="voxel-gan", model="studio-props")
+    (d / "studio-props.json").write_text(json.dumps(cfg))
+    yield d.parent
+    registry._FAMILIES.pop("studio-props", None)
+
+
+def test_a_model_dir_is_served_beside_the_shipped_models(model_dir):
+    assert registry.add_model_dir(model_dir) == ["studio-props"]
+    assert registry.add_model_dir(model_dir) == ["studio-props"]  # again: a no-op
+    fam = registry.family("studio-props")
+    assert fam.base == "voxel-gan" and fam.recipe == ()
+    models = registry.load_models(["studio-props", "voxel-gan"])
+    assert models["studio-props"].info.name == "studio-props"
+    assert models["studio-props"].info.version == models["voxel-gan"].info.version
+    assert list(registry.families()).index("studio-props") == \
+        list(registry.families()).index("voxel-gan") + 1
+
+
+def test_a_bad_model_dir_names_the_file(tmp_path):
+    from generators.core.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="no such directory"):
+        registry.add_model_dir(tmp_path / "nope")
+    with pytest.raises(ModelLoadError, match="no exported models"):
+        registry.add_model_dir(tmp_path)
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "x.json").write_text('{"model": "x"}')
+    with pytest.raises(ModelLoadError, match=r"x\.json is not an exported model.*'family'"):
+        registry.add_model_dir(tmp_path)
