@@ -1,6 +1,7 @@
 # vitrine: two commands on a fresh machine.
 #   make serve   set everything up, then run the server on 127.0.0.1:50051
 #   make test    set everything up, then run the test suite
+#   make train-MODEL   train, export and evaluate a shipped model (`vitrine reproduce MODEL`)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -9,8 +10,10 @@ PIP := $(PY) -m pip
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ADDRESS ?= 127.0.0.1:50051
 DATA_DIR ?= .vitrine-data
+# Folders of exported models to serve beside the shipped ones (`vitrine serve --model-dir`).
+MODEL_DIR ?=
 
-.PHONY: setup serve test bench train-voxel-gan train-implicit-gan train-texture-gan protos lint clean
+.PHONY: setup serve test bench protos lint clean
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -24,10 +27,15 @@ $(VENV)/.system:
 	touch $@
 
 # torch first and pinned exactly: it is the CPU build on this machine's disk; a looser
-# requirement would let pip pull a multi-GB CUDA build.
-$(VENV)/.installed: $(VENV)/.system pyproject.toml
+# requirement would let pip pull a multi-GB CUDA build. Then the client (`vitrine-client`:
+# the `vitrine` command and the generated stubs), which the server requires, from this clone;
+# then the server (`vitrine-server`) with its dev tools. A venv made before the split holds
+# the old single `vitrine` distribution: it goes first, as it owned the same files.
+$(VENV)/.installed: $(VENV)/.system pyproject.toml clients/python/pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
+	$(PIP) uninstall -q -y vitrine 2>/dev/null || true
+	$(PIP) install -q -e ./clients/python
 	$(PIP) install -q -e '.[dev]'
 	touch $@
 
@@ -37,7 +45,8 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 serve: setup
-	$(VENV)/bin/vitrine serve --address $(ADDRESS) --data-dir $(DATA_DIR)
+	$(VENV)/bin/vitrine serve --address $(ADDRESS) --data-dir $(DATA_DIR) \
+	  $(foreach d,$(MODEL_DIR),--model-dir $(d))
 
 test: setup
 	$(PY) -m pytest -q
@@ -47,34 +56,12 @@ bench: setup
 	$(PY) bench/bench_voxel_gan.py
 	$(PY) bench/bench_implicit_gan.py
 
-# Train, export and evaluate the voxel GAN (hours on 2 CPU cores; resumable: rerun to go on).
-STEPS ?= 6000
-train-voxel-gan: setup
-	$(VENV)/bin/vitrine train voxel-gan --out runs/voxel-gan --steps $(STEPS)
-	$(PY) -m generators.voxel_gan.export --run runs/voxel-gan
-	$(VENV)/bin/vitrine eval voxel-gan
-
-# Train, export and evaluate the implicit GAN (autoencoder, then latent GAN; resumable).
-# The autoencoder wants a GPU (the shipped one: ~9 min on an H200); the trainer uses CUDA if present.
-AE_STEPS ?= 14000
-GAN_STEPS ?= 50000
-train-implicit-gan: setup
-	$(VENV)/bin/vitrine train implicit-gan --out runs/implicit-gan --ae-steps $(AE_STEPS) \
-	  --gan-steps $(GAN_STEPS)
-	$(PY) -m generators.implicit_gan.export --run runs/implicit-gan
-	$(VENV)/bin/vitrine eval implicit-gan --side-by-side
-
-# Train, export and evaluate the texture GAN: a run with the default (shipped) architecture,
-# then a fine-tune from it with the stationarity penalty. Resumable; wants a GPU (the shipped
-# runs: 8.5 + 3 minutes on an H200, each sharing it with other runs).
-TGAN_STEPS ?= 5661
-TGAN_FT_STEPS ?= 3020
-train-texture-gan: setup
-	$(VENV)/bin/vitrine train texture-gan --out runs/texture-gan --steps $(TGAN_STEPS)
-	$(VENV)/bin/vitrine train texture-gan --out runs/texture-gan-ft --steps $(TGAN_FT_STEPS) \
-	  --init-from runs/texture-gan --d-warmup 300 --stationarity 10
-	$(PY) -m generators.texture_gan.export --run runs/texture-gan-ft
-	$(VENV)/bin/vitrine eval texture-gan
+# Train, export and evaluate a model family as its shipped weights were made: the recipe in
+# generators/MODEL/__init__.py, e.g. `make train-voxel-gan` (hours on 2 CPU cores) or
+# `make train-texture-gan` (wants a GPU). Resumable: rerun to go on. ARGS go to
+# `vitrine reproduce` (ARGS=--dry-run prints the steps; ARGS="--from 2" skips one).
+train-%: setup
+	$(VENV)/bin/vitrine reproduce $* $(ARGS)
 
 protos: setup
 	$(PY) protos/generate.py
@@ -83,4 +70,4 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) node_modules $(DATA_DIR) *.egg-info .pytest_cache
+	rm -rf $(VENV) node_modules $(DATA_DIR) *.egg-info clients/python/*.egg-info .pytest_cache

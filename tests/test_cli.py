@@ -1,8 +1,11 @@
-"""The `vitrine` command, and determinism across two independent server processes."""
+"""The `vitrine` command's client verbs (models, generate, fetch), and determinism across two
+independent server processes. The server's verbs (serve, train, export, eval, dataset,
+reproduce) are tested in test_server_cli.py."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -66,6 +69,17 @@ def test_models_lists_categories_and_ranges(servers):
     r = run("models", "--address", servers[0].address)
     assert r.returncode == 0, r.stderr
     assert "procedural" in r.stdout and "chair" in r.stdout and "1 to 4" in r.stdout
+    # Integers print as integers, even past a double's exact range (morph_seed: 1 to 2^63-1).
+    assert "e+" not in r.stdout and "0 to 1000000" in r.stdout and "1 to 2^63-1" in r.stdout
+    assert "bottom_center, center" in r.stdout  # enum values as the CLI takes them
+    # One column for the defaults, whatever the length of a range or a list before it.
+    options = [line for line in r.stdout.splitlines() if line.startswith("  --")]
+    assert len(options) > 10
+    rows = [re.fullmatch(r"  --\S+ +default (\(model decides\)|\S+) +(\S.*)", line)
+            for line in options]
+    assert all(rows), options
+    assert len({line.index(" default ") for line in options}) == 1
+    assert len({m.start(2) for m in rows}) == 1, options
 
 
 def test_refused_request_names_the_field(servers):
@@ -73,6 +87,17 @@ def test_refused_request_names_the_field(servers):
             "--address", servers[0].address)
     assert r.returncode == 1
     assert "options.lod_count: got 9; allowed: 1 to 4" in r.stderr
+    # Only the message: no progress-bar line ("0.00B [00:00, ?B/s]") before it.
+    assert r.stderr.splitlines() == [next(line for line in r.stderr.splitlines()
+                                          if line.startswith("vitrine: "))]
+
+
+def test_success_leaves_no_progress_bar_and_reports_the_server_time(servers, tmp_path):
+    r = run("generate", "procedural", "-c", "lamp", "--seed", "5", "--max-triangles", "800",
+            "--lod-count", "2", "-o", str(tmp_path), "--address", servers[0].address)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr == ""  # not a terminal: no bar at all
+    assert "B/s" not in r.stdout and "generated in " in r.stdout.splitlines()[0]
 
 
 def test_unknown_category_lists_known(servers):
@@ -86,11 +111,6 @@ def test_server_down_is_a_clear_message():
     assert "cannot reach a vitrine server at 127.0.0.1:1" in r.stderr and "make serve" in r.stderr
 
 
-def test_serve_on_a_busy_port_fails_clearly(servers, tmp_path):
-    r = run("serve", "--address", servers[0].address, "--data-dir", str(tmp_path))
-    assert r.returncode == 2 and "Pick another --address" in r.stderr
-
-
 def test_fetch_command(servers, tmp_path):
     env = {**os.environ, "VITRINE_ADDRESS": servers[1].address}
     r = run("generate", "procedural", "-c", "vase", "--seed", "3", "--resolution", "48",
@@ -101,36 +121,6 @@ def test_fetch_command(servers, tmp_path):
     assert r.returncode == 0, r.stderr
     for p in (tmp_path / "g").iterdir():
         assert (tmp_path / "f" / p.name).read_bytes() == p.read_bytes()
-
-
-def test_dataset_build_reports_bad_files_and_writes_a_trainable_set(tmp_path):
-    import trimesh
-
-    from generators.data.mesh_set import load_voxel_set
-
-    (tmp_path / "crate").mkdir()
-    (tmp_path / "barrel").mkdir()
-    trimesh.creation.box((1, 0.6, 0.8)).export(tmp_path / "crate" / "a.stl")
-    trimesh.creation.cylinder(0.4, 1.0).export(tmp_path / "barrel" / "b.ply")
-    (tmp_path / "barrel" / "broken.obj").write_text("v 0 0 0\nf 9 9 9\n")
-    out = tmp_path / "set.npz"
-    r = run("dataset", "build", str(tmp_path / "crate"), str(tmp_path / "barrel"),
-            "--res", "32", "-o", str(out))
-    assert r.returncode == 0, r.stderr
-    assert "skipped" in r.stderr and "broken.obj" in r.stderr
-    assert "2 shapes" in r.stdout and "vitrine train voxel-gan --data" in r.stdout
-    data = load_voxel_set(out)
-    assert data.categories == ("barrel", "crate") and data.voxels.shape == (2, 32, 32, 32)
-
-    r = run("dataset", "build", str(tmp_path / "nowhere"), "-o", str(out))
-    assert r.returncode == 2 and "no such file" in r.stderr
-
-
-def test_train_and_eval_name_the_models_they_know(tmp_path):
-    r = run("train", "mystery-gan")
-    assert r.returncode == 2 and "voxel-gan" in r.stderr
-    r = run("eval", "voxel-gan", "--run", str(tmp_path))
-    assert r.returncode == 2 and "vitrine train voxel-gan" in r.stderr
 
 
 def test_variations_and_morphs_are_one_batch_saved_per_asset(servers, tmp_path):
@@ -151,6 +141,21 @@ def test_variations_and_morphs_are_one_batch_saved_per_asset(servers, tmp_path):
     assert (tmp_path / "m" / "morph-0" / "lod0.glb").read_bytes() == glbs[0]
 
 
+@pytest.mark.parametrize("seed", ["-3", "12345678901234567890", "9223372036854775808", "x"])
+def test_a_seed_out_of_range_is_a_usage_error(seed):
+    r = run("generate", "procedural", "-c", "chair", "--seed", seed, "--address", "127.0.0.1:1")
+    assert r.returncode == 2, r.stderr
+    assert "argument --seed: must be an integer from 0 to 2^63-1" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_an_option_out_of_its_wire_range_is_a_usage_error():
+    r = run("generate", "procedural", "-c", "chair", "--max-triangles", "-1",
+            "--address", "127.0.0.1:1")
+    assert r.returncode == 2 and "from 0 to 4294967295" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
 @pytest.mark.parametrize("args,message", [
     (["--variations", "3"], "need --seed"),
     (["--seed", "4", "--variations", "3", "--morph-to", "5"], "give one of them"),
@@ -160,3 +165,78 @@ def test_variations_and_morphs_are_one_batch_saved_per_asset(servers, tmp_path):
 def test_exploration_usage_errors_name_the_fix(args, message):
     r = run("generate", "implicit-gan", "-c", "vase", *args)
     assert r.returncode == 2 and message in r.stderr
+
+
+def test_every_options_field_is_a_flag_of_generate():
+    """The flags come from the generated descriptor of vitrine.v1.Options: none is missing."""
+    from vitrine.cli import _options, build_parser
+    from vitrine.v1 import assets_pb2 as pb
+
+    argv = ["generate", "m", "-c", "c"]
+    expected = {}
+    for f in pb.Options.DESCRIPTOR.fields:
+        flag = "--" + f.name.replace("_", "-")
+        if f.enum_type is not None:
+            value = f.enum_type.values[-1].name.split("_")[-1]  # e.g. PIVOT_CENTER -> CENTER
+            expected[f.name] = value.lower()
+        elif f.type in (f.TYPE_FLOAT, f.TYPE_DOUBLE):
+            value, expected[f.name] = "0.5", 0.5
+        elif f.type == f.TYPE_STRING:
+            value, expected[f.name] = "marble", "marble"
+        else:
+            value, expected[f.name] = "7", 7
+        argv += [flag, value]
+    assert _options(build_parser().parse_args(argv)) == expected
+
+
+class _Terminal:
+    """A stand-in for a terminal's stderr: records what is written."""
+
+    def __init__(self):
+        self.text = ""
+
+    def isatty(self):
+        return True
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+
+def test_progress_bar_draws_only_on_a_terminal_and_erases_itself():
+    from vitrine.cli import _Progress
+
+    term = _Terminal()
+    with _Progress("procedural/chair", stream=term):
+        pass
+    assert term.text == ""  # a call refused before its first byte draws nothing
+    with _Progress("procedural/chair", stream=term) as progress:
+        progress(1000, 4000)
+        progress(4000, 4000)
+        assert "procedural/chair" in term.text
+    assert term.text.rsplit("\r", 1)[-1].strip() == ""  # the line is cleared on close
+
+    class _Pipe(_Terminal):
+        def isatty(self):
+            return False
+
+    pipe = _Pipe()
+    with _Progress("x", stream=pipe) as progress:
+        progress(10, 10)
+    assert pipe.text == ""
+
+
+def test_report_prints_the_servers_own_time_for_each_asset(capsys):
+    from vitrine.cli import _report
+    from vitrine.client import Asset
+    from vitrine.v1 import assets_pb2 as pb
+
+    header = pb.AssetHeader(asset_id="ab" * 16, seed=9, timings=pb.Timings(
+        generate_ms=200.4, export_ms=38.9, queue_ms=500))
+    header.files.add(name="lod0.glb", size_bytes=1234, triangles=500)
+    _report(Asset(header), ["out/lod0.glb"])
+    assert capsys.readouterr().out.splitlines() == [
+        f"asset {'ab' * 16}  seed 9  (generated in 239 ms)",
+        "  out/lod0.glb  1234 bytes  500 triangles"]

@@ -47,6 +47,21 @@ def test_unknown_option_name_is_a_type_error():
         request("procedural", "chair", colour="red")
 
 
+def test_request_reads_names_and_enum_values_from_the_proto():
+    from vitrine.client import OPTION_FIELDS
+    from vitrine.v1 import assets_pb2 as pb
+
+    assert list(OPTION_FIELDS) == [f.name for f in pb.Options.DESCRIPTOR.fields]
+    assert OPTION_FIELDS["normal_convention"].choices == ("opengl", "directx")
+    req = request("texture-gan", "brick", 3, normal_convention="directx", pivot="PIVOT_CENTER",
+                  texture_size=64, material=None)
+    assert req.options.normal_convention == pb.NORMAL_CONVENTION_DIRECTX
+    assert req.options.pivot == pb.PIVOT_CENTER and req.options.texture_size == 64
+    assert not req.options.HasField("material")  # None: the model's default
+    with pytest.raises(ValueError, match="pivot must be one of bottom_center, center"):
+        request("procedural", "chair", pivot="top")
+
+
 def test_unreachable_server_says_how_to_start_one():
     with Client("127.0.0.1:1", timeout=5) as c, pytest.raises(VitrineError) as e:
         c.list_models()

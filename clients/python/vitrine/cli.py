@@ -1,18 +1,17 @@
-"""The `vitrine` command.
+"""The `vitrine` command: the client verbs, and whatever verbs installed packages register.
 
-    vitrine serve [--address 127.0.0.1:50051] [--data-dir .vitrine-data] [--cache-max-gb 2]
-    vitrine models
+    vitrine models [--json]
     vitrine generate MODEL --category C [--seed N] [--max-triangles N] ... -o out/
     vitrine generate implicit-gan -c vase --seed 7 --variations 8 [--spread 0.3] -o out/
     vitrine generate implicit-gan -c vase --seed 7 --morph-to 12 --morph-steps 6 -o out/
     vitrine fetch ASSET_ID -o out/
-    vitrine train voxel-gan [--out runs/voxel-gan] [--steps N] [--data FILE] ...
-    vitrine eval voxel-gan [--n 50] [--run DIR]
-    vitrine train texture-gan [--out runs/texture-gan] [--max-minutes M] ...
-    vitrine eval texture-gan [--n 32] [--size 256] [--run DIR]
-    vitrine train implicit-gan [--out runs/implicit-gan] [--ae-steps N] [--gan-steps N] ...
-    vitrine eval implicit-gan [--n 50] [--run DIR] [--side-by-side]
-    vitrine dataset build PATH... [--res 32] -o FILE
+
+The asset options (`--max-triangles`, `--pivot`, ...) are read from the generated descriptor
+of `vitrine.v1.Options`, so a new option in the .proto is a new flag here with no edit.
+
+The server distribution (`vitrine-server`, the repository root) adds serve, train, export,
+eval, dataset and reproduce through the "vitrine.commands" entry-point group: each entry is a
+callable given the subparsers to add its verbs to. This module never imports it otherwise.
 
 Exit codes: 0 done, 1 the server refused the request, 2 bad usage, 3 server unreachable.
 """
@@ -23,8 +22,10 @@ import argparse
 import json
 import logging
 import sys
+from importlib.metadata import entry_points
 
 EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
+COMMANDS_GROUP = "vitrine.commands"
 
 
 def _add_address(p: argparse.ArgumentParser) -> None:
@@ -35,113 +36,167 @@ def _add_address(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per call (default 300)")
 
 
-# Options that travel as proto enums -> their value-name prefix.
-_PROTO_ENUMS = {"pivot": "PIVOT_", "format": "FORMAT_", "normal_convention": "NORMAL_CONVENTION_"}
+def _int_type(lo: int, hi: int, hint: str = ""):
+    """argparse type: an integer in [lo, hi], else a usage error naming the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            value = None
+        if value is None or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer from {_int_text(lo)} to {_int_text(hi)}{hint}, "
+                f"got {text!r}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}")
+    return value
+
+
+def _seed_type():
+    from vitrine.client import MAX_SEED
+
+    return _int_type(0, MAX_SEED, f" ({MAX_SEED}; 0 = the server picks)")
+
+
+def _int_text(value: float) -> str:
+    """An integer bound as text; a type's maximum 2^k - 1 (k >= 53) as "2^k-1". OptionInfo
+    carries bounds as doubles, which cannot hold those maxima (2^63 - 1 arrives as 2^63), so
+    a double bound at such a power of two is printed the same way."""
+    import math
+
+    if isinstance(value, int):
+        k = (value + 1).bit_length() - 1
+        return f"2^{k}-1" if value >= 2**53 and value + 1 == 2**k else str(value)
+    if value >= 2**53 and math.log2(value).is_integer():
+        return f"2^{int(math.log2(value))}-1"
+    return str(int(value))
 
 
 def _add_options(p: argparse.ArgumentParser) -> None:
+    from vitrine.client import OPTION_FIELDS
+
     g = p.add_argument_group("asset options (unset: the model's default; `vitrine models` "
-                             "lists ranges)")
-    g.add_argument("--max-triangles", type=int, help="triangle budget of lod0")
-    g.add_argument("--lod-count", type=int, help="levels of detail, 1-4")
-    g.add_argument("--size-m", type=float, help="longest side in metres")
-    g.add_argument("--pivot", choices=["bottom_center", "center"])
-    g.add_argument("--resolution", type=int, help="surface extraction grid resolution")
-    g.add_argument("--texture-size", type=int, help="texture edge in pixels (power of two)")
-    g.add_argument("--material", help="surface material, e.g. marble (`vitrine models` lists "
-                   "them; unset: the category's own)")
-    g.add_argument("--format", choices=["glb"])
-    g.add_argument("--normal-convention", choices=["opengl", "directx"],
-                   help="texture assets: normal-map green axis (directx for Unreal)")
-    g.add_argument("--variation", type=int, help="0: the seed's own shape; k: its k-th variation")
-    g.add_argument("--spread", type=float, help="how far variations stray (0 to 4)")
-    g.add_argument("--morph-seed", type=int, help="morph towards this seed's shape")
-    g.add_argument("--morph-t", type=float, help="how far along the morph, 0 to 1")
+                             "lists each model's options, ranges and defaults)")
+    for f in OPTION_FIELDS.values():
+        flag = "--" + f.name.replace("_", "-")
+        if f.kind == "enum":
+            g.add_argument(flag, dest=f.name, choices=f.choices, type=str.lower)
+        elif f.kind == "int":
+            g.add_argument(flag, dest=f.name, type=_int_type(f.lo, f.hi), metavar="N")
+        elif f.kind == "float":
+            g.add_argument(flag, dest=f.name, type=_float, metavar="X")
+        elif f.kind == "bool":
+            g.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction)
+        else:
+            g.add_argument(flag, dest=f.name, metavar="NAME")
     x = p.add_argument_group("exploration (one batch call; needs --seed)")
     x.add_argument("--variations", type=int, metavar="N",
                    help="N assets: the seed's own (variation 0) and variations 1 to N-1, each "
                         "saved in OUTPUT/variation-K/")
-    x.add_argument("--morph-to", type=int, metavar="SEED",
+    x.add_argument("--morph-to", type=_seed_type(), metavar="SEED",
                    help="morph from --seed to SEED in --morph-steps assets (OUTPUT/morph-I/)")
     x.add_argument("--morph-steps", type=int, default=5, metavar="K",
                    help="assets along a morph, both ends included (default 5)")
 
 
 def _options(args: argparse.Namespace) -> dict:
-    names = ("max_triangles", "lod_count", "size_m", "pivot", "resolution", "texture_size",
-             "material", "format", "normal_convention", "variation", "spread", "morph_seed",
-             "morph_t")
-    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
+    from vitrine.client import OPTION_FIELDS
+
+    return {n: getattr(args, n) for n in OPTION_FIELDS if getattr(args, n, None) is not None}
 
 
-def _progress_bar(desc: str):
-    from tqdm import tqdm
+class _Progress:
+    """A download bar on stderr, only when stderr is a terminal; it appears with the first
+    bytes (nothing is drawn before an error) and is erased when closed (no residue)."""
 
-    bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024, desc=desc, leave=False,
-               file=sys.stderr)
+    def __init__(self, desc: str, stream=None):
+        self.desc, self.stream, self.bar = desc, stream or sys.stderr, None
+        self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
 
-    def update(done: int, total: int) -> None:
-        if bar.total != total:
-            bar.total = total
-        bar.update(done - bar.n)
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
 
-    return bar, update
+            self.bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
+                            desc=self.desc, leave=False, file=self.stream)
+        if self.bar.total != total:
+            self.bar.total = total
+        self.bar.update(done - self.bar.n)
 
+    def __enter__(self) -> _Progress:  # noqa: PYI034
+        return self
 
-def cmd_serve(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from server.app import serve
-    from server.config import ServerConfig
-
-    config = ServerConfig(
-        address=args.address, data_dir=args.data_dir,
-        cache_max_bytes=int(args.cache_max_gb * 2**30), chunk_bytes=args.chunk_kib * 1024,
-        workers=args.workers, models=tuple(args.models.split(",")) if args.models else (),
-    )
-    try:
-        asyncio.run(serve(config, port_file=args.port_file))
-    except OSError as err:
-        print(f"vitrine serve: {err}. Is another server running? Pick another --address.",
-              file=sys.stderr)
-        return EXIT_USAGE
-    return 0
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def cmd_models(args: argparse.Namespace) -> int:
     from google.protobuf import json_format
 
-    from vitrine.client import Client
+    from vitrine.client import OPTION_FIELDS, Client
 
     with Client(args.address, timeout=args.timeout) as client:
         models = client.list_models()
     if args.json:
         print(json.dumps([json_format.MessageToDict(m) for m in models], indent=2))
         return 0
+    rows = []  # per model: (flag, default, allowed)
     for m in models:
+        table = []
+        for o in m.options:
+            f = OPTION_FIELDS.get(o.name)
+            # Enum choices arrive as value names (PIVOT_CENTER): show what the CLI takes.
+            # String choices (material) arrive as they are (weathered_wood).
+            choices = [f.decode(c) if f else c for c in o.choices]
+            default = (f.decode(o.default_value) if f else o.default_value) or "(model decides)"
+            if choices:
+                allowed = ", ".join(choices)
+            elif o.type == "int":
+                allowed = f"{_int_text(o.min)} to {_int_text(o.max)}"
+            else:
+                allowed = f"{o.min:.10g} to {o.max:.10g}"
+            table.append(("--" + o.name.replace("_", "-"), default, allowed))
+        rows.append(table)
+    # One set of column widths for the whole listing; the allowed values (the one column of
+    # unbounded width: material names) come last, so a long list never shifts a column.
+    flat = [r for table in rows for r in table]
+    wf = max((len(r[0]) for r in flat), default=0)
+    wd = max((len(r[1]) for r in flat), default=0)
+    for m, table in zip(models, rows):
         print(f"{m.name}  (version {m.version})  {m.description}")
         print(f"  categories: {', '.join(m.categories)}")
-        for o in m.options:
-            # Proto-enum choices arrive as value names (PIVOT_CENTER); show what the CLI
-            # takes. String choices (material) arrive as they are (weathered_wood).
-            prefix = _PROTO_ENUMS.get(o.name, "")
-            choices = [c.removeprefix(prefix).lower() if prefix else c for c in o.choices]
-            default = o.default_value
-            if prefix and default:
-                default = default.removeprefix(prefix).lower()
-            allowed = ", ".join(choices) if choices else f"{o.min:g} to {o.max:g}"
-            print(f"  --{o.name.replace('_', '-'):<15} {allowed:<34} default "
-                  f"{default or '(model decides)'}")
+        for flag, default, allowed in table:
+            print(f"  {flag:<{wf}}  default {default:<{wd}}  {allowed}")
     return 0
 
 
 def _report(asset, paths) -> None:
+    # The server's own per-asset figures (each variation of a batch has its own), not the
+    # wall time of the call, which includes the transfer and this process's start.
     t = asset.header.timings
     how = "cache hit" if t.cache_hit else f"generated in {t.generate_ms + t.export_ms:.0f} ms"
     print(f"asset {asset.asset_id}  seed {asset.seed}  ({how})")
     for f, path in zip(asset.header.files, paths):
-        tris = f"{f.triangles} triangles" if f.triangles else ""
-        print(f"  {path}  {f.size_bytes} bytes  {tris}")
+        tris = f"  {f.triangles} triangles" if f.triangles else ""
+        print(f"  {path}  {f.size_bytes} bytes{tris}")
 
 
 class _Usage(Exception):
@@ -192,13 +247,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
             print(f"{folder}:")
             _report(asset, asset.save(Path(args.output) / folder))
         return EXIT_REFUSED if failed else 0
-    bar, update = _progress_bar(f"{args.model}/{args.category}")
-    with Client(args.address, timeout=args.timeout) as client:
-        try:
-            asset = client.generate(args.model, args.category, args.seed, progress=update,
-                                    **_options(args))
-        finally:
-            bar.close()
+    with Client(args.address, timeout=args.timeout) as client, \
+            _Progress(f"{args.model}/{args.category}") as progress:
+        asset = client.generate(args.model, args.category, args.seed, progress=progress,
+                                **_options(args))
     _report(asset, asset.save(args.output))
     return 0
 
@@ -206,89 +258,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
 def cmd_fetch(args: argparse.Namespace) -> int:
     from vitrine.client import Client
 
-    bar, update = _progress_bar(args.asset_id[:12])
-    with Client(args.address, timeout=args.timeout) as client:
-        try:
-            asset = client.fetch(args.asset_id, progress=update)
-        finally:
-            bar.close()
+    with Client(args.address, timeout=args.timeout) as client, \
+            _Progress(args.asset_id[:12]) as progress:
+        asset = client.fetch(args.asset_id, progress=progress)
     _report(asset, asset.save(args.output))
     return 0
 
 
-# Trainable / evaluable models -> the module whose main(argv) does the work. The training and
-# evaluation code lives with the model in generators/; the CLI only dispatches to it.
-TRAINERS = {"voxel-gan": "generators.voxel_gan.train",
-            "texture-gan": "generators.texture_gan.train",
-            "implicit-gan": "generators.implicit_gan.train"}
-EVALUATORS = {"voxel-gan": "generators.voxel_gan.evaluate",
-              "texture-gan": "generators.texture_gan.evaluate",
-              "implicit-gan": "generators.implicit_gan.evaluate"}
-
-
-def _dispatch(table: dict[str, str], verb: str, args: argparse.Namespace) -> int:
-    import importlib
-
-    module = table.get(args.model)
-    if module is None:
-        print(f"vitrine {verb}: no {verb}able model named {args.model!r}; "
-              f"choose one of: {', '.join(table)}", file=sys.stderr)
-        return EXIT_USAGE
-    rest = list(args.args)
-    if rest and rest[0] == "--":
-        rest = rest[1:]
-    return importlib.import_module(module).main(rest) or 0
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    return _dispatch(TRAINERS, "train", args)
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    return _dispatch(EVALUATORS, "eval", args)
-
-
-def cmd_dataset_build(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from generators.data.mesh_set import build_mesh_set, save_voxel_set
-
-    missing = [p for p in args.paths if not Path(p).exists()]
-    if missing:
-        print(f"vitrine dataset build: no such file or directory: {', '.join(missing)}",
-              file=sys.stderr)
-        return EXIT_USAGE
-    try:
-        data, skipped = build_mesh_set(args.paths, res=args.res, progress=True)
-    except ValueError as err:
-        print(f"vitrine dataset build: {err}", file=sys.stderr)
-        return EXIT_REFUSED
-    for path, reason in skipped:
-        print(f"skipped {path}: {reason}", file=sys.stderr)
-    save_voxel_set(data, args.output)
-    counts = ", ".join(f"{c} {int((data.labels == i).sum())}"
-                       for i, c in enumerate(data.categories))
-    print(f"wrote {args.output}: {len(data)} shapes at {args.res}^3 ({counts}); "
-          f"{len(skipped)} skipped")
-    print(f"train on it with: vitrine train voxel-gan --data {args.output} --out runs/my-props")
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="vitrine", description="vitrine: 3D assets over gRPC")
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    p = sub.add_parser("serve", help="run the server")
-    p.add_argument("--address", default="127.0.0.1:50051", help="host:port to bind")
-    p.add_argument("--data-dir", default=".vitrine-data", help="cache directory")
-    p.add_argument("--cache-max-gb", type=float, default=2.0, help="cache size cap in GiB")
-    p.add_argument("--chunk-kib", type=int, default=256, help="stream chunk size in KiB")
-    p.add_argument("--workers", type=int, default=2, help="generation threads")
-    p.add_argument("--models", help="comma-separated models to load (default: all)")
-    p.add_argument("--port-file", help="write the bound port here (useful with port 0)")
-    p.set_defaults(fn=cmd_serve)
-
+def _add_client_verbs(sub) -> None:
     p = sub.add_parser("models", help="list the server's models, categories and options")
     _add_address(p)
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -297,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="generate an asset and save its files")
     p.add_argument("model", help="model name (see `vitrine models`)")
     p.add_argument("--category", "-c", required=True)
-    p.add_argument("--seed", type=int, default=0, help="0 = the server picks (default)")
+    p.add_argument("--seed", type=_seed_type(), default=0,
+                   help="0 to 2^63-1; 0 = the server picks and reports it (default)")
     p.add_argument("--output", "-o", default=".", help="directory for the files (default .)")
     _add_address(p)
     _add_options(p)
@@ -309,33 +287,36 @@ def build_parser() -> argparse.ArgumentParser:
     _add_address(p)
     p.set_defaults(fn=cmd_fetch)
 
-    p = sub.add_parser("train", help="train a model (voxel-gan); `vitrine train voxel-gan -h`",
-                       add_help=False)
-    p.add_argument("model", help=f"one of: {', '.join(TRAINERS)}")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="the trainer's own options")
-    p.set_defaults(fn=cmd_train)
 
-    p = sub.add_parser("eval", help="print a model's metric table; `vitrine eval voxel-gan -h`",
-                       add_help=False)
-    p.add_argument("model", help=f"one of: {', '.join(EVALUATORS)}")
-    p.add_argument("args", nargs=argparse.REMAINDER, help="the evaluator's own options")
-    p.set_defaults(fn=cmd_eval)
+def _add_registered_verbs(sub) -> None:
+    """The verbs of installed packages ("vitrine.commands" entry points; the server's)."""
+    for ep in sorted(entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        # A broken plug-in must not take the client verbs down with it.
+        try:
+            ep.load()(sub)
+        except Exception as err:  # noqa: BLE001
+            print(f"vitrine: the {ep.name!r} commands ({ep.value}) did not load: "
+                  f"{type(err).__name__}: {err}", file=sys.stderr)
 
-    p = sub.add_parser("dataset", help="build training data from your own meshes")
-    dsub = p.add_subparsers(dest="dataset_command", required=True)
-    d = dsub.add_parser("build", help="voxelise meshes (obj, ply, stl, glb) into a training set; "
-                                      "each file's category is its folder's name")
-    d.add_argument("paths", nargs="+", metavar="PATH", help="mesh files or folders")
-    d.add_argument("--res", type=int, choices=(32, 64), default=32, help="grid resolution")
-    d.add_argument("--output", "-o", required=True, help="the .npz file to write")
-    d.set_defaults(fn=cmd_dataset_build)
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vitrine", description="vitrine: 3D assets over gRPC",
+        epilog="serve, train, export, eval, dataset and reproduce come with the server "
+               "package (vitrine-server). Exit codes: 0 done, 1 refused, 2 usage, "
+               "3 server unreachable.")
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_client_verbs(sub)
+    _add_registered_verbs(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not getattr(args, "own_logging", False):  # a family's trainer sets up its own
+        logging.basicConfig(level=args.log_level.upper(),
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import grpc
 
     from vitrine.client import VitrineError

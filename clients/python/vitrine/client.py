@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.descriptor import FieldDescriptor
 
 from vitrine.v1 import assets_pb2 as pb
 from vitrine.v1 import assets_pb2_grpc as pb_grpc
@@ -113,24 +115,91 @@ class _Assembly:
         return Asset(self.header, files)
 
 
-# Options that travel as proto enums: name -> (value-name prefix, enum).
-_ENUMS = {"pivot": ("PIVOT_", pb.Pivot), "format": ("FORMAT_", pb.Format),
-          "normal_convention": ("NORMAL_CONVENTION_", pb.NormalConvention)}
+MAX_SEED = 2**63 - 1  # the server's seed range is 0 to 2^63-1 (0 = the server picks)
+
+# Integer ranges of the proto scalar types an option field may have.
+_INT_RANGES = {
+    FieldDescriptor.TYPE_UINT32: (0, 2**32 - 1), FieldDescriptor.TYPE_FIXED32: (0, 2**32 - 1),
+    FieldDescriptor.TYPE_UINT64: (0, 2**64 - 1), FieldDescriptor.TYPE_FIXED64: (0, 2**64 - 1),
+    FieldDescriptor.TYPE_INT32: (-(2**31), 2**31 - 1),
+    FieldDescriptor.TYPE_SINT32: (-(2**31), 2**31 - 1),
+    FieldDescriptor.TYPE_SFIXED32: (-(2**31), 2**31 - 1),
+    FieldDescriptor.TYPE_INT64: (-(2**63), 2**63 - 1),
+    FieldDescriptor.TYPE_SINT64: (-(2**63), 2**63 - 1),
+    FieldDescriptor.TYPE_SFIXED64: (-(2**63), 2**63 - 1),
+}
+_FLOATS = (FieldDescriptor.TYPE_FLOAT, FieldDescriptor.TYPE_DOUBLE)
+
+
+@dataclass(frozen=True)
+class OptionField:
+    """One field of `vitrine.v1.Options`, as the generated descriptor declares it: the one
+    table the client and the CLI read option names, types and enum values from, so a new
+    field in the .proto needs no client edit."""
+
+    name: str  # the proto field name, e.g. "max_triangles"
+    kind: str  # "int", "float", "enum", "string" or "bool"
+    lo: int | None = None  # integer fields: the range of their wire type
+    hi: int | None = None
+    prefix: str = ""  # enum fields: the value-name prefix, e.g. "PIVOT_"
+    choices: tuple[str, ...] = ()  # enum fields: the values as clients write them: "center"
+
+    def encode(self, value: Any) -> Any:
+        """A Python value -> what the proto field takes ("center" -> PIVOT_CENTER)."""
+        if self.kind != "enum":
+            return value
+        text = str(value).strip().upper().replace("-", "_").removeprefix(self.prefix)
+        enum = pb.Options.DESCRIPTOR.fields_by_name[self.name].enum_type
+        if text.lower() not in self.choices:
+            raise ValueError(f"{self.name} must be one of {', '.join(self.choices)}; "
+                             f"got {value!r}")
+        return enum.values_by_name[self.prefix + text].number
+
+    def decode(self, text: str) -> str:
+        """A value name as the server reports it (PIVOT_CENTER) -> as clients write it."""
+        return text.removeprefix(self.prefix).lower() if self.kind == "enum" and text else text
+
+
+def _enum_prefix(enum) -> str:
+    """NormalConvention -> "NORMAL_CONVENTION_" (the proto style guide's value prefix)."""
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", enum.name).upper() + "_"
+    names = [v.name for v in enum.values]
+    if all(n.startswith(snake) for n in names):
+        return snake
+    return os.path.commonprefix(names)
+
+
+def _option_field(f) -> OptionField:
+    if f.type == FieldDescriptor.TYPE_ENUM:
+        prefix = _enum_prefix(f.enum_type)
+        choices = tuple(v.name.removeprefix(prefix).lower() for v in f.enum_type.values
+                        if v.number != 0)  # 0 is *_UNSPECIFIED: the model's default
+        return OptionField(f.name, "enum", prefix=prefix, choices=choices)
+    if f.type in _INT_RANGES:
+        lo, hi = _INT_RANGES[f.type]
+        return OptionField(f.name, "int", lo, hi)
+    if f.type in _FLOATS:
+        return OptionField(f.name, "float")
+    if f.type == FieldDescriptor.TYPE_BOOL:
+        return OptionField(f.name, "bool")
+    return OptionField(f.name, "string")
+
+
+OPTION_FIELDS: dict[str, OptionField] = {
+    f.name: _option_field(f) for f in pb.Options.DESCRIPTOR.fields}
 
 
 def request(model: str, category: str, seed: int = 0, **options: Any) -> pb.GenerateRequest:
-    """Build a GenerateRequest; options by their proto names (pivot="center", format="glb")."""
+    """Build a GenerateRequest; options by their proto names (pivot="center", format="glb").
+    An option set to None is left unset (the model's default)."""
     opts = pb.Options()
     for name, value in options.items():
         if value is None:
             continue
-        if name in _ENUMS:
-            prefix, enum = _ENUMS[name]
-            value = enum.Value(prefix + str(value).upper())
-        try:
-            setattr(opts, name, value)
-        except AttributeError:
-            raise TypeError(f"unknown option {name!r}") from None
+        field_ = OPTION_FIELDS.get(name)
+        if field_ is None:
+            raise TypeError(f"unknown option {name!r}; options: {', '.join(OPTION_FIELDS)}")
+        setattr(opts, name, field_.encode(value))
     return pb.GenerateRequest(model=model, category=category, seed=seed, options=opts)
 
 

@@ -1,0 +1,258 @@
+"""The server distribution's operations verbs of the `vitrine` command.
+
+    vitrine serve [--address 127.0.0.1:50051] [--data-dir .vitrine-data] [--model-dir DIR]...
+    vitrine train MODEL [the trainer's options]       (`vitrine train -h` lists the models)
+    vitrine export MODEL --run RUN (--ship | --name NAME [--out-dir models])
+    vitrine eval MODEL [the evaluation's options]
+    vitrine dataset build PATH... [--res 32] [--up-axis y|z] -o FILE
+    vitrine reproduce MODEL [--dry-run] [--from K]    (the shipped model's recipe, in order)
+
+The client's command (`vitrine.cli`, in clients/python) finds `register` through the
+"vitrine.commands" entry-point group of this distribution; it never imports server/ or
+generators/ otherwise. The train/export/eval verbs and their model lists are read from the
+family table (`generators.core.registry.families()`), so a new family needs no edit here.
+Nothing is imported at module level beyond the standard library: the client builds its parser
+for every command, `vitrine models` included.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
+
+EXIT_REFUSED, EXIT_USAGE = 1, 2
+
+# verb -> (Family attribute holding its entry point, what it does, the adjective for errors)
+FAMILY_VERBS = {
+    "train": ("train", "train a model family", "trainable"),
+    "export": ("export", ("turn a training run into weights: shipped (--ship) or a model dir "
+                          "(--name NAME --out-dir DIR) that `vitrine serve --model-dir` serves"),
+               "exportable"),
+    "eval": ("evaluate", "print a model's metric table", "evaluable"),
+}
+
+
+class _LazyHelp(argparse.Action):
+    """-h/--help whose text is built when asked for (the family table imports generators/,
+    which the client's other verbs must not pay for)."""
+
+    def __init__(self, option_strings, dest, text: Callable[[argparse.ArgumentParser], str],
+                 **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="show this help (and the models it knows) and exit")
+        self.text = text
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(self.text(parser))
+        parser.exit()
+
+
+def _families() -> dict:
+    from generators.core.registry import families
+
+    return families()
+
+
+def _with(attr: str) -> list[str]:
+    """Names of the families that have an entry point for `attr`, in catalog order."""
+    return [name for name, fam in _families().items() if getattr(fam, attr) is not None]
+
+
+def _summary(fam) -> str:
+    """The first line of the family package's docstring (`generators/NAME/__init__.py`)."""
+    ref = next((r for r in (fam.train, fam.export, fam.evaluate, fam.generator)
+                if isinstance(r, str)), "")
+    package = ref.partition(":")[0].rsplit(".", 1)[0]
+    doc = (sys.modules.get(package).__doc__ or "") if package in sys.modules else ""
+    first = doc.strip().splitlines()[0] if doc.strip() else ""
+    return first.split(": ", 1)[-1] if first.startswith("`") else first
+
+
+def _family_list(attr: str, heading: str) -> str:
+    fams = _families()
+    names = _with(attr)
+    if not names:
+        return f"{heading}: none registered"
+    width = max(map(len, names))
+    lines = [f"  {n:<{width}}  {_summary(fams[n])}".rstrip() for n in names]
+    return f"{heading}:\n" + "\n".join(lines)
+
+
+def _family_help(verb: str) -> Callable[[argparse.ArgumentParser], str]:
+    attr, _, adjective = FAMILY_VERBS[verb]
+
+    def text(parser: argparse.ArgumentParser) -> str:
+        return (f"{parser.format_help().rstrip()}\n\n{_family_list(attr, f'{adjective} models')}"
+                f"\n\n`vitrine {verb} MODEL -h` lists that model's own options.")
+
+    return text
+
+
+def cmd_family(verb: str, args: argparse.Namespace) -> int:
+    """`vitrine train|export|eval MODEL ARGS...` -> the family's main(ARGS)."""
+    attr, _, adjective = FAMILY_VERBS[verb]
+    names = _with(attr)
+    if args.model is None:
+        print(f"vitrine {verb}: name a model; {adjective} models: {', '.join(names)}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if args.model not in names:
+        print(f"vitrine {verb}: no {adjective} model named {args.model!r}; choose one of: "
+              f"{', '.join(names)}", file=sys.stderr)
+        return EXIT_USAGE
+    rest = list(args.args)
+    if rest and rest[0] == "--":
+        rest = rest[1:]
+    main = _families()[args.model].entry(attr)
+    return main(rest) or 0
+
+
+def cmd_dataset(args: argparse.Namespace) -> int:
+    """`vitrine dataset build ...` -> generators.data.mesh_set.main(["build", ...])."""
+    from generators.data.mesh_set import main
+
+    argv = ([args.action] if args.action else []) + list(args.args)
+    return main(argv) or 0
+
+
+def _dataset_help(parser: argparse.ArgumentParser) -> str:
+    from generators.data.mesh_set import main
+
+    main(["--help"])  # prints the data tool's own help and exits
+    return ""
+
+
+def _recipes() -> dict[str, tuple[tuple[str, ...], ...]]:
+    return {name: fam.recipe for name, fam in _families().items() if fam.recipe}
+
+
+def _reproduce_help(parser: argparse.ArgumentParser) -> str:
+    lines = [parser.format_help().rstrip(), "", "models with a recipe (the steps it runs):"]
+    for name, steps in _recipes().items():
+        lines.append(f"  {name}")
+        lines += [f"    {i}. vitrine {shlex.join(step)}" for i, step in enumerate(steps, 1)]
+    return "\n".join(lines)
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """Run the family's recipe (train stages, export, eval), each step a `vitrine` process of
+    its own (so each run's logging, threads and memory start clean), stopping at the first
+    step that fails."""
+    recipes = _recipes()
+    steps = recipes.get(args.model)
+    if steps is None:
+        known = ", ".join(recipes) or "none"
+        print(f"vitrine reproduce: no recipe for {args.model!r}; models with one: {known}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    if not 1 <= args.start <= len(steps):
+        print(f"vitrine reproduce: --from must be 1 to {len(steps)}, got {args.start}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    for i, step in enumerate(steps, 1):
+        if i < args.start:
+            continue
+        line = f"vitrine {shlex.join(step)}"
+        print(f"vitrine reproduce {args.model}: step {i}/{len(steps)}: {line}", file=sys.stderr,
+              flush=True)
+        if args.dry_run:
+            continue
+        rc = subprocess.run([sys.executable, "-m", "vitrine.cli", *step], check=False).returncode
+        if rc != 0:
+            print(f"vitrine reproduce {args.model}: step {i} ({line}) failed with exit code "
+                  f"{rc}; fix it and go on with `vitrine reproduce {args.model} --from {i}` "
+                  "(training resumes from its run directory)", file=sys.stderr)
+            return rc
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from generators.core.errors import ModelLoadError
+    from server.app import serve
+    from server.config import ServerConfig
+
+    try:
+        config = ServerConfig(
+            address=args.address, data_dir=args.data_dir,
+            cache_max_bytes=int(args.cache_max_gb * 2**30), chunk_bytes=args.chunk_kib * 1024,
+            workers=args.workers, models=tuple(args.models.split(",")) if args.models else (),
+            model_dirs=tuple(args.model_dir),
+        )
+    except ValueError as err:
+        print(f"vitrine serve: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        asyncio.run(serve(config, port_file=args.port_file))
+    except ModelLoadError as err:
+        print(f"vitrine serve: cannot start: {err}", file=sys.stderr)
+        return EXIT_REFUSED
+    except OSError as err:
+        print(f"vitrine serve: {err}. Is another server running? Pick another address: pass "
+              "--address HOST:PORT (make serve: ADDRESS=HOST:PORT).", file=sys.stderr)
+        return EXIT_USAGE
+    return 0
+
+
+def _add_serve(sub) -> None:
+    p = sub.add_parser("serve", help="run the server",
+                       description="Load the models (refusing to start if one cannot serve), "
+                                   "then serve until SIGINT/SIGTERM.")
+    p.add_argument("--address", default="127.0.0.1:50051",
+                   help="host:port to bind; port 0 picks a free one (default %(default)s)")
+    p.add_argument("--data-dir", default=".vitrine-data", help="cache directory "
+                   "(default %(default)s)")
+    p.add_argument("--cache-max-gb", type=float, default=2.0, help="cache size cap in GiB "
+                   "(default %(default)s)")
+    p.add_argument("--chunk-kib", type=int, default=256, help="stream chunk size in KiB "
+                   "(default %(default)s)")
+    p.add_argument("--workers", type=int, default=2, help="generation threads "
+                   "(default %(default)s)")
+    p.add_argument("--models", help="comma-separated models to load (default: all, and those "
+                   "of every --model-dir)")
+    p.add_argument("--model-dir", action="append", default=[], metavar="DIR",
+                   help="also serve the exported models in DIR (`vitrine export MODEL --run RUN "
+                        "--name NAME --out-dir DIR` writes them); repeatable")
+    p.add_argument("--port-file", help="write the bound port here (useful with port 0)")
+    p.set_defaults(fn=cmd_serve)
+
+
+def _add_family_verbs(sub) -> None:
+    for verb, (_, what, _) in FAMILY_VERBS.items():
+        p = sub.add_parser(verb, help=f"{what}; `vitrine {verb} -h` lists the models",
+                           description=f"{what}.", add_help=False,
+                           usage=f"vitrine {verb} [-h] MODEL [the model's own options]")
+        p.add_argument("-h", "--help", action=_LazyHelp, text=_family_help(verb))
+        p.add_argument("model", nargs="?", help="a model family (listed below)")
+        p.add_argument("args", nargs=argparse.REMAINDER, help="the model's own options")
+        # The family's main configures its own logging (a run's train.log among it).
+        p.set_defaults(fn=lambda args, verb=verb: cmd_family(verb, args), own_logging=True)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add serve, train, export, eval, dataset and reproduce to the `vitrine` parser."""
+    _add_serve(sub)
+    _add_family_verbs(sub)
+
+    p = sub.add_parser("dataset", help="build training data from your own meshes; "
+                                       "`vitrine dataset build -h`",
+                       add_help=False, usage="vitrine dataset build PATH... [options] -o FILE")
+    p.add_argument("-h", "--help", action=_LazyHelp, text=_dataset_help)
+    p.add_argument("action", nargs="?", help="build")
+    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.set_defaults(fn=cmd_dataset)
+
+    p = sub.add_parser("reproduce", add_help=False,
+                       help="train, export and evaluate a shipped model as it was made",
+                       description="Run a model family's recipe: its training stages, export "
+                                   "and evaluation, in order (`make train-MODEL` runs this).")
+    p.add_argument("-h", "--help", action=_LazyHelp, text=_reproduce_help)
+    p.add_argument("model", help="a model with a recipe (listed by -h)")
+    p.add_argument("--dry-run", action="store_true", help="print the steps; run nothing")
+    p.add_argument("--from", dest="start", type=int, default=1, metavar="K",
+                   help="start at step K (default 1)")
+    p.set_defaults(fn=cmd_reproduce, own_logging=True)
