@@ -75,6 +75,24 @@ def _smooth_profile(ctrl_y, ctrl_r, n: int = 64) -> tuple[np.ndarray, np.ndarray
 # ----------------------------------------------------------------------------- chair
 
 
+@dataclass(frozen=True)
+class _Recline:
+    """A reclined back's centre plane: it rises back_h above seat_h from z = bz to z = top_z."""
+
+    seat_h: float
+    back_h: float
+    bz: float
+    top_z: float
+
+    @classmethod
+    def tilted(cls, seat_h: float, back_h: float, bz: float, recline: float) -> _Recline:
+        return cls(seat_h, back_h, bz, bz - back_h * math.tan(recline))
+
+    def at(self, frac: float) -> tuple[float, float]:
+        """(y, z) of the plane `frac` of the way up the back."""
+        return self.seat_h + frac * self.back_h, self.bz + (self.top_z - self.bz) * frac
+
+
 def _chair(d: _Draw) -> S.SDF:
     seat_h = d.u("seat_height", 0.42, 0.48)
     w = d.u("seat_width", 0.42, 0.56)
@@ -87,28 +105,36 @@ def _chair(d: _Draw) -> S.SDF:
     recline = d.u("recline_deg", 2.0, 14.0) * math.pi / 180
     inset = d.u("leg_inset", 0.02, 0.05)
     lw = d.u("leg_half_width", 0.016, 0.028)
-    parts: list[S.SDF] = []
     under = seat_h - t
     if seat_shape == "round":
         rad = _u(w, dep) / 2
-        parts.append(S.Prism("circle", (0, seat_h - t / 2, 0), rad, rad, t / 2, edge=0.01))
-        c = (rad - inset - lw) / math.sqrt(2)
-        xs, zs = (c, c), (c, c)
+        seat: S.SDF = S.Prism("circle", (0, seat_h - t / 2, 0), rad, rad, t / 2, edge=0.01)
+        x0 = z0 = (rad - inset - lw) / math.sqrt(2)
     else:
-        parts.append(S.Box((0, seat_h - t / 2, 0), (w / 2, t / 2, dep / 2), round=0.01))
-        xs = (w / 2 - inset - lw,) * 2
-        zs = (dep / 2 - inset - lw,) * 2
-    x0, z0 = xs[0], zs[0]
-    corners = [(sx * x0, sz * z0) for sz in (1, -1) for sx in (-1, 1)]  # front L/R, back L/R
+        seat = S.Box((0, seat_h - t / 2, 0), (w / 2, t / 2, dep / 2), round=0.01)
+        x0, z0 = w / 2 - inset - lw, dep / 2 - inset - lw
+    parts = [seat, *_chair_legs(d, legs_style, x0, z0, under, lw)]
+    # Back: two posts rising from the back edge, reclined, filled by the chosen style.
+    back = _Recline.tilted(seat_h, back_h, -z0 if seat_shape == "square" else -x0 * 1.2,
+                           recline)
+    parts += _chair_back(d, back_style, back, x0, under, lw)
+    if d.flag("arms", 0.3):
+        parts += _chair_arms(d, back, x0, z0 if seat_shape == "square" else x0)
+    return S.Union(parts)
 
-    # Legs.
-    if legs_style == "square":
+
+def _chair_legs(d: _Draw, style: str, x0: float, z0: float, under: float,
+                lw: float) -> list[S.SDF]:
+    """Four legs (or two sled runners) under the seat's corners (+-x0, +-z0), and stretchers."""
+    corners = [(sx * x0, sz * z0) for sz in (1, -1) for sx in (-1, 1)]  # front L/R, back L/R
+    parts: list[S.SDF] = []
+    if style == "square":
         for x, z in corners:
             parts.append(S.Box((x, under / 2, z), (lw, under / 2, lw), round=0.003))
-    elif legs_style == "tapered":
+    elif style == "tapered":
         for x, z in corners:
             parts.append(S.Cone((x, 0, z), (x, under + 0.005, z), lw * 0.6, lw * 1.1))
-    elif legs_style == "splayed":
+    elif style == "splayed":
         splay = d.u("splay", 0.03, 0.08)
         for x, z in corners:
             fx = x + math.copysign(splay, x)
@@ -120,7 +146,7 @@ def _chair(d: _Draw) -> S.SDF:
             x = sx * x0
             parts.append(S.capsule_chain(
                 [(x, under, z0), (x, r, z0 + 0.02), (x, r, -z0 - 0.02), (x, under, -z0)], r))
-    if legs_style in ("square", "tapered") and d.flag("stretchers", 0.6):
+    if style in ("square", "tapered") and d.flag("stretchers", 0.6):
         sh = d.u("stretcher_height", 0.10, 0.22)
         sr = lw * 0.5
         for sx in (-1, 1):
@@ -130,58 +156,60 @@ def _chair(d: _Draw) -> S.SDF:
         else:
             for sz in (-1, 1):
                 parts.append(S.Capsule((-x0, sh, sz * z0), (x0, sh, sz * z0), sr))
+    return parts
 
-    # Back: two posts rising from the back edge, reclined, filled by the chosen style.
-    bz = -z0 if seat_shape == "square" else -x0 * 1.2
-    bx = x0
-    top_y = seat_h + back_h
-    top_z = bz - back_h * math.tan(recline)
+
+def _chair_back(d: _Draw, style: str, back: _Recline, bx: float, under: float,
+                lw: float) -> list[S.SDF]:
+    """The back's posts at x = +-bx (from the seat's underside), its top rail and its filling."""
     pr = lw * 0.85
-    for sx in (-1, 1):
-        parts.append(S.box_between((sx * bx, seat_h - t, bz), (sx * bx, top_y, top_z), pr, pr,
-                                   round=0.004))
-
-    def at(frac: float) -> tuple[float, float]:
-        return seat_h + frac * back_h, bz + (top_z - bz) * frac
-
-    y_top, z_top = at(0.95)
+    top_y = back.seat_h + back.back_h
+    parts: list[S.SDF] = [
+        S.box_between((sx * bx, under, back.bz), (sx * bx, top_y, back.top_z), pr, pr,
+                      round=0.004)
+        for sx in (-1, 1)
+    ]
+    y_top, z_top = back.at(0.95)
     parts.append(S.box_between((-bx, y_top, z_top), (bx, y_top, z_top), 0.03, 0.012,
                                round=0.004))
-    if back_style == "slats":
+    if style == "slats":
         n = d.i("back_slats", 2, 5)
-        y_lo, z_lo = at(0.3)
+        y_lo, z_lo = back.at(0.3)
         parts.append(S.box_between((-bx, y_lo, z_lo), (bx, y_lo, z_lo), 0.02, 0.011))
         for k in range(n):
             x = -bx + (k + 1) * 2 * bx / (n + 1)
             parts.append(S.box_between((x, y_lo, z_lo), (x, y_top, z_top), 0.008, 0.022))
-    elif back_style == "rails":
+    elif style == "rails":
         n = d.i("back_rails", 2, 4)
         for k in range(n):
-            yy, zz = at(0.25 + 0.6 * k / max(n, 1))
+            yy, zz = back.at(0.25 + 0.6 * k / max(n, 1))
             parts.append(S.box_between((-bx, yy, zz), (bx, yy, zz), 0.025, 0.01, round=0.003))
-    elif back_style == "panel":
-        y_lo, z_lo = at(0.25)
+    elif style == "panel":
+        y_lo, z_lo = back.at(0.25)
         parts.append(S.box_between((0, y_lo, z_lo), (0, y_top, z_top), bx, 0.012, round=0.006,
                                    up=(1.0, 0.0, 0.0)))
     else:  # spindles
         n = d.i("back_spindles", 3, 7)
-        y_lo, z_lo = at(0.0)
+        y_lo, z_lo = back.at(0.0)
         for k in range(n):
             x = -bx + (k + 1) * 2 * bx / (n + 1)
             parts.append(S.Capsule((x, y_lo, z_lo), (x, y_top, z_top), 0.008))
+    return parts
 
-    if d.flag("arms", 0.3):
-        ah = d.u("arm_height", 0.18, 0.25)
-        ay = seat_h + ah
-        ax = bx + 0.01
-        _, zb = at(ah / back_h)
-        front_z = z0 if seat_shape == "square" else x0
-        for sx in (-1, 1):
-            parts.append(S.box_between((sx * ax, ay, zb), (sx * ax, ay, front_z + 0.02), 0.03,
-                                       0.012, round=0.006, up=(0.0, 0.0, 1.0)))
-            parts.append(S.Capsule((sx * ax, seat_h - 0.01, front_z - 0.01),
-                                   (sx * ax, ay, front_z - 0.01), 0.013))
-    return S.Union(parts)
+
+def _chair_arms(d: _Draw, back: _Recline, bx: float, front_z: float) -> list[S.SDF]:
+    """Two arm rests from the back posts (x = +-bx) to a support at the seat's front edge."""
+    ah = d.u("arm_height", 0.18, 0.25)
+    ay = back.seat_h + ah
+    ax = bx + 0.01
+    _, zb = back.at(ah / back.back_h)
+    parts: list[S.SDF] = []
+    for sx in (-1, 1):
+        parts.append(S.box_between((sx * ax, ay, zb), (sx * ax, ay, front_z + 0.02), 0.03,
+                                   0.012, round=0.006, up=(0.0, 0.0, 1.0)))
+        parts.append(S.Capsule((sx * ax, back.seat_h - 0.01, front_z - 0.01),
+                               (sx * ax, ay, front_z - 0.01), 0.013))
+    return parts
 
 
 # ----------------------------------------------------------------------------- table
@@ -209,82 +237,100 @@ def _table(d: _Draw) -> S.SDF:
     else:
         L = d.u("length", 0.9, 1.8)
         W = d.u("width", 0.6, min(1.0, L * 0.8))
-    parts: list[S.SDF] = []
     top_y = h - tt / 2
     kind = {"rect": "rect", "round": "circle", "oval": "ellipse", "stadium": "stadium"}[top]
-    parts.append(S.Prism(kind, (0, top_y, 0), L / 2, W / 2, tt / 2, corner=0.02,
-                         edge=min(0.012, tt / 3)))
+    parts: list[S.SDF] = [S.Prism(kind, (0, top_y, 0), L / 2, W / 2, tt / 2, corner=0.02,
+                                  edge=min(0.012, tt / 3))]
     under = h - tt
     bases = {"rect": ["four_legs", "trestle"], "round": ["four_legs", "pedestal"],
              "oval": ["four_legs", "pedestal", "trestle"], "stadium": ["four_legs", "trestle"]}
     base = d.pick("base", bases[top])
     if base == "four_legs":
-        style = d.pick("legs", ["square", "tapered", "turned"])
-        r = d.u("leg_half_width", 0.02, 0.035)
-        shrink = 0.72 if top in ("round", "oval") else 1.0
-        lx = (L / 2 - d.u("leg_inset", 0.04, 0.10)) * shrink - r
-        lz = (W / 2 - 0.05) * shrink - r
-        if top in ("round", "oval"):
-            lx, lz = lx / math.sqrt(2) * 1.2, lz / math.sqrt(2) * 1.2
-        elif top == "stadium":  # keep the legs under the rounded ends
-            lx = min(lx, L / 2 - W / 2 + math.sqrt(max((W / 2 - 0.03) ** 2 - lz ** 2, 0.0)) - r)
-        for sx in (-1, 1):
-            for sz in (-1, 1):
-                x, z = sx * lx, sz * lz
-                if style == "square":
-                    parts.append(S.Box((x, under / 2, z), (r, under / 2, r), round=0.004))
-                elif style == "tapered":
-                    parts.append(S.Cone((x, 0, z), (x, under + 0.004, z), r * 0.55, r))
-                else:
-                    parts.append(_turned_leg(x, z, under + 0.004, r * 1.2,
-                                             d.i("beads", 1, 3)))
-        if d.flag("apron", 0.6):
-            ah = d.u("apron_height", 0.06, 0.12)
-            y = under - ah / 2 + 0.004  # reaches into the top
-            parts.append(S.Box((0, y, lz), (lx, ah / 2, 0.01)))
-            parts.append(S.Box((0, y, -lz), (lx, ah / 2, 0.01)))
-            parts.append(S.Box((lx, y, 0), (0.01, ah / 2, lz)))
-            parts.append(S.Box((-lx, y, 0), (0.01, ah / 2, lz)))
-        if style != "turned" and d.flag("shelf", 0.2):
-            parts.append(S.Box((0, d.u("shelf_height", 0.12, 0.25), 0), (lx, 0.01, lz),
-                               round=0.004))
+        parts += _table_four_legs(d, top, L, W, under)
     elif base == "pedestal":
-        r = d.u("column_radius", 0.045, 0.09)
-        ctrl_y = np.array([0.0, 0.15, 0.5, 0.85, 1.0]) * under
-        ctrl_r = np.array([1.6, 1.0, d.u("column_belly", 0.8, 1.5), 1.0, 1.4]) * r
-        ys, rs = _smooth_profile(ctrl_y, ctrl_r, 48)
-        parts.append(S.Lathe(ys, rs + 0.0, center=(0, 0)))
-        foot = d.pick("foot", ["disc", "cross", "tripod"])
-        reach = min(L, W) * d.u("foot_reach", 0.28, 0.42)
-        if foot == "disc":
-            parts.append(S.Cone((0, 0, 0), (0, 0.05, 0), reach, reach * 0.8, round=0.01))
-        else:
-            n = 4 if foot == "cross" else 3
-            for k in range(n):
-                a = 2 * math.pi * k / n + math.pi / n
-                p = (reach * math.sin(a), 0.025, reach * math.cos(a))
-                parts.append(S.box_between((0, 0.12, 0), p, 0.025, 0.02, round=0.008))
-                parts.append(S.Sphere((p[0], 0.025, p[2]), 0.025))
-        parts.append(S.Cone((0, under - 0.03, 0), (0, under + 0.003, 0), r * 1.4, r * 2.2))
-    else:  # trestle
-        ex = L / 2 - d.u("end_inset", 0.10, 0.20)
-        fz = W / 2 - 0.05
-        pw = d.u("post_half_width", 0.03, 0.06)
-        for sx in (-1, 1):
-            x = sx * ex
-            parts.append(S.Box((x, 0.03, 0), (0.035, 0.03, fz), round=0.01))  # foot
-            parts.append(S.Box((x, under - 0.025, 0), (0.03, 0.025, fz * 0.9), round=0.008))
-            if d.params.setdefault("trestle_posts", int(d.rng.integers(1, 3))) == 1:
-                parts.append(S.Box((x, under / 2, 0), (0.03, under / 2, pw * 2)))
-            else:
-                for sz in (-1, 1):
-                    parts.append(S.Box((x, under / 2, sz * fz * 0.5), (0.03, under / 2, pw)))
-        sh = d.u("stretcher_height", 0.15, 0.35)
-        parts.append(S.Box((0, sh, 0), (ex, 0.03, 0.025), round=0.008))
-        if d.params["trestle_posts"] == 2:  # brace the post pair so the stretcher meets it
-            for sx in (-1, 1):
-                parts.append(S.Box((sx * ex, sh, 0), (0.03, 0.03, fz * 0.5 + pw), round=0.008))
+        parts += _table_pedestal(d, L, W, under)
+    else:
+        parts += _table_trestle(d, L, W, under)
     return S.Union(parts)
+
+
+def _table_four_legs(d: _Draw, top: str, L: float, W: float, under: float) -> list[S.SDF]:
+    """Four legs inside the top's outline, with an optional apron and a low shelf."""
+    style = d.pick("legs", ["square", "tapered", "turned"])
+    r = d.u("leg_half_width", 0.02, 0.035)
+    shrink = 0.72 if top in ("round", "oval") else 1.0
+    lx = (L / 2 - d.u("leg_inset", 0.04, 0.10)) * shrink - r
+    lz = (W / 2 - 0.05) * shrink - r
+    if top in ("round", "oval"):
+        lx, lz = lx / math.sqrt(2) * 1.2, lz / math.sqrt(2) * 1.2
+    elif top == "stadium":  # keep the legs under the rounded ends
+        lx = min(lx, L / 2 - W / 2 + math.sqrt(max((W / 2 - 0.03) ** 2 - lz ** 2, 0.0)) - r)
+    parts: list[S.SDF] = []
+    for sx in (-1, 1):
+        for sz in (-1, 1):
+            x, z = sx * lx, sz * lz
+            if style == "square":
+                parts.append(S.Box((x, under / 2, z), (r, under / 2, r), round=0.004))
+            elif style == "tapered":
+                parts.append(S.Cone((x, 0, z), (x, under + 0.004, z), r * 0.55, r))
+            else:
+                parts.append(_turned_leg(x, z, under + 0.004, r * 1.2, d.i("beads", 1, 3)))
+    if d.flag("apron", 0.6):
+        ah = d.u("apron_height", 0.06, 0.12)
+        y = under - ah / 2 + 0.004  # reaches into the top
+        parts.append(S.Box((0, y, lz), (lx, ah / 2, 0.01)))
+        parts.append(S.Box((0, y, -lz), (lx, ah / 2, 0.01)))
+        parts.append(S.Box((lx, y, 0), (0.01, ah / 2, lz)))
+        parts.append(S.Box((-lx, y, 0), (0.01, ah / 2, lz)))
+    if style != "turned" and d.flag("shelf", 0.2):
+        parts.append(S.Box((0, d.u("shelf_height", 0.12, 0.25), 0), (lx, 0.01, lz),
+                           round=0.004))
+    return parts
+
+
+def _table_pedestal(d: _Draw, L: float, W: float, under: float) -> list[S.SDF]:
+    """A turned central column on a disc, cross or tripod foot."""
+    r = d.u("column_radius", 0.045, 0.09)
+    ctrl_y = np.array([0.0, 0.15, 0.5, 0.85, 1.0]) * under
+    ctrl_r = np.array([1.6, 1.0, d.u("column_belly", 0.8, 1.5), 1.0, 1.4]) * r
+    ys, rs = _smooth_profile(ctrl_y, ctrl_r, 48)
+    parts: list[S.SDF] = [S.Lathe(ys, rs + 0.0, center=(0, 0))]
+    foot = d.pick("foot", ["disc", "cross", "tripod"])
+    reach = min(L, W) * d.u("foot_reach", 0.28, 0.42)
+    if foot == "disc":
+        parts.append(S.Cone((0, 0, 0), (0, 0.05, 0), reach, reach * 0.8, round=0.01))
+    else:
+        n = 4 if foot == "cross" else 3
+        for k in range(n):
+            a = 2 * math.pi * k / n + math.pi / n
+            p = (reach * math.sin(a), 0.025, reach * math.cos(a))
+            parts.append(S.box_between((0, 0.12, 0), p, 0.025, 0.02, round=0.008))
+            parts.append(S.Sphere((p[0], 0.025, p[2]), 0.025))
+    parts.append(S.Cone((0, under - 0.03, 0), (0, under + 0.003, 0), r * 1.4, r * 2.2))
+    return parts
+
+
+def _table_trestle(d: _Draw, L: float, W: float, under: float) -> list[S.SDF]:
+    """Two end frames (foot, one or two posts, top bearer) joined by a long stretcher."""
+    ex = L / 2 - d.u("end_inset", 0.10, 0.20)
+    fz = W / 2 - 0.05
+    pw = d.u("post_half_width", 0.03, 0.06)
+    parts: list[S.SDF] = []
+    for sx in (-1, 1):
+        x = sx * ex
+        parts.append(S.Box((x, 0.03, 0), (0.035, 0.03, fz), round=0.01))  # foot
+        parts.append(S.Box((x, under - 0.025, 0), (0.03, 0.025, fz * 0.9), round=0.008))
+        if d.params.setdefault("trestle_posts", int(d.rng.integers(1, 3))) == 1:
+            parts.append(S.Box((x, under / 2, 0), (0.03, under / 2, pw * 2)))
+        else:
+            for sz in (-1, 1):
+                parts.append(S.Box((x, under / 2, sz * fz * 0.5), (0.03, under / 2, pw)))
+    sh = d.u("stretcher_height", 0.15, 0.35)
+    parts.append(S.Box((0, sh, 0), (ex, 0.03, 0.025), round=0.008))
+    if d.params["trestle_posts"] == 2:  # brace the post pair so the stretcher meets it
+        for sx in (-1, 1):
+            parts.append(S.Box((sx * ex, sh, 0), (0.03, 0.03, fz * 0.5 + pw), round=0.008))
+    return parts
 
 
 # ----------------------------------------------------------------------------- vase
@@ -424,56 +470,68 @@ def _bench(d: _Draw) -> S.SDF:
     ex = L / 2 - d.u("leg_inset", 0.06, 0.18)
     xs = [-ex, ex] + ([0.0] if L > 1.6 and legs != "panel" else [])
     for x in xs:
-        if legs == "panel":
-            pt = d.params.setdefault("panel_half_thickness", round(float(d.rng.uniform(0.02, 0.04)), 4))
-            parts.append(S.Box((x, under / 2, 0), (pt, under / 2, D / 2 - 0.02), round=0.006))
-        elif legs == "frame":
-            r = 0.014
-            z = D / 2 - 0.04
-            parts.append(S.capsule_chain([(x, under, z), (x, r, z), (x, r, -z), (x, under, -z)],
-                                         r))
-            parts.append(S.Capsule((x, under - r, z), (x, under - r, -z), r))
-        elif legs == "a_frame":
-            z = D / 2 - 0.05
-            for sz in (-1, 1):
-                parts.append(S.box_between((x, 0, sz * (z + 0.04)), (x, under + 0.003, sz * z * 0.4),
-                                           0.025, 0.02, round=0.006))
-            parts.append(S.Box((x, under * 0.4, 0), (0.02, 0.02, z), round=0.005))
-        else:
-            z = D / 2 - 0.04
-            for sz in (-1, 1):
-                parts.append(S.Box((x, under / 2, sz * z), (0.025, under / 2, 0.025),
-                                   round=0.004))
-            parts.append(S.Box((x, 0.12, 0), (0.015, 0.015, z), round=0.004))
+        parts += _bench_legs(d, legs, x, D, under)
     if d.params["seat"] == "slats":  # cross rails under the slats, on every leg pair
         for x in xs:
             parts.append(S.Box((x, under - 0.02, 0), (0.03, 0.025, D / 2 - 0.01), round=0.005))
     if legs in ("a_frame", "four_legs") and d.flag("long_stretcher", 0.5):
         parts.append(S.Box((0, under * 0.4, 0), (ex, 0.02, 0.02), round=0.005))
     if d.flag("back", 0.5):
-        back_h = d.u("back_height", 0.3, 0.45)
-        recline = d.u("recline_deg", 8, 18) * math.pi / 180
-        bz = -D / 2 + 0.03
-        top_z = bz - back_h * math.tan(recline)
-        for x in xs:
-            parts.append(S.box_between((x, under, bz), (x, seat_h + back_h, top_z), 0.025, 0.02,
-                                       round=0.006))
-        n = d.i("back_slats", 2, 4)
-        for k in range(n):
-            f = 0.25 + 0.7 * k / max(n - 1, 1)
-            y, z = seat_h + f * back_h, bz + f * (top_z - bz)
-            parts.append(S.box_between((-ex - 0.05, y, z), (ex + 0.05, y, z), 0.035, 0.014,
-                                       round=0.005))
-        if d.flag("arms", 0.5):
-            ay = seat_h + 0.2
-            for sx in (-1, 1):
-                x = sx * ex
-                zb = bz + (0.2 / back_h) * (top_z - bz)
-                parts.append(S.box_between((x, ay, zb), (x, ay, D / 2 + 0.02), 0.03, 0.015,
-                                           round=0.006, up=(0.0, 0.0, 1.0)))
-                parts.append(S.Capsule((x, seat_h - 0.01, D / 2 - 0.02), (x, ay, D / 2 - 0.02),
-                                       0.016))
+        parts += _bench_back(d, xs, ex, D, seat_h, under)
     return S.Union(parts)
+
+
+def _bench_legs(d: _Draw, style: str, x: float, D: float, under: float) -> list[S.SDF]:
+    """One leg pair (a frame across the depth D) at x."""
+    if style == "panel":
+        pt = d.params.setdefault("panel_half_thickness",
+                                 round(float(d.rng.uniform(0.02, 0.04)), 4))
+        return [S.Box((x, under / 2, 0), (pt, under / 2, D / 2 - 0.02), round=0.006)]
+    if style == "frame":
+        r = 0.014
+        z = D / 2 - 0.04
+        return [S.capsule_chain([(x, under, z), (x, r, z), (x, r, -z), (x, under, -z)], r),
+                S.Capsule((x, under - r, z), (x, under - r, -z), r)]
+    if style == "a_frame":
+        z = D / 2 - 0.05
+        parts: list[S.SDF] = [
+            S.box_between((x, 0, sz * (z + 0.04)), (x, under + 0.003, sz * z * 0.4), 0.025, 0.02,
+                          round=0.006)
+            for sz in (-1, 1)
+        ]
+        return parts + [S.Box((x, under * 0.4, 0), (0.02, 0.02, z), round=0.005)]
+    z = D / 2 - 0.04  # four_legs
+    parts = [S.Box((x, under / 2, sz * z), (0.025, under / 2, 0.025), round=0.004)
+             for sz in (-1, 1)]
+    return parts + [S.Box((x, 0.12, 0), (0.015, 0.015, z), round=0.004)]
+
+
+def _bench_back(d: _Draw, xs: list[float], ex: float, D: float, seat_h: float,
+                under: float) -> list[S.SDF]:
+    """A reclined slatted back on posts at every leg pair (xs), optionally with arms."""
+    back_h = d.u("back_height", 0.3, 0.45)
+    recline = d.u("recline_deg", 8, 18) * math.pi / 180
+    back = _Recline.tilted(seat_h, back_h, -D / 2 + 0.03, recline)
+    parts: list[S.SDF] = [
+        S.box_between((x, under, back.bz), (x, seat_h + back_h, back.top_z), 0.025, 0.02,
+                      round=0.006)
+        for x in xs
+    ]
+    n = d.i("back_slats", 2, 4)
+    for k in range(n):
+        y, z = back.at(0.25 + 0.7 * k / max(n - 1, 1))
+        parts.append(S.box_between((-ex - 0.05, y, z), (ex + 0.05, y, z), 0.035, 0.014,
+                                   round=0.005))
+    if d.flag("arms", 0.5):
+        ay = seat_h + 0.2
+        for sx in (-1, 1):
+            x = sx * ex
+            _, zb = back.at(0.2 / back_h)
+            parts.append(S.box_between((x, ay, zb), (x, ay, D / 2 + 0.02), 0.03, 0.015,
+                                       round=0.006, up=(0.0, 0.0, 1.0)))
+            parts.append(S.Capsule((x, seat_h - 0.01, D / 2 - 0.02), (x, ay, D / 2 - 0.02),
+                                   0.016))
+    return parts
 
 
 # ----------------------------------------------------------------------------- lamp
@@ -508,56 +566,72 @@ def _shade(d: _Draw, y0: float, size: float, lamp_h: float) -> tuple[S.SDF, floa
 def _lamp(d: _Draw) -> S.SDF:
     kind = d.pick("type", ["table", "floor", "desk"])
     H = d.u("height", 0.4, 0.7) if kind != "floor" else d.u("height", 1.3, 1.8)
-    parts: list[S.SDF] = []
     bases = {"table": ["disc", "square", "urn"], "floor": ["disc", "square", "tripod"],
              "desk": ["disc", "square"]}
     base = d.pick("base", bases[kind])
     br = H * (0.16 if kind != "floor" else 0.12) * d.u("base_ratio", 0.8, 1.3)
     stem_r = max(0.008, H * 0.012)
-    base_top = 0.03
+    parts, base_top = _lamp_base(d, base, H, br, stem_r)
+    shade_size = H * (0.35 if kind != "floor" else 0.24)
+    if kind == "desk":
+        return S.Union(parts + _desk_arm(d, H, br, base_top, stem_r, shade_size))
+    stem = d.pick("stem", ["straight", "turned", "curved"] if kind == "floor"
+                  else ["straight", "turned"])
+    if stem == "curved":
+        stem_parts, finial_at = _arc_stem(d, H, base_top, stem_r, shade_size)
+    else:
+        stem_parts, finial_at = _upright_stem(d, stem, H, base_top, stem_r, shade_size)
+    parts += stem_parts
+    if d.flag("finial", 0.5):  # sits on the top of the rod, touching it
+        parts.append(S.Sphere(finial_at, 0.015))
+    return S.Union(parts)
+
+
+def _lamp_base(d: _Draw, base: str, H: float, br: float,
+               stem_r: float) -> tuple[list[S.SDF], float]:
+    """The base of radius about br; returns (its parts, the y the stem starts at)."""
     if base == "disc":
-        parts.append(S.Cone((0, 0, 0), (0, 0.035, 0), br, br * 0.85, round=0.01))
-        base_top = 0.035
-    elif base == "square":
-        parts.append(S.Box((0, 0.02, 0), (br * 0.85, 0.02, br * 0.85), round=0.008))
-        base_top = 0.04
-    elif base == "urn":
+        return [S.Cone((0, 0, 0), (0, 0.035, 0), br, br * 0.85, round=0.01)], 0.035
+    if base == "square":
+        return [S.Box((0, 0.02, 0), (br * 0.85, 0.02, br * 0.85), round=0.008)], 0.04
+    if base == "urn":
         uh = H * d.u("urn_ratio", 0.3, 0.5)
         ctrl_y = np.array([0, 0.05, 0.5, 0.9, 1.0]) * uh
         ctrl_r = np.array([0.6, 0.55, 1.0, 0.35, 0.3]) * br
         ys, rs = _smooth_profile(ctrl_y, ctrl_r, 40)
-        parts.append(S.Lathe(ys, rs))
-        base_top = uh
-    else:  # tripod
-        for k in range(3):
-            a = 2 * math.pi * k / 3
-            parts.append(S.Capsule((br * 1.8 * math.sin(a), stem_r, br * 1.8 * math.cos(a)),
-                                   (0, H * 0.35, 0), stem_r * 1.2))
-        base_top = H * 0.35
-    shade_size = H * (0.35 if kind != "floor" else 0.24)
-    if kind == "desk":
-        # Two-segment arm with joints; the shade is a cone pointing down-forward.
-        elbow = (0, H * d.u("elbow_ratio", 0.5, 0.7), -br * 0.5)
-        head = (0, H * 0.85, br * d.u("reach_ratio", 0.8, 1.4))
-        parts += [S.Capsule((0, base_top, 0), elbow, stem_r),
-                  S.Capsule(elbow, head, stem_r), S.Sphere(elbow, stem_r * 1.8)]
-        hr = shade_size * 0.45
-        tip = (head[0], head[1] - hr * 1.2, head[2] + hr * 0.4)
-        parts.append(S.Subtract(S.Cone(head, tip, hr * 0.25, hr),
-                                S.Cone(head, (tip[0], tip[1] - 0.01, tip[2]), hr * 0.15,
-                                       hr * 0.88)))
-        parts.append(S.Sphere(head, stem_r * 1.8))
-        return S.Union(parts)
-    stem = d.pick("stem", ["straight", "turned", "curved"] if kind == "floor"
-                  else ["straight", "turned"])
+        return [S.Lathe(ys, rs)], uh
+    legs: list[S.SDF] = []  # tripod
+    for k in range(3):
+        a = 2 * math.pi * k / 3
+        legs.append(S.Capsule((br * 1.8 * math.sin(a), stem_r, br * 1.8 * math.cos(a)),
+                              (0, H * 0.35, 0), stem_r * 1.2))
+    return legs, H * 0.35
+
+
+def _desk_arm(d: _Draw, H: float, br: float, base_top: float, stem_r: float,
+              shade_size: float) -> list[S.SDF]:
+    """Two-segment arm with joints; the shade is a cone pointing down-forward."""
+    elbow = (0, H * d.u("elbow_ratio", 0.5, 0.7), -br * 0.5)
+    head = (0, H * 0.85, br * d.u("reach_ratio", 0.8, 1.4))
+    parts: list[S.SDF] = [S.Capsule((0, base_top, 0), elbow, stem_r),
+                          S.Capsule(elbow, head, stem_r), S.Sphere(elbow, stem_r * 1.8)]
+    hr = shade_size * 0.45
+    tip = (head[0], head[1] - hr * 1.2, head[2] + hr * 0.4)
+    parts.append(S.Subtract(S.Cone(head, tip, hr * 0.25, hr),
+                            S.Cone(head, (tip[0], tip[1] - 0.01, tip[2]), hr * 0.15,
+                                   hr * 0.88)))
+    parts.append(S.Sphere(head, stem_r * 1.8))
+    return parts
+
+
+def _upright_stem(d: _Draw, stem: str, H: float, base_top: float, stem_r: float,
+                  shade_size: float) -> tuple[list[S.SDF], tuple[float, float, float]]:
+    """A straight or turned stem with the shade on top; returns (parts, finial position)."""
     shade_y = H - shade_size * 0.8
     if stem == "straight":
-        parts.append(S.Capsule((0, base_top, 0), (0, shade_y + shade_size * 0.3, 0), stem_r))
-        shade, top = _shade(d, shade_y, shade_size, H)
-        parts.append(shade)
-        parts.append(S.Capsule((0, shade_y + shade_size * 0.3, 0), (0, top, 0), stem_r * 0.6))
-        finial_at = (0.0, top + 0.012, 0.0)
-    elif stem == "turned":
+        parts: list[S.SDF] = [S.Capsule((0, base_top, 0), (0, shade_y + shade_size * 0.3, 0),
+                                        stem_r)]
+    else:  # turned
         n = d.i("beads", 2, 4)
         ctrl_y, ctrl_r = [base_top - 0.005], [stem_r * 1.6]
         span = shade_y - base_top
@@ -568,25 +642,26 @@ def _lamp(d: _Draw) -> S.SDF:
         ctrl_y.append(shade_y + shade_size * 0.3)
         ctrl_r.append(stem_r)
         ys, rs = _smooth_profile(np.array(ctrl_y), np.array(ctrl_r), 64)
-        parts.append(S.Lathe(ys, rs))
-        shade, top = _shade(d, shade_y, shade_size, H)
-        parts.append(shade)
-        parts.append(S.Capsule((0, shade_y + shade_size * 0.3, 0), (0, top, 0), stem_r * 0.6))
-        finial_at = (0.0, top + 0.012, 0.0)
-    else:  # curved arc: the shade hangs forward of the base
-        reach = H * d.u("arc_reach", 0.35, 0.55)
-        top_y = H
-        pts = S.bezier((0, base_top, 0), (0, top_y * 1.1, 0), (0, top_y, reach), 12)
-        parts.append(S.capsule_chain(pts, stem_r))
-        hang = top_y - shade_size * 0.9
-        parts.append(S.Capsule((0, top_y, reach), (0, hang + shade_size * 0.5, reach),
-                               stem_r * 0.6))
-        shade, _ = _shade(d, hang, shade_size, H)
-        parts.append(S.Translate(shade, (0, 0, reach)))
-        finial_at = (0.0, top_y + 0.01, reach)
-    if d.flag("finial", 0.5):  # sits on the top of the rod, touching it
-        parts.append(S.Sphere(finial_at, 0.015))
-    return S.Union(parts)
+        parts = [S.Lathe(ys, rs)]
+    shade, top = _shade(d, shade_y, shade_size, H)
+    parts.append(shade)
+    parts.append(S.Capsule((0, shade_y + shade_size * 0.3, 0), (0, top, 0), stem_r * 0.6))
+    return parts, (0.0, top + 0.012, 0.0)
+
+
+def _arc_stem(d: _Draw, H: float, base_top: float, stem_r: float,
+              shade_size: float) -> tuple[list[S.SDF], tuple[float, float, float]]:
+    """A curved arc: the shade hangs forward of the base; returns (parts, finial position)."""
+    reach = H * d.u("arc_reach", 0.35, 0.55)
+    top_y = H
+    pts = S.bezier((0, base_top, 0), (0, top_y * 1.1, 0), (0, top_y, reach), 12)
+    parts: list[S.SDF] = [S.capsule_chain(pts, stem_r)]
+    hang = top_y - shade_size * 0.9
+    parts.append(S.Capsule((0, top_y, reach), (0, hang + shade_size * 0.5, reach),
+                           stem_r * 0.6))
+    shade, _ = _shade(d, hang, shade_size, H)
+    parts.append(S.Translate(shade, (0, 0, reach)))
+    return parts, (0.0, top_y + 0.01, reach)
 
 
 # ----------------------------------------------------------------------------- shape
