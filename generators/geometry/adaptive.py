@@ -93,6 +93,56 @@ def dense_field_coarse_to_fine(
     longest side, points evaluated, repair rounds).
     """
     t0 = time.perf_counter()
+    lo, hi, resolution = _checked_args(lo, hi, resolution, coarse, band, batch, pad)
+    check = cancel_check or (lambda: None)
+    level = float(level)
+    spacing, depth, cells, start = _node_box(lo, hi, resolution, coarse)
+    counter = _Counter(fn, start, spacing, batch)
+
+    # Level `depth` (the coarsest): dense.
+    step = 2**depth
+    shape = tuple(c // step + 1 for c in cells)
+    values = counter.evaluate(np.indices(shape).reshape(3, -1).T * step).reshape(shape)
+    exact = np.ones(shape, dtype=bool)
+    level_stats = [{"cells": max(cells) // step, "evaluated": values.size, "repair_rounds": 0}]
+    spread = float(np.abs(values - level).max())
+    eps = max(1e-4 * spread, 1e-6 * max(1.0, abs(level)))
+    log.debug("coarse level %s: %d points", shape, values.size)
+
+    for k in range(depth - 1, -1, -1):
+        check()
+        before = counter.points
+        values, exact, rounds = _refine(counter, values, exact, level, eps, band, 2**k, check)
+        level_stats.append({"cells": max(cells) // 2**k, "evaluated": counter.points - before,
+                            "repair_rounds": rounds})
+        log.debug("level %s: %d points, %d repair rounds", values.shape,
+                  counter.points - before, rounds)
+
+    grid = _pad_outside(values, pad, level, eps, inside_below)
+    origin = start - pad * spacing
+    dense_points = int(np.prod([c + 1 for c in cells]))
+    seconds = time.perf_counter() - t0
+    stats = {
+        "points_evaluated": counter.points,
+        "dense_points": dense_points,
+        "fraction": counter.points / dense_points,
+        "seconds": seconds,
+        "fn_calls": counter.calls,
+        "levels": level_stats,
+    }
+    log.info(
+        "coarse-to-fine field at %d cells: %d of %d points (%.1f %%) in %.2f s",
+        resolution, counter.points, dense_points, 100 * stats["fraction"], seconds,
+    )
+    if not ((values < level).any() and (values > level).any()):
+        log.warning("the field never crosses level %g where sampled: no surface", level)
+    return grid, origin, spacing, stats
+
+
+def _checked_args(
+    lo, hi, resolution, coarse, band, batch, pad
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """(lo, hi) as float64 [3] and resolution as an int; ValueError naming any bad argument."""
     lo = np.asarray(lo, dtype=np.float64).reshape(-1)
     hi = np.asarray(hi, dtype=np.float64).reshape(-1)
     if lo.shape != (3,) or hi.shape != (3,):
@@ -116,74 +166,58 @@ def dense_field_coarse_to_fine(
         raise ValueError(f"batch must be a positive integer, got {batch!r}")
     if int(pad) != pad or pad < 1:
         raise ValueError(f"pad must be an integer >= 1, got {pad!r}")
-    check = cancel_check or (lambda: None)
-    level = float(level)
+    return lo, hi, resolution
 
+
+def _node_box(
+    lo: np.ndarray, hi: np.ndarray, resolution: int, coarse: int
+) -> tuple[float, int, list[int], np.ndarray]:
+    """The fine grid: (spacing, depth = levels above the finest, fine cells per axis, world
+    position of fine node 0). Cells are multiples of 2**depth so every level's nodes nest."""
     spacing = float((hi - lo).max()) / resolution
-    depth = max(0, math.floor(math.log2(resolution / coarse)))  # levels above the finest
+    depth = max(0, math.floor(math.log2(resolution / coarse)))
     step = 2**depth
-    cells = [  # fine cells per axis, multiples of step so every level's nodes nest
+    cells = [
         max(step, _round_up(math.ceil((b - a) / spacing - 1e-9), step)) for a, b in zip(lo, hi)
     ]
     start = (lo + hi) / 2 - np.asarray(cells, dtype=np.float64) * spacing / 2
-    counter = _Counter(fn, start, spacing, batch)
+    return spacing, depth, cells, start
 
-    # Level `depth` (the coarsest): dense.
-    shape = tuple(c // step + 1 for c in cells)
-    values = counter.evaluate(np.indices(shape).reshape(3, -1).T * step).reshape(shape)
-    exact = np.ones(shape, dtype=bool)
-    level_stats = [{"cells": max(cells) // step, "evaluated": values.size, "repair_rounds": 0}]
-    spread = float(np.abs(values - level).max())
-    eps = max(1e-4 * spread, 1e-6 * max(1.0, abs(level)))
-    log.debug("coarse level %s: %d points", shape, values.size)
 
-    for k in range(depth - 1, -1, -1):
-        check()
-        scale = 2**k
-        before = counter.points
-        near = _sign_change_edges(values > level)  # fine nodes on coarse sign-change edges
-        values = _upsample(values)
-        fine_exact = np.zeros(values.shape, dtype=bool)
-        fine_exact[::2, ::2, ::2] = exact
-        exact = fine_exact
-        reach = math.ceil(2 * band - 1e-9)  # band in fine cells
-        if reach > 0:
-            near = ndimage.maximum_filter(near, size=2 * reach + 1, mode="constant", cval=False)
-        _clamp_interpolated(values, ~exact, level, eps)
-        todo = near & ~exact
-        _evaluate_into(counter, values, exact, todo, scale)
-        rounds = _repair(counter, values, exact, level, scale, check)
-        level_stats.append(
-            {
-                "cells": max(cells) // scale,
-                "evaluated": counter.points - before,
-                "repair_rounds": rounds,
-            }
-        )
-        log.debug("level %s: %d points, %d repair rounds", values.shape,
-                  counter.points - before, rounds)
+def _refine(
+    counter: _Counter,
+    values: np.ndarray,  # [nx, ny, nz] float32 nodes of the coarser level
+    exact: np.ndarray,  # [nx, ny, nz] bool: nodes whose value fn computed
+    level: float,
+    eps: float,
+    band: float,
+    scale: int,  # fine-grid nodes per node of the new level
+    check: Callable[[], None],
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """One level finer (2n - 1 nodes per axis): upsample, evaluate the band around the coarse
+    sign changes, repair (steps 1-3 of the module docstring). Returns (values, exact, repair
+    rounds)."""
+    near = _sign_change_edges(values > level)  # fine nodes on coarse sign-change edges
+    values = _upsample(values)
+    fine_exact = np.zeros(values.shape, dtype=bool)
+    fine_exact[::2, ::2, ::2] = exact
+    exact = fine_exact
+    reach = math.ceil(2 * band - 1e-9)  # band in fine cells
+    if reach > 0:
+        near = ndimage.maximum_filter(near, size=2 * reach + 1, mode="constant", cval=False)
+    _clamp_interpolated(values, ~exact, level, eps)
+    todo = near & ~exact
+    _evaluate_into(counter, values, exact, todo, scale)
+    rounds = _repair(counter, values, exact, level, scale, check)
+    return values, exact, rounds
 
+
+def _pad_outside(values: np.ndarray, pad: int, level: float, eps: float,
+                 inside_below: bool) -> np.ndarray:
+    """`values` with `pad` nodes all round, at least eps outside level, as float32."""
     outside = float(values.max()) if inside_below else float(values.min())
     outside = max(outside, level + eps) if inside_below else min(outside, level - eps)
-    grid = np.pad(values, pad, mode="constant", constant_values=outside).astype(np.float32)
-    origin = start - pad * spacing
-    dense_points = int(np.prod([c + 1 for c in cells]))
-    seconds = time.perf_counter() - t0
-    stats = {
-        "points_evaluated": counter.points,
-        "dense_points": dense_points,
-        "fraction": counter.points / dense_points,
-        "seconds": seconds,
-        "fn_calls": counter.calls,
-        "levels": level_stats,
-    }
-    log.info(
-        "coarse-to-fine field at %d cells: %d of %d points (%.1f %%) in %.2f s",
-        resolution, counter.points, dense_points, 100 * stats["fraction"], seconds,
-    )
-    if not ((values < level).any() and (values > level).any()):
-        log.warning("the field never crosses level %g where sampled: no surface", level)
-    return grid, origin, spacing, stats
+    return np.pad(values, pad, mode="constant", constant_values=outside).astype(np.float32)
 
 
 def mesh_stats(vertices: np.ndarray, faces: np.ndarray) -> dict[str, Any]:
