@@ -67,8 +67,42 @@ def test_generate_then_resume_with_fetch_gives_the_same_verified_files(live, tmp
         assert (resumed / f.name).read_bytes() == f.read_bytes()
 
 
-def test_refused_request_exits_nonzero_naming_the_field(live, tmp_path):
+def test_refused_request_exits_1_naming_the_field(live, tmp_path):
     r = node(live, "generate", "procedural", "--category", "chair", "--max-triangles", "7",
              "-o", str(tmp_path / "x"))
-    assert r.returncode != 0
+    assert r.returncode == 1, r.stderr
     assert "max_triangles" in r.stderr and "INVALID_ARGUMENT" in r.stderr
+
+
+def test_exit_codes_are_the_python_clis(live, tmp_path):
+    """1 refused (NOT_FOUND too), 2 usage, 3 unreachable: as `vitrine` exits."""
+    r = node(live, "generate", "procedural", "--category", "dragon", "-o", str(tmp_path))
+    assert r.returncode == 1 and "NOT_FOUND" in r.stderr, r.stderr
+    r = node(live, "fetch", "0" * 32, "-o", str(tmp_path))
+    assert r.returncode == 1 and "NOT_FOUND" in r.stderr, r.stderr
+    r = node(live, "generate", "procedural", "--category", "chair", "--seed",
+             "9223372036854775808", "-o", str(tmp_path))
+    assert r.returncode == 2 and "from 0 to 2^63-1" in r.stderr
+    r = node(live, "generate", "procedural", "--category", "chair", "--colour", "red")
+    assert r.returncode == 2
+    r = subprocess.run(["node", str(SCRIPT), "--address", "127.0.0.1:1", "--timeout", "5",
+                        "models"], capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 3 and "UNAVAILABLE" in r.stderr
+
+
+def test_option_flags_are_the_proto_fields(live, tmp_path):
+    """Every field of vitrine.v1.Options is a flag (read from the .proto); values reach the
+    server: --pivot center puts the origin at the middle of the bounds."""
+    from vitrine.v1 import assets_pb2 as pb
+
+    r = node(live, "--help")
+    assert r.returncode == 0
+    for f in pb.Options.DESCRIPTOR.fields:
+        assert f"--{f.name.replace('_', '-')} " in r.stdout, f.name
+    out = tmp_path / "c"
+    r = node(live, "generate", "procedural", "--category", "lamp", "--seed", "3",
+             "--max-triangles", "600", "--lod-count", "1", "--pivot", "center", "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    bounds = json.loads((out / "header.json").read_text())["bounds"]
+    assert bounds["min"]["y"] == pytest.approx(-bounds["max"]["y"], abs=1e-3)
+    assert bounds["min"]["y"] < 0

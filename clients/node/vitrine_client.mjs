@@ -4,15 +4,18 @@
 //
 //   node clients/node/vitrine_client.mjs [--address HOST:PORT] models
 //   node clients/node/vitrine_client.mjs [--address HOST:PORT] generate MODEL --category C
-//        [--seed N] [--max-triangles N] [--lod-count N] [--size-m X] [--pivot P]
-//        [--texture-size N] [--material M] [--resolution N] [--format F] -o OUTDIR
+//        [--seed N] [--max-triangles N] [--pivot P] ... -o OUTDIR
 //   node clients/node/vitrine_client.mjs [--address HOST:PORT] fetch ASSET_ID
 //        [--file-index I --offset O] -o OUTDIR
 //
+// generate's option flags are the fields of vitrine.v1.Options, read from the .proto at run
+// time (--max-triangles for max_triangles, enum values by name), so a new option needs no edit.
+//
 // stdout: JSON only (the catalog for `models`; a one-line summary for `generate`/`fetch`).
-// Exit codes: 0 success; 1 a file failed its size/sha256 check or the server broke the
-// protocol; 2 the call failed with a gRPC status (stderr: "error: STATUS_NAME: details");
-// 64 bad command line; 70 a bug in this client.
+// Exit codes, as the Python `vitrine` command's: 0 success; 1 the server refused the call (a
+// gRPC status, stderr "error: STATUS_NAME: details"), a file failed its size/sha256 check or
+// the server broke the protocol; 2 bad command line; 3 the server is unreachable
+// (UNAVAILABLE); 70 a bug in this client.
 
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
@@ -29,33 +32,56 @@ const DEFAULT_PROTO = resolve(SCRIPT_DIR, '..', '..', 'protos', 'vitrine', 'v1',
 const DEFAULT_ADDRESS = process.env.VITRINE_ADDRESS || '127.0.0.1:50051';
 
 const EXIT_OK = 0;
-const EXIT_CHECK_FAILED = 1;
-const EXIT_GRPC_ERROR = 2;
-const EXIT_USAGE = 64;
+const EXIT_REFUSED = 1; // a gRPC status, a failed size/sha256 check, a protocol error
+const EXIT_USAGE = 2;
+const EXIT_UNREACHABLE = 3;
 const EXIT_INTERNAL = 70;
 
 const UINT32_MAX = 0xffffffffn;
 const UINT64_MAX = 0xffffffffffffffffn;
+const MAX_SEED = (1n << 63n) - 1n; // the server's seed range: 0 to 2^63-1 (0 = it picks)
 
-const USAGE = `usage:
+// Integer ranges of the proto scalar types an Options field may have.
+const INT_RANGES = {
+  TYPE_UINT32: [0n, UINT32_MAX], TYPE_FIXED32: [0n, UINT32_MAX],
+  TYPE_UINT64: [0n, UINT64_MAX], TYPE_FIXED64: [0n, UINT64_MAX],
+  TYPE_INT32: [-(1n << 31n), (1n << 31n) - 1n], TYPE_SINT32: [-(1n << 31n), (1n << 31n) - 1n],
+  TYPE_SFIXED32: [-(1n << 31n), (1n << 31n) - 1n],
+  TYPE_INT64: [-(1n << 63n), MAX_SEED], TYPE_SINT64: [-(1n << 63n), MAX_SEED],
+  TYPE_SFIXED64: [-(1n << 63n), MAX_SEED],
+};
+
+function usage(optionSpecs) {
+  const flags = optionSpecs.map((o) => `[--${o.flag} ${o.metavar}]`);
+  const lines = [];
+  let line = '                    ';
+  for (const f of flags) {
+    if (line.length + f.length > 92) {
+      lines.push(line);
+      line = '                    ';
+    }
+    line += ` ${f}`;
+  }
+  lines.push(line);
+  const enums = optionSpecs.filter((o) => o.kind === 'enum')
+    .map((o) => `  --${o.flag}  ${o.choices.join(' | ')} (or ${o.values.join(' | ')})`);
+  return `usage:
   vitrine_client.mjs [--address HOST:PORT] [--proto FILE] [--timeout S] models
-  vitrine_client.mjs [...] generate MODEL --category C [--seed N] [--max-triangles N]
-                     [--lod-count N] [--size-m X] [--pivot P] [--texture-size N]
-                     [--material M] [--resolution N] [--format F]
-                     [--normal-convention N] -o OUTDIR
+  vitrine_client.mjs [...] generate MODEL --category C [--seed N]
+${lines.join('\n')} -o OUTDIR
   vitrine_client.mjs [...] fetch ASSET_ID [--file-index I --offset O] -o OUTDIR
 
   --address   server address (default $VITRINE_ADDRESS or 127.0.0.1:50051)
   --proto     path to vitrine/v1/assets.proto (default: the repository's copy)
   --timeout   deadline of the call in seconds (default: none)
-  --pivot     PIVOT_BOTTOM_CENTER | PIVOT_CENTER (or bottom_center | center)
-  --format    FORMAT_GLB (or glb)
-  --material  a material name, e.g. marble (the model's "material" option lists them)
-  --normal-convention  NORMAL_CONVENTION_OPENGL | NORMAL_CONVENTION_DIRECTX (or opengl | directx)
+  --seed      0 to 2^63-1; 0 or none: the server picks (and reports it)
+generate's options are the fields of vitrine.v1.Options in that .proto; enum values:
+${enums.join('\n')}
 
-exit codes: 0 ok, 1 a file failed its size/sha256 check or a protocol error,
-            2 gRPC error (stderr "error: STATUS: details"), 64 bad command line,
+exit codes: 0 ok, 1 the server refused (stderr "error: STATUS: details"), a file failed its
+            size/sha256 check, or a protocol error; 2 bad command line; 3 server unreachable;
             70 a bug in this client`;
+}
 
 class UsageError extends Error {}
 class CheckError extends Error {}
@@ -63,38 +89,108 @@ class CheckError extends Error {}
 // ---------------------------------------------------------------------------------------
 // Command line
 
-function parseCommandLine(argv) {
-  let parsed;
+const COMMON_OPTIONS = {
+  address: { type: 'string' },
+  proto: { type: 'string' },
+  timeout: { type: 'string' },
+  category: { type: 'string' },
+  seed: { type: 'string' },
+  'file-index': { type: 'string' },
+  offset: { type: 'string' },
+  out: { type: 'string', short: 'o' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+// --proto before everything else: the option flags are read from that file.
+function protoPathOf(argv) {
+  const { values } = parseArgs({ args: argv, allowPositionals: true, strict: false,
+    options: { proto: { type: 'string' } } });
+  return resolve(typeof values.proto === 'string' ? values.proto : DEFAULT_PROTO);
+}
+
+// One entry per field of vitrine.v1.Options, as the .proto declares it.
+function optionSpecsOf(packageDefinition) {
+  const message = packageDefinition['vitrine.v1.Options'];
+  if (!message) throw new UsageError('the .proto has no message vitrine.v1.Options');
+  return message.type.field.map((f) => {
+    const spec = { field: f.name, flag: f.name.replace(/_/g, '-') };
+    if (f.type === 'TYPE_ENUM') {
+      const name = f.typeName.replace(/^\./, '');
+      const fullName = name.includes('.') ? name : `vitrine.v1.${name}`;
+      const values = enumNames(packageDefinition, fullName);
+      const prefix = enumPrefix(packageDefinition, fullName);
+      return { ...spec, kind: 'enum', metavar: 'V', values, prefix,
+        choices: values.map((v) => v.slice(prefix.length).toLowerCase()) };
+    }
+    if (f.type in INT_RANGES) {
+      const [lo, hi] = INT_RANGES[f.type];
+      return { ...spec, kind: 'int', metavar: 'N', lo, hi, long: f.type.endsWith('64') };
+    }
+    if (f.type === 'TYPE_FLOAT' || f.type === 'TYPE_DOUBLE') return { ...spec, kind: 'float', metavar: 'X' };
+    if (f.type === 'TYPE_BOOL') return { ...spec, kind: 'bool', metavar: 'true|false' };
+    return { ...spec, kind: 'string', metavar: 'S' };
+  });
+}
+
+// The enum's value-name prefix, "PIVOT_" for vitrine.v1.Pivot: its *_UNSPECIFIED value's, else
+// the type name in upper snake case (the proto style guide's rule).
+function enumPrefix(packageDefinition, fullName) {
+  const def = packageDefinition[fullName];
+  const all = def && def.type && def.type.value ? def.type.value.map((v) => v.name) : [];
+  const unspecified = all.find((n) => n.endsWith('_UNSPECIFIED'));
+  if (unspecified) return unspecified.slice(0, -'UNSPECIFIED'.length);
+  const snake = fullName.split('.').pop().replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase() + '_';
+  return all.every((n) => n.startsWith(snake)) ? snake : '';
+}
+
+function parseCommandLine(argv, optionSpecs) {
+  const options = { ...COMMON_OPTIONS };
+  for (const o of optionSpecs) {
+    if (!(o.flag in options)) options[o.flag] = { type: 'string' };
+  }
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        address: { type: 'string' },
-        proto: { type: 'string' },
-        timeout: { type: 'string' },
-        category: { type: 'string' },
-        seed: { type: 'string' },
-        'max-triangles': { type: 'string' },
-        'lod-count': { type: 'string' },
-        'size-m': { type: 'string' },
-        pivot: { type: 'string' },
-        'texture-size': { type: 'string' },
-        material: { type: 'string' },
-        resolution: { type: 'string' },
-        format: { type: 'string' },
-        'normal-convention': { type: 'string' },
-        'file-index': { type: 'string' },
-        offset: { type: 'string' },
-        out: { type: 'string', short: 'o' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    return parseArgs({ args: argv, allowPositionals: true, strict: true, options });
   } catch (err) {
     throw new UsageError(err.message);
   }
-  return parsed;
+}
+
+// The Options message of a generate request: only the flags given (the server's defaults
+// fill the rest).
+function optionsOf(values, optionSpecs) {
+  const options = {};
+  for (const o of optionSpecs) {
+    const text = values[o.flag];
+    if (text === undefined) continue;
+    if (o.kind === 'enum') {
+      options[o.field] = parseEnum(text, o.flag, o.prefix, o.values);
+    } else if (o.kind === 'int') {
+      const v = parseInteger(text, o.flag, o.lo, o.hi);
+      options[o.field] = o.long ? v.toString() : Number(v);
+    } else if (o.kind === 'float') {
+      const x = Number(text);
+      if (text.trim() === '' || !Number.isFinite(x)) throw new UsageError(`--${o.flag} must be a number, got ${JSON.stringify(text)}`);
+      options[o.field] = x;
+    } else if (o.kind === 'bool') {
+      if (text !== 'true' && text !== 'false') throw new UsageError(`--${o.flag} must be true or false`);
+      options[o.field] = text === 'true';
+    } else {
+      options[o.field] = text;
+    }
+  }
+  return options;
+}
+
+function bound(v) {
+  const k = (v + 1n).toString(2).length - 1;
+  return v >= 1n << 53n && v + 1n === 1n << BigInt(k) ? `2^${k}-1` : v.toString();
+}
+
+function parseInteger(text, name, lo, hi) {
+  if (!/^-?[0-9]+$/.test(text) || BigInt(text) < lo || BigInt(text) > hi) {
+    throw new UsageError(`--${name} must be an integer from ${bound(lo)} to ${bound(hi)}, got ${JSON.stringify(text)}`);
+  }
+  return BigInt(text);
 }
 
 function parseUint(text, name, max) {
@@ -132,8 +228,7 @@ function rejectOptions(values, names, command) {
   }
 }
 
-const GENERATE_ONLY = ['category', 'seed', 'max-triangles', 'lod-count', 'size-m', 'pivot',
-  'texture-size', 'material', 'resolution', 'format', 'normal-convention'];
+const generateOnly = (optionSpecs) => ['category', 'seed', ...optionSpecs.map((o) => o.flag)];
 const FETCH_ONLY = ['file-index', 'offset'];
 
 // ---------------------------------------------------------------------------------------
@@ -393,16 +488,19 @@ async function runStreamingCommand({ call, assembler, address, summaryExtra, res
   };
   process.stdout.write(JSON.stringify(summary) + '\n');
   for (const problem of assembler.problems) process.stderr.write(`check failed: ${problem}\n`);
-  return ok ? EXIT_OK : EXIT_CHECK_FAILED;
+  return ok ? EXIT_OK : EXIT_REFUSED;
 }
 
 // ---------------------------------------------------------------------------------------
 // Commands
 
 async function main(argv) {
-  const { values, positionals } = parseCommandLine(argv);
+  const protoPath = protoPathOf(argv);
+  const { AssetService, packageDefinition } = loadService(protoPath);
+  const optionSpecs = optionSpecsOf(packageDefinition);
+  const { values, positionals } = parseCommandLine(argv, optionSpecs);
   if (values.help) {
-    process.stdout.write(USAGE + '\n');
+    process.stdout.write(usage(optionSpecs) + '\n');
     return EXIT_OK;
   }
   const [command, ...rest] = positionals;
@@ -413,13 +511,11 @@ async function main(argv) {
     timeoutS = Number(values.timeout);
     if (!(timeoutS > 0)) throw new UsageError(`--timeout must be a positive number of seconds`);
   }
-  const protoPath = resolve(values.proto || DEFAULT_PROTO);
   const resumeHint = `node ${process.argv[1]} --address ${address}`;
 
   if (command === 'models') {
     if (rest.length) throw new UsageError(`models takes no arguments, got ${rest.join(' ')}`);
-    rejectOptions(values, [...GENERATE_ONLY, ...FETCH_ONLY, 'out'], 'models');
-    const { AssetService } = loadService(protoPath);
+    rejectOptions(values, [...generateOnly(optionSpecs), ...FETCH_ONLY, 'out'], 'models');
     const client = new AssetService(address, grpc.credentials.createInsecure());
     try {
       const response = await new Promise((res, rej) => {
@@ -439,30 +535,8 @@ async function main(argv) {
     rejectOptions(values, FETCH_ONLY, 'generate');
     if (!values.category) throw new UsageError('--category is required');
     const outDir = requireOut(values);
-    const { AssetService, packageDefinition } = loadService(protoPath);
-    const options = {};
-    const set = (field, value) => {
-      if (value !== undefined) options[field] = value;
-    };
-    const u32 = (name) => {
-      const v = parseUint(values[name], name, UINT32_MAX);
-      return v === undefined ? undefined : Number(v);
-    };
-    set('max_triangles', u32('max-triangles'));
-    set('lod_count', u32('lod-count'));
-    if (values['size-m'] !== undefined) {
-      const size = Number(values['size-m']);
-      if (!Number.isFinite(size)) throw new UsageError(`--size-m must be a number`);
-      options.size_m = size;
-    }
-    set('pivot', parseEnum(values.pivot, 'pivot', 'PIVOT_', enumNames(packageDefinition, 'vitrine.v1.Pivot')));
-    set('texture_size', u32('texture-size'));
-    set('material', values.material);
-    set('resolution', u32('resolution'));
-    set('format', parseEnum(values.format, 'format', 'FORMAT_', enumNames(packageDefinition, 'vitrine.v1.Format')));
-    set('normal_convention', parseEnum(values['normal-convention'], 'normal-convention',
-      'NORMAL_CONVENTION_', enumNames(packageDefinition, 'vitrine.v1.NormalConvention')));
-    const seed = parseUint(values.seed, 'seed', UINT64_MAX) ?? 0n;
+    const options = optionsOf(values, optionSpecs);
+    const seed = values.seed === undefined ? 0n : parseInteger(values.seed, 'seed', 0n, MAX_SEED);
     const request = { model: rest[0], category: values.category, seed: seed.toString(), options };
     const client = new AssetService(address, grpc.credentials.createInsecure());
     try {
@@ -479,11 +553,10 @@ async function main(argv) {
 
   if (command === 'fetch') {
     if (rest.length !== 1) throw new UsageError('fetch takes exactly one ASSET_ID');
-    rejectOptions(values, GENERATE_ONLY, 'fetch');
+    rejectOptions(values, generateOnly(optionSpecs), 'fetch');
     const outDir = requireOut(values);
     const fileIndex = Number(parseUint(values['file-index'], 'file-index', UINT32_MAX) ?? 0n);
     const offset = parseUint(values.offset, 'offset', UINT64_MAX) ?? 0n;
-    const { AssetService } = loadService(protoPath);
     const client = new AssetService(address, grpc.credentials.createInsecure());
     try {
       const call = client.Fetch(
@@ -511,10 +584,10 @@ main(process.argv.slice(2)).then(
       process.exitCode = EXIT_USAGE;
     } else if (err instanceof GrpcCallError) {
       process.stderr.write(`error: ${err.message}\n`);
-      process.exitCode = EXIT_GRPC_ERROR;
+      process.exitCode = err.code === grpc.status.UNAVAILABLE ? EXIT_UNREACHABLE : EXIT_REFUSED;
     } else if (err instanceof CheckError) {
       process.stderr.write(`error: ${err.message}\n`);
-      process.exitCode = EXIT_CHECK_FAILED;
+      process.exitCode = EXIT_REFUSED;
     } else {
       process.stderr.write(`error: internal: ${err && err.stack ? err.stack : err}\n`);
       process.exitCode = EXIT_INTERNAL;
