@@ -2,15 +2,19 @@
 
 A texture asset (kind "texture": a `Material` with `textures`, no meshes) streams as
 ``base_color.png, normal.png, orm.png`` (the names of DESIGN.md's wire contract) followed by
-``preview.glb``: a 1 m x 1 m quad facing +Z, centred on the origin, whose UVs run from 0 to 2
-so the maps repeat 2 x 2 and a seam would show as a cross through the middle. The preview
-embeds the maps at most `PREVIEW_MAX_SIZE` pixels (box-downsampled, which keeps them tiling)
-with REPEAT samplers, a tangent per vertex for the normal map, and the ORM image as both the
+``preview.glb``: a 1 m x 1 m quad standing on the floor (y from 0 to 1, x from -0.5 to 0.5,
+z = 0) and facing +Z, the house convention for a prop's front and what glTF viewers' default
+camera looks at, so the swatch opens face-on rather than edge-on as a floor tile would. Its UVs
+run from 0 to 2 so the maps repeat 2 x 2 and a seam would show as a cross through the middle.
+The preview embeds the asset's own maps (the very PNGs streamed before it) up to
+`PREVIEW_MAX_SIZE` pixels; larger maps are box-downsampled to it, which keeps them tiling. It
+has REPEAT samplers, a tangent per vertex for the normal map, and the ORM image as both the
 occlusion and the metallic-roughness texture, as glTF allows.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -31,7 +35,10 @@ from generators.texture.pbr import PNG_MIME, PBRSet, encode_normal, png_bytes
 
 MAP_FILES = (("base_color", "base_color.png"), ("normal", "normal.png"), ("orm", "orm.png"))
 PREVIEW_FILE = "preview.glb"
-PREVIEW_MAX_SIZE = 256
+# Each of the 2 x 2 repeats spans half the quad, so 1024-px maps put 2048 texels across it: more
+# than a preview viewport shows. Embedding 2048-px maps whole would add ~20-25 MB (the size of
+# the maps themselves) to a 2048-px asset for no visible detail.
+PREVIEW_MAX_SIZE = 1024
 PREVIEW_REPEAT = 2  # UVs run 0 .. 2: the texture shows 2 x 2 times on the tile
 
 # glTF sampler constants
@@ -65,18 +72,25 @@ def _pad4(b: bytes, fill: bytes = b"\x00") -> bytes:
     return b + fill * (-len(b) % 4)
 
 
-def tile_glb(material: Material, name: str = "tile") -> bytes:
-    """A GLB of one textured quad (see the module docstring) carrying `material`'s maps."""
+def tile_glb(material: Material, name: str = "tile",
+             pngs: Sequence[bytes] | None = None) -> bytes:
+    """A GLB of one textured quad (see the module docstring) carrying `material`'s maps.
+
+    `pngs`: the maps already encoded (`png_bytes`, in `MAP_FILES` order), embedded as they are
+    when the maps are at most `PREVIEW_MAX_SIZE`; otherwise they are encoded here."""
     if material.textures is None:
         raise ValueError("tile_glb needs a material with textures")
-    maps = downsample(material.textures, min(material.textures.size, PREVIEW_MAX_SIZE))
-    pos = np.array([[-0.5, -0.5, 0], [0.5, -0.5, 0], [0.5, 0.5, 0], [-0.5, 0.5, 0]], "<f4")
+    if pngs is not None and len(pngs) != len(MAP_FILES):
+        raise ValueError(f"tile_glb needs {len(MAP_FILES)} PNGs, got {len(pngs)}")
+    if material.textures.size > PREVIEW_MAX_SIZE or pngs is None:
+        maps = downsample(material.textures, min(material.textures.size, PREVIEW_MAX_SIZE))
+        pngs = [png_bytes(getattr(maps, attr)) for attr, _ in MAP_FILES]
+    pos = np.array([[-0.5, 0, 0], [0.5, 0, 0], [0.5, 1, 0], [-0.5, 1, 0]], "<f4")  # on y = 0
     nrm = np.tile(np.array([0, 0, 1], "<f4"), (4, 1))
     # +X along +u; w = 1 makes the bitangent cross(N, T) = +Y, "up" in the image (v decreasing).
     tan = np.tile(np.array([1, 0, 0, 1], "<f4"), (4, 1))
     uv = np.array([[0, 1], [1, 1], [1, 0], [0, 0]], "<f4") * PREVIEW_REPEAT
     idx = np.array([0, 1, 2, 0, 2, 3], "<u2")
-    pngs = [png_bytes(getattr(maps, attr)) for attr, _ in MAP_FILES]
 
     chunks, views, offset = [], [], 0
     for data, target in ((pos.tobytes(), ARRAY_BUFFER), (nrm.tobytes(), ARRAY_BUFFER),
@@ -139,7 +153,12 @@ def export_texture(asset: Asset) -> list[FileBlob]:
         raise ValueError("a texture asset needs a material with textures")
     pbr = asset.material.textures
     jobs = [_POOL.submit(png_bytes, getattr(pbr, attr)) for attr, _ in MAP_FILES]
-    preview = tile_glb(asset.material, asset.category)
-    files = [FileBlob(name, PNG_MIME, job.result()) for (_, name), job in zip(MAP_FILES, jobs,
-                                                                              strict=True)]
+    if pbr.size > PREVIEW_MAX_SIZE:  # its smaller maps encode here while the pool works
+        preview = tile_glb(asset.material, asset.category)
+        pngs = [job.result() for job in jobs]
+    else:  # the preview embeds the streamed PNGs themselves
+        pngs = [job.result() for job in jobs]
+        preview = tile_glb(asset.material, asset.category, pngs)
+    files = [FileBlob(name, PNG_MIME, png) for (_, name), png in zip(MAP_FILES, pngs,
+                                                                     strict=True)]
     return files + [FileBlob(PREVIEW_FILE, MIME, preview)]
