@@ -136,8 +136,9 @@ def test_versions_are_explicit_and_follow_weights_and_dependencies():
     tg = models["texture-gan"]
     assert tg.info.version == registry.make_version("tgan-", tg.VERSION, tg.cfg["sha256"])
     v = models["voxel-gan"]
-    assert v.info.version == registry.make_version("vgan-", v.VERSION, v.cfg["sha256"],
-                                                   {"texture-gan": tg})
+    assert v.info.version == (registry.make_version("vgan-", v.VERSION, v.cfg["sha256"]) + "-"
+                              + v.materials.version[:6])
+    assert v.materials.provider_for("wood").version.endswith(tg.cfg["sha256"][:8])
     assert models["procedural"].info.version.startswith("proc-")
     assert registry.make_version("x-", "1", "ab" * 32) != registry.make_version("x-", "1",
                                                                                "cd" * 32)

@@ -137,7 +137,7 @@ def test_the_shipped_prop_models_take_texture_gan_maps():
     lib, gan = models["procedural"].materials, models["texture-gan"]
     for source in ("wood", "marble", "stone", "fabric"):
         assert lib.provider_for(source).name == "texture-gan"
-        assert lib.provider_for(source).version == gan.info.version
+        assert lib.provider_for(source).version.startswith("tgan-maps1-")
     for source in ("terracotta", "brass"):
         assert lib.provider_for(source) is M.PROCEDURAL
     maps = lib.maps("wood", 64, seed=4)

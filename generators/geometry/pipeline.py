@@ -116,7 +116,7 @@ def prop_asset(
 class PropModel(Generator):
     """Base of the prop models: the prop options, a material library built from the models
     the family requires (texture-gan makes wood, marble, stone and fabric), and a version that
-    covers the code (`VERSION`, bumped by hand), the weights and those models."""
+    covers the code (`VERSION`, bumped by hand), the weights and the maps' makers."""
 
     PREFIX = "prop-"  # version prefix, e.g. "proc-"
     VERSION = "1"  # bump whenever this model's bytes change for the same weights and request
@@ -128,9 +128,13 @@ class PropModel(Generator):
         textures = deps.get("texture-gan")
         self.materials = (PROCEDURAL_LIBRARY if textures is None else
                           MaterialLibrary((textures.texture_provider(), textures.prop_sources)))
+        # The material library's version (who makes each source's maps, at which version)
+        # stands for the dependencies: a texture asset's own export (its preview) does not
+        # change a prop's bytes, so it must not change a prop's id.
         self.info = GeneratorInfo(
             name=name, kind=KIND_PROP,
-            version=make_version(self.PREFIX, self.VERSION, weights_sha256, deps),
+            version=f"{make_version(self.PREFIX, self.VERSION, weights_sha256)}-"
+                    f"{self.materials.version[:6]}",
             description=description, categories=tuple(categories), options=tuple(options))
 
     def prop(self, spec: Spec, grid: np.ndarray, origin: np.ndarray, spacing: float,

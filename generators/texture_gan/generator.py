@@ -123,7 +123,9 @@ def synthesize(G: TextureGenerator, material_index: int, seed: int, size: int,
 
 
 class TextureGanGenerator(Generator):
-    PREFIX, VERSION = "tgan-", "1"  # bump when the bytes change (see tests/test_golden.py)
+    PREFIX, VERSION = "tgan-", "2"  # bump when the bytes change (see tests/test_golden.py)
+    # The maps alone (what props wear): bump when the maps change, not their export.
+    MAPS_VERSION = "1"
 
     def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG,
                  name: str = "texture-gan") -> None:
@@ -155,7 +157,9 @@ class TextureGanGenerator(Generator):
     def texture_provider(self) -> TextureProvider:
         """This model as the maker of prop materials' maps (`MaterialLibrary`): a new texture
         per seed, versioned with this model."""
-        return TextureProvider(self.info.name, self.info.version,
+        return TextureProvider(self.info.name,
+                               make_version(f"{self.PREFIX}maps", self.MAPS_VERSION,
+                                            self.cfg["sha256"]),
                                lambda source, size, seed, convention:
                                self.maps(source, seed, size, convention))
 
