@@ -317,7 +317,8 @@ class Client:
         message = err.details() or code.name
         if code == grpc.StatusCode.UNAVAILABLE:
             message = (f"cannot reach a vitrine server at {self.address} ({message}); start one "
-                       f"with `make serve` or `vitrine serve --address {self.address}`")
+                       f"with `make serve` in a clone of vitrine, or `vitrine serve --address "
+                       f"{self.address}` where the server package (vitrine-server) is installed")
         return VitrineError(code, message, _field_of(err))
 
 
