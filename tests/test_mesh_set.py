@@ -265,3 +265,40 @@ def test_load_corrupt_sets_raise_value_error(tmp_path: Path):
         assert name in str(info.value)
     with pytest.raises(FileNotFoundError):
         load_voxel_set(tmp_path / "absent.npz")
+
+
+def test_z_up_meshes_are_turned_to_y_up(tmp_path: Path):
+    (tmp_path / "post").mkdir()
+    _box((0.2, 0.3, 1.0)).export(tmp_path / "post" / "tall.stl")  # tall along Z
+    lying, _ = build_mesh_set([tmp_path], RES)
+    standing, _ = build_mesh_set([tmp_path], RES, up_axis="z")
+    (lo, hi), (slo, shi) = _bbox(lying.voxels[0]), _bbox(standing.voxels[0])
+    assert np.argmax(hi - lo) == 2 and np.argmax(shi - slo) == 1  # its height is now Y
+    with pytest.raises(ValueError, match="up axis"):
+        build_mesh_set([tmp_path], RES, up_axis="x")
+
+
+def test_category_sizes_are_median_longest_sides_in_metres(tmp_path: Path):
+    for cat, sides in (("stool", (40, 45, 60)), ("shelf", (180,))):
+        (tmp_path / cat).mkdir()
+        for i, side in enumerate(sides):
+            _box((side * 0.5, side, side * 0.3)).export(tmp_path / cat / f"{i}.stl")
+    data, _ = build_mesh_set([tmp_path], RES, units="cm")
+    assert data.extent_m == {"shelf": 1.8, "stool": 0.45}
+    save_voxel_set(data, tmp_path / "set.npz")
+    assert load_voxel_set(tmp_path / "set.npz").extent_m == {"shelf": 1.8, "stool": 0.45}
+
+
+def test_the_build_command_writes_a_set_and_refuses_missing_paths(tmp_path: Path, capsys):
+    from generators.data.mesh_set import main
+
+    (tmp_path / "crate").mkdir()
+    _box().export(tmp_path / "crate" / "a.stl")
+    out = tmp_path / "set.npz"
+    assert main(["build", str(tmp_path / "crate"), "--units", "mm", "-o", str(out)]) == 0
+    assert "1 shapes" in capsys.readouterr().out
+    assert load_voxel_set(out).extent_m == {"crate": 0.002}
+    assert main(["build", str(tmp_path / "nowhere"), "-o", str(out)]) == 2
+    assert "no such file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--help"])

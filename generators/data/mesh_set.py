@@ -1,9 +1,11 @@
 """Voxel data sets from a studio's own meshes (obj, ply, stl, glb, gltf).
 
-The library behind `vitrine dataset build PATH... --res 32 -o FILE`: every mesh is voxelised
-with the convention of the procedural sets (`Shape.occupancy`), so the GAN trains on either:
+The library and command line behind `vitrine dataset build PATH... [--res 32] [--up-axis y|z]
+[--units m|cm|mm] -o FILE` (`main`): every mesh is voxelised with the convention of the
+procedural sets (`Shape.occupancy`), so the GAN trains on either:
 
-- axis order (x, y, z), +Y up (the glTF convention; meshes are not re-oriented);
+- axis order (x, y, z), +Y up (the glTF convention); `--up-axis z` turns Z-up meshes (most CAD
+  and Blender exports) to +Y up first, instead of letting them train lying on their side;
 - the longest bounding-box side spans res - 2 voxels, one empty voxel all round;
 - the mesh stands on the second layer of y (index 1) and is centred in x and z.
 
@@ -18,8 +20,13 @@ keeps parts too thin to hold a voxel centre (stems, legs, cards, single-sided wa
 touch fuller than the procedural 0.5-voxel growth (a voxel the surface clips counts, where the
 procedural sets need its centre within 0.5 voxel): a sphere comes out about 3 % larger.
 
+Each category's real-world size is measured on its own meshes: the median longest
+bounding-box side, in metres (`--units` says what the files' units are; metres by default).
+A voxel GAN trained on the set exports these sizes, so a served armchair is armchair-sized.
+
 Sets are saved as .npz in the layout of the procedural cache (`voxels` packed with
-`np.packbits(axis=-1)`, `labels`, `seeds`, `categories`) plus `res`, written atomically.
+`np.packbits(axis=-1)`, `labels`, `seeds`, `categories`) plus `res` and `extent_m` (metres per
+category, in the order of `categories`), written atomically.
 """
 
 from __future__ import annotations
@@ -48,6 +55,9 @@ _SAMPLE_STEP = 0.4
 _RAY_JITTER = (1.3719e-5, 2.7183e-5)
 # Bounds on the temporary arrays of the vectorised loops (number of candidates per chunk).
 _CHUNK = 1 << 20
+UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}  # metres per file unit
+# Rotations to +Y up: "z" is -90 degrees about x, (x, y, z) -> (x, z, -y) (right-handed kept).
+UP_AXES = {"y": np.eye(3), "z": np.array([[1.0, 0, 0], [0, 0, 1], [0, -1, 0]])}
 
 
 class MeshError(ValueError):
@@ -118,6 +128,21 @@ def _geometry_of(loaded: object) -> tuple[np.ndarray, np.ndarray]:
     vertices = np.concatenate([v for v, _ in parts])
     faces = np.concatenate([f.astype(np.int64) + o for (_, f), o in zip(parts, offsets)])
     return vertices, faces
+
+
+def orient(mesh: trimesh.Trimesh, up_axis: str = "y") -> trimesh.Trimesh:
+    """`mesh` turned so that its `up_axis` ("y" or "z") points along +Y."""
+    if up_axis not in UP_AXES:
+        raise ValueError(f"up axis must be one of {sorted(UP_AXES)}, got {up_axis!r}")
+    if up_axis == "y":
+        return mesh
+    vertices = np.asarray(mesh.vertices, dtype=np.float64) @ UP_AXES[up_axis].T
+    return trimesh.Trimesh(vertices=vertices, faces=np.asarray(mesh.faces), process=False)
+
+
+def longest_side(mesh: trimesh.Trimesh) -> float:
+    """The longest side of the mesh's axis-aligned bounding box, in the file's units."""
+    return float(np.ptp(np.asarray(mesh.vertices)[np.unique(mesh.faces)], axis=0).max())
 
 
 # --------------------------------------------------------------------------------------------
@@ -277,47 +302,56 @@ def _parent_category(path: Path) -> str:
     return path.absolute().parent.name
 
 
+def _voxelize_file(path: Path, category: object, res: int,
+                   up_axis: str) -> tuple[np.ndarray, float] | str:
+    """(solid voxels, longest side in file units) of one file, or why it cannot be used."""
+    if not isinstance(category, str) or not category:
+        return f"no category (category_of gave {category!r})"
+    try:
+        mesh = orient(load_mesh(path), up_axis)
+        vox = voxelize_mesh(mesh, res)
+    except MeshError as err:
+        return err.reason
+    except ValueError as err:
+        return str(err)
+    return (vox, longest_side(mesh)) if vox.any() else "no solid voxels"
+
+
 def build_mesh_set(paths: list[str | Path], res: int = 32,
                    category_of: Callable[[Path], str] | None = None,
-                   progress: bool = False) -> tuple[VoxelSet, list[tuple[Path, str]]]:
-    """Voxelise every mesh under `paths` into a `VoxelSet`.
+                   progress: bool = False, up_axis: str = "y",
+                   units: str = "m") -> tuple[VoxelSet, list[tuple[Path, str]]]:
+    """Voxelise every mesh under `paths` into a `VoxelSet`, with each category's size.
 
     Directories are expanded with `expand_paths`. A mesh's category is `category_of(path)`,
     by default the name of its parent directory; categories are sorted by name and `labels`
-    index them. `seeds` is the running index of the meshes kept (in file order). A file that
-    cannot be used (unsupported, unreadable, empty, degenerate, or voxelising to nothing) is
-    skipped and reported in the returned list of (path, reason); raises ValueError only when
-    no mesh is left."""
+    index them. Meshes are turned so `up_axis` ("y" or "z") is +Y; `extent_m` is per category
+    the median longest bounding-box side times the metres per `units` ("m", "cm", "mm").
+    `seeds` is the running index of the meshes kept (in file order). A file that cannot be
+    used (unsupported, unreadable, empty, degenerate, or voxelising to nothing) is skipped and
+    reported in the returned list of (path, reason); raises ValueError only when no mesh is
+    left (or for a bad res, up axis or unit)."""
     if not isinstance(res, int | np.integer) or res < MIN_RES:
         raise ValueError(f"res must be an integer >= {MIN_RES}, got {res!r}")
+    if units not in UNITS or up_axis not in UP_AXES:
+        raise ValueError(f"units must be one of {list(UNITS)} and up axis one of "
+                         f"{list(UP_AXES)}, got {units!r}, {up_axis!r}")
     category_of = category_of or _parent_category
     files = expand_paths(paths)
-    kept: list[tuple[np.ndarray, str]] = []
+    kept: list[tuple[np.ndarray, float, str]] = []
     skipped: list[tuple[Path, str]] = []
     bar = None
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=len(files), desc=f"voxelising meshes @ {res}^3", unit="mesh")
     for path in files:
-        reason = None
         category = category_of(path)
-        if not isinstance(category, str) or not category:
-            reason = f"no category (category_of gave {category!r})"
+        got = _voxelize_file(path, category, res, up_axis)
+        if isinstance(got, str):
+            log.warning("skipping %s: %s", path, got)
+            skipped.append((path, got))
         else:
-            try:
-                vox = voxelize_mesh(load_mesh(path), res)
-            except MeshError as err:
-                reason = err.reason
-            except ValueError as err:
-                reason = str(err)
-            else:
-                if vox.any():
-                    kept.append((vox, category))
-                else:
-                    reason = "no solid voxels"
-        if reason is not None:
-            log.warning("skipping %s: %s", path, reason)
-            skipped.append((path, reason))
+            kept.append((*got, category))
         if bar:
             bar.update()
             bar.set_postfix(kept=len(kept), skipped=len(skipped))
@@ -326,12 +360,14 @@ def build_mesh_set(paths: list[str | Path], res: int = 32,
     if not kept:
         listed = "; ".join(f"{p}: {r}" for p, r in skipped) or "no mesh files found"
         raise ValueError(f"no usable mesh in {[str(p) for p in paths]}: {listed}")
-    categories = tuple(sorted({cat for _, cat in kept}))
+    categories = tuple(sorted({cat for _, _, cat in kept}))
     data = VoxelSet(
-        voxels=np.stack([vox for vox, _ in kept]),
-        labels=np.array([categories.index(cat) for _, cat in kept], dtype=np.int64),
+        voxels=np.stack([vox for vox, _, _ in kept]),
+        labels=np.array([categories.index(cat) for _, _, cat in kept], dtype=np.int64),
         seeds=np.arange(len(kept), dtype=np.int64),
         categories=categories,
+        extent_m={c: round(float(np.median([side for _, side, cat in kept if cat == c]))
+                           * UNITS[units], 4) for c in categories},
     )
     log.info("voxelised %d meshes in %d categories at %d^3 (%d skipped)",
              len(data), len(categories), res, len(skipped))
@@ -363,6 +399,15 @@ def _check_set(data: VoxelSet) -> int:
     return vox.shape[1]
 
 
+def _extent_array(data: VoxelSet) -> dict[str, np.ndarray]:
+    if data.extent_m is None:
+        return {}
+    missing = [c for c in data.categories if c not in data.extent_m]
+    if missing:
+        raise ValueError(f"extent_m lacks categories {missing}")
+    return {"extent_m": np.array([data.extent_m[c] for c in data.categories], dtype=np.float64)}
+
+
 def save_voxel_set(data: VoxelSet, path: str | Path) -> None:
     """Write `data` to the .npz at `path` (exactly that name), atomically."""
     res = _check_set(data)
@@ -375,7 +420,7 @@ def save_voxel_set(data: VoxelSet, path: str | Path) -> None:
                                 labels=np.asarray(data.labels, dtype=np.int64),
                                 seeds=np.asarray(data.seeds, dtype=np.int64),
                                 categories=np.array(data.categories, dtype=str),
-                                res=np.int64(res))
+                                res=np.int64(res), **_extent_array(data))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -412,12 +457,71 @@ def load_voxel_set(path: str | Path) -> VoxelSet:
             if categories.ndim != 1 or categories.dtype.kind != "U":
                 raise ValueError(f"categories must be a 1-D string array, got "
                                  f"{categories.dtype} {categories.shape}")
+            names = tuple(str(c) for c in categories)
+            extent = None
+            if "extent_m" in z:
+                if z["extent_m"].shape != (len(names),):
+                    raise ValueError(f"extent_m {z['extent_m'].shape} does not match the "
+                                     f"{len(names)} categories")
+                extent = {c: float(v) for c, v in zip(names, z["extent_m"], strict=True)}
             data = VoxelSet(np.unpackbits(packed, axis=-1)[..., :res].astype(bool),
                             z["labels"].astype(np.int64, casting="same_kind"),
-                            z["seeds"].astype(np.int64, casting="same_kind"),
-                            tuple(str(c) for c in categories))
+                            z["seeds"].astype(np.int64, casting="same_kind"), names, extent)
         _check_set(data)
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
             zlib.error) as err:
         raise ValueError(f"{path}: not a valid voxel set ({err})") from err
     return data
+
+
+# --------------------------------------------------------------------------------------------
+# the command line
+
+
+def _parser():
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="vitrine dataset", description="training data from a "
+                                 "studio's own meshes")
+    sub = ap.add_subparsers(dest="action", required=True, metavar="build")
+    b = sub.add_parser("build", help="voxelise meshes (obj, ply, stl, glb, gltf) into a voxel "
+                       "set; each file's category is its folder's name",
+                       description="Voxelise meshes into a training set for `vitrine train "
+                       "voxel-gan --data FILE`; each file's category is its folder's name and "
+                       "each category's real-world size is measured on its meshes.")
+    b.add_argument("paths", nargs="+", metavar="PATH", help="mesh files or folders")
+    b.add_argument("--res", type=int, choices=(32, 64), default=32, help="grid resolution")
+    b.add_argument("--up-axis", choices=sorted(UP_AXES), default="y",
+                   help="the meshes' up axis: z turns Z-up files (CAD, Blender) to +Y up "
+                        "(default y)")
+    b.add_argument("--units", choices=list(UNITS), default="m",
+                   help="the files' length unit, for the measured sizes (default m)")
+    b.add_argument("--output", "-o", required=True, help="the .npz file to write")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`vitrine dataset build PATH... [--res 32] [--up-axis y|z] [--units m] -o FILE`."""
+    import sys
+
+    args = _parser().parse_args(argv)
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:
+        print(f"vitrine dataset build: no such file or directory: {', '.join(missing)}",
+              file=sys.stderr)
+        return 2
+    try:
+        data, skipped = build_mesh_set(args.paths, res=args.res, progress=True,
+                                       up_axis=args.up_axis, units=args.units)
+    except ValueError as err:
+        print(f"vitrine dataset build: {err}", file=sys.stderr)
+        return 1
+    for path, reason in skipped:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    save_voxel_set(data, args.output)
+    counts = ", ".join(f"{c} {int((data.labels == i).sum())} ({data.extent_m[c]:.2f} m)"
+                       for i, c in enumerate(data.categories))
+    print(f"wrote {args.output}: {len(data)} shapes at {args.res}^3 ({counts}); "
+          f"{len(skipped)} skipped")
+    print(f"train on it with: vitrine train voxel-gan --data {args.output} --out runs/my-props")
+    return 0

@@ -43,6 +43,9 @@ class VoxelSet:
     labels: np.ndarray  # [N] int64, index into `categories`
     seeds: np.ndarray  # [N] int64
     categories: tuple[str, ...]
+    # Real-world longest side (metres) per category, measured on a studio's meshes
+    # (`mesh_set`); None for the procedural sets, whose sizes come from `category_extents`.
+    extent_m: dict[str, float] | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
