@@ -227,3 +227,35 @@ def format_table(report: Report, title: str = "") -> str:
                  "ratio = their quotient (< 1: closer to the training set than unseen data is); "
                  "95% CI: percentile bootstrap of the ratio, 2000 resamples.")
     return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# what the shape models' `vitrine eval` commands share
+
+
+def add_arguments(ap, n: int = 50, train_per_category: int = 500) -> None:
+    """The flags of every shape model's evaluation command."""
+    ap.add_argument("--n", type=int, default=n,
+                    help=f"generated and held-out shapes per category (default {n})")
+    ap.add_argument("--points", type=int, default=DEFAULT_POINTS, help="surface points per shape")
+    ap.add_argument("--train-per-category", type=int, default=train_per_category,
+                    help="training shapes searched by the memorisation check "
+                         f"(default {train_per_category})")
+    ap.add_argument("--run", help="evaluate a training run directory instead of shipped weights")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", help="also write the numbers to this JSON file")
+
+
+def splits(n: int, train_per_category: int):
+    """(held-out, training) procedural voxel sets at 32^3 the evaluation compares against."""
+    from generators.data import load_or_build
+
+    return (load_or_build("heldout", n, 32, progress=True),
+            load_or_build("train", train_per_category, 32, progress=True))
+
+
+def evaluate_args(sample: Sampler, categories: Sequence[str], args, data=None) -> Report:
+    """`evaluate` with the numbers of `add_arguments`' flags (data: `splits`, built if None)."""
+    heldout, train = data or splits(args.n, args.train_per_category)
+    return evaluate(sample, categories, heldout, train, n=args.n, points=args.points,
+                    seed=args.seed)

@@ -1,80 +1,42 @@
-"""Export a training run's EMA generator as the shipped `voxel-gan` weights.
+"""Export a training run's EMA generator as `voxel-gan` weights: shipped, or a model directory.
 
-    .venv/bin/python -m generators.voxel_gan.export --run runs/voxel-gan
+    vitrine export voxel-gan --run runs/voxel-gan --ship
+    vitrine export voxel-gan --run runs/armchairs [--name armchairs] [--out-dir models]
 
-Writes `generators/voxel_gan/weights/voxel-gan.safetensors` (fp16; the EMA generator only, no
-discriminator or optimiser state) and `voxel-gan.json`: the constructor arguments, the category
-names, the real-world longest side of each category (median over 64 procedural shapes, so a
-served prop has a plausible size in metres), the file's sha256 (checked at every load) and the
-run's training record (steps, arguments, wall time from its losses.csv).
+Writes NAME.safetensors (fp16; the EMA generator only, no discriminator or optimiser state)
+and NAME.json: the constructor arguments, the category names and the real-world longest side
+of each (both as the run recorded them from its data: the procedural families, or the studio's
+meshes of `vitrine dataset build`), the file's sha256 (checked at every load) and the run's
+training record (steps, config, wall time from its losses.csv). `--ship` writes
+generators/voxel_gan/weights/voxel-gan.*; see `generators.training.export` for the rest.
 """
 
 from __future__ import annotations
 
-import argparse
-import csv
-import json
-import logging
 from pathlib import Path
 
-import torch
-from safetensors.torch import load_file
-
 from generators.core.weights import write_weights
-from generators.data.procedural_set import category_extents
-from generators.procedural import families
+from generators.training import export as shared
+from generators.training import run as rundir
 from generators.voxel_gan.generator import CONFIG, WEIGHTS
 from generators.voxel_gan.model import VoxelGenerator
 
-log = logging.getLogger(__name__)
+FAMILY = "voxel-gan"
 
 
-def training_record(run: Path) -> dict:
-    cfg = json.loads((run / "config.json").read_text())
-    rec = {"steps": cfg["step"], "args": cfg["args"], "discriminator": cfg["discriminator"]}
-    losses = run / "losses.csv"
-    if losses.exists():
-        with losses.open() as f:
-            rows = list(csv.DictReader(f))
-        rows = [r for r in rows if int(r["step"]) <= cfg["step"]]
-        rec["train_seconds"] = round(sum(float(r["sec_per_step"]) for r in rows), 1)
-    return rec
-
-
-def export(run: Path, weights: Path = WEIGHTS, config: Path = CONFIG) -> dict:
-    ckpt = load_file(str(run / "checkpoint.safetensors"))
-    run_cfg = json.loads((run / "config.json").read_text())
-    G = VoxelGenerator(**run_cfg["generator"])
-    state = {k[len("ema."):]: v for k, v in ckpt.items() if k.startswith("ema.")}
-    G.load_state_dict(state)  # fails loudly if the run's shapes do not match its config
-    categories = run_cfg.get("categories", list(families.CATEGORIES))
-    meta = {
-        "model": "voxel-gan",
-        "generator": G.config(),
-        "categories": categories,
-        "extent_m": category_extents(categories),
-        "training": training_record(run),
-    }
+def export(run: Path, weights: Path = WEIGHTS, config: Path = CONFIG,
+           model: str = FAMILY) -> dict:
+    cfg = rundir.read_config(run)
+    G = rundir.load_network(run, VoxelGenerator)  # fails loudly if shapes and config differ
+    meta = shared.metadata(FAMILY, model, generator=G.config(), categories=cfg["categories"],
+                           extent_m=cfg["extent_m"],
+                           training=rundir.training_record(run, keep=("data",)))
     return write_weights(G, meta, weights, config)
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", default="runs/voxel-gan", help="training run directory")
-    ap.add_argument("--weights", default=str(WEIGHTS))
-    ap.add_argument("--config", default=str(CONFIG))
-    ap.add_argument("--resume", metavar="FILE", help="also write the run's G, D and EMA in fp16 "
-                    "here, for `vitrine train voxel-gan --init-from FILE` on another machine")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    torch.set_grad_enabled(False)
-    export(Path(args.run), Path(args.weights), Path(args.config))
-    if args.resume:
-        from generators.voxel_gan.train import save_resume
-
-        save_resume(Path(args.run), Path(args.resume))
-        log.info("wrote %s", args.resume)
+def main(argv=None) -> int:
+    return shared.main(argv, FAMILY, __doc__, export, (WEIGHTS, CONFIG), resume_skip=())
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

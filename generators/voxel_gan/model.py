@@ -8,7 +8,8 @@ embedding concatenated to z. The last bias starts at the logit of the data's mea
 Discriminator: the mirror image, three stride-2 3-D convolutions (32 -> 16 -> 8 -> 4), optional
 spectral norm, an optional minibatch-standard-deviation channel (Karras et al. 2018: lets D see
 a batch of identical fakes, the usual cure for mode collapse), and a projection head (Miyato &
-Koyama 2018) for the class. Widths are constructor arguments, recorded in the model card.
+Koyama 2018) for the class. Widths are constructor arguments; their defaults are the shipped
+architecture, `generators.voxel_gan.config.SHIPPED`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,19 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from generators.voxel_gan.config import SHIPPED, VoxelGanConfig
+
 
 class VoxelGenerator(nn.Module):
-    def __init__(self, z_dim: int = 128, n_classes: int = 6, channels: tuple[int, ...] = (128, 64, 32),
-                 embed_dim: int = 32, res: int = 32, init_occupancy: float = 0.04):
+    def __init__(
+        self,
+        z_dim: int = SHIPPED.z_dim,  # latent size
+        n_classes: int = 6,  # categories; labels index the model's category list
+        channels: tuple[int, ...] = SHIPPED.g_channels,  # widths at 4^3, 8^3, ... (one per x2)
+        embed_dim: int = SHIPPED.embed_dim,  # class-embedding size, concatenated to z
+        res: int = 32,  # output grid edge: 4 * 2^len(channels)
+        init_occupancy: float = 0.04,  # the last bias starts at this occupancy's logit
+    ):
         super().__init__()
         if res != 4 * 2 ** len(channels):
             raise ValueError(f"res {res} needs {res.bit_length() - 3} channel stages, "
@@ -57,8 +67,14 @@ class VoxelGenerator(nn.Module):
 
 
 class VoxelDiscriminator(nn.Module):
-    def __init__(self, n_classes: int = 6, channels: tuple[int, ...] = (32, 64, 128), res: int = 32,
-                 sn: bool = True, mbstd: bool = True):
+    def __init__(
+        self,
+        n_classes: int = 6,  # categories (projection head)
+        channels: tuple[int, ...] = SHIPPED.d_channels,  # widths of the stride-2 stages
+        res: int = 32,  # input grid edge: 4 * 2^len(channels)
+        sn: bool = SHIPPED.sn,  # spectral norm on every layer
+        mbstd: bool = SHIPPED.mbstd,  # minibatch-std channel before the head
+    ):
         super().__init__()
         if res != 4 * 2 ** len(channels):
             raise ValueError(f"res {res} needs {res.bit_length() - 3} channel stages")
@@ -90,6 +106,14 @@ class VoxelDiscriminator(nn.Module):
     def config(self) -> dict:
         return {"n_classes": self.n_classes, "channels": list(self.channels), "res": self.res,
                 "sn": self.sn, "mbstd": self.mbstd}
+
+
+def networks(cfg: VoxelGanConfig, n_classes: int, res: int = 32,
+             init_occupancy: float = 0.04) -> tuple[VoxelGenerator, VoxelDiscriminator]:
+    """(G, D) of a config, for `n_classes` categories at `res`^3."""
+    G = VoxelGenerator(cfg.z_dim, n_classes, cfg.g_channels, cfg.embed_dim, res, init_occupancy)
+    D = VoxelDiscriminator(n_classes, cfg.d_channels, res, cfg.sn, cfg.mbstd)
+    return G, D
 
 
 # Transposed conv (kernel 4, stride 2, padding 1) along one axis: output 2m + a reads inputs
