@@ -6,6 +6,7 @@ import pytest
 
 from generators.data.procedural_set import load_or_build
 from generators.implicit_gan import data as D
+from generators.implicit_gan import train  # before tiny_sdf patches what it imports
 from generators.implicit_gan.evaluate import main, reconstruction_sampler
 
 
@@ -35,3 +36,22 @@ def test_a_missing_or_bare_file_is_refused(tiny_sdf, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["--reconstructions", "grid", "--side-by-side"])
     assert "goes alone" in capsys.readouterr().err
+
+
+def test_a_run_is_scored_and_a_missing_one_says_how_to_make_it(tmp_path, monkeypatch, capsys):
+    import json
+
+    monkeypatch.setattr(D, "DEFAULT_CACHE", tmp_path / "cache")
+    assert main(["--run", str(tmp_path / "none")]) == 2
+    assert "vitrine train implicit-gan --out" in capsys.readouterr().err
+    run = tmp_path / "run"
+    train.main(["--preset", "tiny", "--out", str(run), "--ae-steps", "2", "--gan-steps", "0",
+                "--no-progress"])
+    assert main(["--run", str(run)]) == 2
+    assert "no latent-GAN steps" in capsys.readouterr().err
+    train.main(["--preset", "tiny", "--out", str(run), "--ae-steps", "2", "--gan-steps", "1",
+                "--no-progress"])
+    assert main(["--run", str(run), "--n", "2", "--train-per-category", "2", "--points", "64",
+                 "--json", str(tmp_path / "r.json")]) == 0
+    assert "AE 2 + GAN 1 steps" in capsys.readouterr().out
+    assert "chair" in json.loads((tmp_path / "r.json").read_text())["implicit-gan"]["categories"]

@@ -11,10 +11,7 @@ from safetensors.torch import load_file
 from generators.implicit_gan import train
 from generators.implicit_gan.data import TARGET_OFFSET
 
-TINY = ["--n-per-category", "2", "--res", "32", "--enc-channels", "4,8,8", "--z-dim", "8",
-        "--dec-hidden", "16,16", "--n-freq", "1", "--batch", "4", "--points", "64",
-        "--noise-dim", "4", "--g-hidden", "16", "--d-hidden", "16", "--gan-batch", "8",
-        "--n-critic", "1", "--ckpt-every", "2", "--preview-every", "0", "--threads", "1"]
+TINY = ["--preset", "tiny", "--threads", "1", "--no-progress"]
 
 
 def _csv(path):
@@ -30,7 +27,7 @@ def test_both_stages_train_checkpoint_and_resume(tmp_path, monkeypatch):
     train.main(["--out", str(out), "--ae-steps", "4", "--gan-steps", "0", *TINY])
     first = load_file(str(out / "checkpoint.safetensors"))
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["ae_step"] == 4 and cfg["gan_step"] == 0
+    assert cfg["state"] == {"ae_step": 4, "gan_step": 0}
     head, rows = _csv(out / "losses_ae.csv")
     assert head[:2] == ["step", "loss"] and len(rows) == 4
     assert all(float(r[1]) == float(r[1]) and float(r[1]) < 1 for r in rows)  # finite
@@ -42,7 +39,7 @@ def test_both_stages_train_checkpoint_and_resume(tmp_path, monkeypatch):
     train.main(["--out", str(out), "--ae-steps", "6", "--gan-steps", "3", *TINY])
     second = load_file(str(out / "checkpoint.safetensors"))
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["ae_step"] == 6 and cfg["gan_step"] == 3
+    assert cfg["state"] == {"ae_step": 6, "gan_step": 3}
     assert [int(r[0]) for r in _csv(out / "losses_ae.csv")[1]] == [1, 2, 3, 4, 5, 6]
     assert second["latents.z"].shape == (12, 8)
     for prefix in ("dec.", "enc.", "g.", "d."):
@@ -56,7 +53,7 @@ def test_both_stages_train_checkpoint_and_resume(tmp_path, monkeypatch):
                 *TINY])
     third = load_file(str(out / "checkpoint.safetensors"))
     cfg = json.loads((out / "config.json").read_text())
-    assert cfg["ae_step"] == 8 and cfg["gan_step"] == 3
+    assert cfg["state"] == {"ae_step": 8, "gan_step": 3}
     assert torch.equal(third["latents.z"], second["latents.z"])
     for k in third:
         if k.startswith(("enc.", "g.", "d.")):
@@ -89,10 +86,34 @@ def test_a_resume_file_starts_a_new_run_where_the_old_one_was(tmp_path, monkeypa
     train.main(["--out", str(new), "--ae-steps", "4", "--gan-steps", "1",
                 "--init-from", str(tmp_path / "resume.safetensors"), *TINY])
     cfg = json.loads((new / "config.json").read_text())
-    assert cfg["ae_step"] == 4 and cfg["gan_step"] == 1
+    assert cfg["state"] == {"ae_step": 4, "gan_step": 1}
     assert [r[0] for r in _csv(new / "losses_ae.csv")[1]] == ["3", "4"]
     # a resume file names its networks' sizes: another architecture is refused by name
-    wider = [a if a != "16,16" else "24,24" for a in TINY]
     with pytest.raises(SystemExit, match="--dec-hidden"):
         train.main(["--out", str(tmp_path / "other"), "--ae-steps", "4", "--gan-steps", "0",
-                    "--init-from", str(tmp_path / "resume.safetensors"), *wider])
+                    "--init-from", str(tmp_path / "resume.safetensors"), *TINY,
+                    "--dec-hidden", "24,24"])
+
+
+def test_export_writes_a_model_dir_or_the_shipped_weights_only_when_asked(tmp_path,
+                                                                          monkeypatch):
+    from generators.implicit_gan import export
+    from generators.implicit_gan.generator import ImplicitGanGenerator
+
+    monkeypatch.setattr("generators.implicit_gan.data.DEFAULT_CACHE", tmp_path / "cache")
+    run = tmp_path / "runs" / "blobs"
+    train.main(["--out", str(run), "--ae-steps", "2", "--gan-steps", "0", *TINY])
+    with pytest.raises(SystemExit, match="no latent-GAN steps"):
+        export.main(["--run", str(run), "--out-dir", str(tmp_path / "models")])
+    train.main(["--out", str(run), "--ae-steps", "2", "--gan-steps", "2", "--max-minutes",
+                "1e-6", *TINY])  # the minute budget stops the GAN stage after one step
+    assert json.loads((run / "config.json").read_text())["state"]["gan_step"] == 1
+    assert export.main(["--run", str(run), "--out-dir", str(tmp_path / "models")]) == 0
+    folder = tmp_path / "models" / "blobs"
+    meta = json.loads((folder / "blobs.json").read_text())
+    assert meta["family"] == "implicit-gan" and meta["model"] == "blobs"
+    assert meta["training"]["ae_steps"] == 2 and meta["training"]["gan_steps"] == 1
+    assert meta["training"]["gan_seconds"] >= 0 and meta["extent_m"]["chair"] > 0.5
+    gen = ImplicitGanGenerator(weights=folder / "blobs.safetensors", config=folder / "blobs.json",
+                               name="blobs")
+    assert gen.categories == tuple(meta["categories"])

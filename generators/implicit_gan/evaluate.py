@@ -27,10 +27,10 @@ from pathlib import Path
 
 import torch
 
-from generators.data import load_or_build
 from generators.implicit_gan.generator import sample_grids
 from generators.implicit_gan.model import ImplicitGan
-from generators.metrics.evaluate import evaluate, format_table
+from generators.metrics.evaluate import add_arguments, evaluate_args, format_table, splits
+from generators.training import run as rundir
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +38,12 @@ log = logging.getLogger(__name__)
 def sampler_from_run(run: Path):
     """(sample fn, categories, steps) for a run directory's decoder and EMA latent generator."""
     net, cfg = ImplicitGan.from_run(run)
-    cats = cfg["categories"]
+    cats, state = cfg["categories"], cfg["state"]
 
     def sample(category: str, n: int, seed: int):
         return sample_grids(net.decoder, net.generator, cats.index(category), n, seed)
 
-    return sample, cats, f"AE {cfg['ae_step']} + GAN {cfg['gan_step']} steps"
+    return sample, cats, f"AE {state['ae_step']} + GAN {state['gan_step']} steps"
 
 
 def reconstruction_sampler(source: str):
@@ -56,8 +56,9 @@ def reconstruction_sampler(source: str):
     from safetensors.torch import load_file
 
     from generators.implicit_gan.data import QUANT, TARGET_OFFSET, load_or_build_sdf, voxel_centres
-    from generators.implicit_gan.model import ImplicitDecoder, ShapeEncoder, load_prefixed
+    from generators.implicit_gan.model import ImplicitDecoder, ShapeEncoder
     from generators.implicit_gan.train import lookup
+    from generators.training.run import load_prefixed
 
     data = load_or_build_sdf("train", 500, 64, progress=True)
     pts = torch.from_numpy(voxel_centres(32))
@@ -140,15 +141,10 @@ def side_by_side(reports: dict, ms: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="vitrine eval implicit-gan",
                                  description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=50,
-                    help="generated and held-out shapes per category (default 50)")
-    ap.add_argument("--points", type=int, default=2048, help="surface points per shape")
-    ap.add_argument("--train-per-category", type=int, default=500,
-                    help="training shapes searched by the memorisation check (default 500)")
-    ap.add_argument("--run", help="evaluate a training run directory instead of shipped weights")
+    add_arguments(ap)
     ap.add_argument("--side-by-side", action="store_true",
                     help="also score the shipped voxel-gan and print both models together")
     ap.add_argument("--time-seeds", type=int, default=3,
@@ -158,63 +154,68 @@ def main(argv=None) -> int:
                     "file's autoencoder, or 'grid' for the SDF grids' own lookups (a ceiling "
                     "for the latent GAN; the memorisation columns then compare shapes with "
                     "their own sources)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", help="also write the numbers to this JSON file")
+    return ap
+
+
+def _run_sampler(run: Path):
+    """(sample, categories, title) of a run, or the message saying why it cannot be scored."""
+    if message := rundir.missing(run, "implicit-gan"):
+        return message
+    if not rundir.read_config(run)["state"].get("gan_step"):
+        return f"{run} has no latent-GAN steps yet; let training reach its GAN stage"
+    sample, categories, steps = sampler_from_run(run)
+    return sample, categories, f"implicit-gan, run {run} ({steps})"
+
+
+def _side_by_side(args, report, categories, data, model) -> dict:
+    """Score the shipped voxel-gan on the same shapes, time both, print both; the numbers."""
+    from generators.implicit_gan.generator import ImplicitGanGenerator
+    from generators.voxel_gan.generator import VoxelGanGenerator
+
+    voxel = VoxelGanGenerator()
+    vreport = evaluate_args(voxel.sample, categories, args, data)
+    print()
+    print(format_table(vreport, title="voxel-gan, shipped weights (same held-out shapes)"))
+    model = model or ImplicitGanGenerator()
+    ms = {"implicit-gan": ms_per_asset(model, categories, args.time_seeds),
+          "voxel-gan": ms_per_asset(voxel, categories, args.time_seeds)}
+    print()
+    print(side_by_side({"implicit-gan": report, "voxel-gan": vreport}, ms))
+    return {"voxel-gan": vreport.to_dict(), "ms_per_asset": ms}
+
+
+def main(argv=None) -> int:
+    ap = _parser()
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.n < 2:
         ap.error(f"--n must be at least 2, got {args.n}")
     if args.reconstructions and (args.run or args.side_by_side):
         ap.error("--reconstructions goes alone (not with --run or --side-by-side)")
-    torch.set_grad_enabled(False)
     model = None
-    if args.reconstructions:
-        sample, categories, title = reconstruction_sampler(args.reconstructions)
-    elif args.run:
-        run = Path(args.run)
-        if not (run / "checkpoint.safetensors").exists():
-            print(f"vitrine eval: {run} has no checkpoint.safetensors; train first with "
-                  f"`vitrine train implicit-gan --out {run}`", file=sys.stderr)
-            return 2
-        if not json.loads((run / "config.json").read_text()).get("gan_step"):
-            print(f"vitrine eval: {run} has no latent-GAN steps yet; let training reach its "
-                  "GAN stage", file=sys.stderr)
-            return 2
-        sample, categories, steps = sampler_from_run(run)
-        title = f"implicit-gan, run {run} ({steps})"
-    else:
-        from generators.implicit_gan.generator import ImplicitGanGenerator
-
-        model = ImplicitGanGenerator()
-        categories = list(model.categories)
-        sample = model.sample
-        tr = model.cfg["training"]
-        title = (f"implicit-gan, shipped weights (AE {tr['ae_steps']} + GAN {tr['gan_steps']} "
-                 "steps)")
-    heldout = load_or_build("heldout", args.n, 32, progress=True)
-    train = load_or_build("train", args.train_per_category, 32, progress=True)
-    report = evaluate(sample, categories, heldout, train, n=args.n, points=args.points,
-                      seed=args.seed)
-    print(format_table(report, title=title))
-    out = {"implicit-gan": report.to_dict()}
-    if args.side_by_side:
-        from generators.voxel_gan.generator import VoxelGanGenerator
-
-        voxel = VoxelGanGenerator()
-        vreport = evaluate(voxel.sample, categories, heldout, train, n=args.n,
-                           points=args.points, seed=args.seed)
-        print()
-        print(format_table(vreport, title="voxel-gan, shipped weights (same held-out shapes)"))
-        if model is None:
+    with torch.no_grad():
+        if args.reconstructions:
+            sample, categories, title = reconstruction_sampler(args.reconstructions)
+        elif args.run:
+            got = _run_sampler(Path(args.run))
+            if isinstance(got, str):
+                print(f"vitrine eval: {got}", file=sys.stderr)
+                return 2
+            sample, categories, title = got
+        else:
             from generators.implicit_gan.generator import ImplicitGanGenerator
 
             model = ImplicitGanGenerator()
-        ms = {"implicit-gan": ms_per_asset(model, categories, args.time_seeds),
-              "voxel-gan": ms_per_asset(voxel, categories, args.time_seeds)}
-        print()
-        print(side_by_side({"implicit-gan": report, "voxel-gan": vreport}, ms))
-        out["voxel-gan"] = vreport.to_dict()
-        out["ms_per_asset"] = ms
+            categories, sample = list(model.categories), model.sample
+            tr = model.cfg["training"]
+            title = (f"implicit-gan, shipped weights (AE {tr['ae_steps']} + GAN "
+                     f"{tr['gan_steps']} steps)")
+        data = splits(args.n, args.train_per_category)
+        report = evaluate_args(sample, categories, args, data)
+        print(format_table(report, title=title))
+        out = {"implicit-gan": report.to_dict()}
+        if args.side_by_side:
+            out.update(_side_by_side(args, report, categories, data, model))
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     return 0

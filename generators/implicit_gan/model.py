@@ -30,7 +30,9 @@ import os
 import torch
 from torch import nn
 
+from generators.implicit_gan.config import SHIPPED, ImplicitGanConfig
 from generators.implicit_gan.data import TRUNCATION
+from generators.training.run import load_prefixed
 
 OUT_SCALE = 1.25 * TRUNCATION
 CHUNK = 4096  # points per MLP pass when serving (see BoundDecoder.__call__)
@@ -54,8 +56,12 @@ class FourierFeatures(nn.Module):
 
 
 class ShapeEncoder(nn.Module):
-    def __init__(self, z_dim: int = 128, channels: tuple[int, ...] = (16, 32, 64, 128),
-                 res: int = 64):
+    def __init__(
+        self,
+        z_dim: int = SHIPPED.z_dim,  # latent size
+        channels: tuple[int, ...] = SHIPPED.enc_channels,  # widths of the stride-2 stages
+        res: int = SHIPPED.res,  # input grid edge: 4 * 2^len(channels)
+    ):
         super().__init__()
         if res != 4 * 2 ** len(channels):
             raise ValueError(f"res {res} needs {int(math.log2(res)) - 2} stages, got "
@@ -81,8 +87,12 @@ class ShapeEncoder(nn.Module):
 
 
 class ImplicitDecoder(nn.Module):
-    def __init__(self, z_dim: int = 128, hidden: tuple[int, ...] = (128, 128, 128, 128),
-                 n_freq: int = 4):
+    def __init__(
+        self,
+        z_dim: int = SHIPPED.z_dim,  # latent size
+        hidden: tuple[int, ...] = SHIPPED.dec_hidden,  # MLP widths
+        n_freq: int = SHIPPED.n_freq,  # Fourier feature octaves of the point
+    ):
         super().__init__()
         self.z_dim, self.hidden = z_dim, tuple(hidden)
         self.features = FourierFeatures(n_freq)
@@ -162,8 +172,14 @@ class BoundDecoder:
 
 
 class LatentGenerator(nn.Module):
-    def __init__(self, noise_dim: int = 64, z_dim: int = 128, n_classes: int = 6,
-                 hidden: tuple[int, ...] = (256, 256, 256), embed_dim: int = 32):
+    def __init__(
+        self,
+        noise_dim: int = SHIPPED.noise_dim,  # input noise size
+        z_dim: int = SHIPPED.z_dim,  # output latent size (the autoencoder's)
+        n_classes: int = 6,  # categories; labels index the model's category list
+        hidden: tuple[int, ...] = SHIPPED.g_hidden,  # MLP widths
+        embed_dim: int = 32,  # class-embedding size, concatenated to the noise
+    ):
         super().__init__()
         self.noise_dim, self.z_dim, self.n_classes = noise_dim, z_dim, n_classes
         self.hidden, self.embed_dim = tuple(hidden), embed_dim
@@ -185,7 +201,12 @@ class LatentGenerator(nn.Module):
 
 
 class LatentCritic(nn.Module):
-    def __init__(self, z_dim: int = 128, n_classes: int = 6, hidden: tuple[int, ...] = (512, 256)):
+    def __init__(
+        self,
+        z_dim: int = SHIPPED.z_dim,  # latent size
+        n_classes: int = 6,  # categories (projection head)
+        hidden: tuple[int, ...] = SHIPPED.d_hidden,  # MLP widths
+    ):
         super().__init__()
         self.z_dim, self.n_classes, self.hidden = z_dim, n_classes, tuple(hidden)
         dims = (z_dim, *hidden)
@@ -204,13 +225,12 @@ class LatentCritic(nn.Module):
         return {"z_dim": self.z_dim, "n_classes": self.n_classes, "hidden": list(self.hidden)}
 
 
-def load_prefixed(module: nn.Module, tensors: dict, prefix: str) -> None:
-    """Load the `prefix.`-named tensors of a checkpoint into module, in the module's dtype
-    (checkpoints hold every network under its own prefix: enc, dec, g, ema, d)."""
-    dtype = next(module.parameters()).dtype
-    n = len(prefix) + 1
-    module.load_state_dict({k[n:]: v.to(dtype) for k, v in tensors.items()
-                            if k.startswith(prefix + ".")})
+def networks(cfg: ImplicitGanConfig, n_classes: int) -> dict[str, nn.Module]:
+    """The trained networks of a config by checkpoint prefix: enc, dec, g, d (no EMA)."""
+    return {"enc": ShapeEncoder(cfg.z_dim, cfg.enc_channels, cfg.res),
+            "dec": ImplicitDecoder(cfg.z_dim, cfg.dec_hidden, cfg.n_freq),
+            "g": LatentGenerator(cfg.noise_dim, cfg.z_dim, n_classes, cfg.g_hidden),
+            "d": LatentCritic(cfg.z_dim, n_classes, cfg.d_hidden)}
 
 
 class ImplicitGan(nn.Module):
@@ -227,15 +247,15 @@ class ImplicitGan(nn.Module):
     @classmethod
     def from_run(cls, run) -> tuple[ImplicitGan, dict]:
         """The decoder and EMA latent generator of a training run directory, and its config."""
-        import json
         from pathlib import Path
 
         from safetensors.torch import load_file
 
-        run = Path(run)
-        cfg = json.loads((run / "config.json").read_text())
-        net = cls(cfg["dec"], cfg["g"])
-        t = load_file(str(run / "checkpoint.safetensors"))
+        from generators.training import run as rundir
+
+        cfg = rundir.read_config(run)
+        net = cls(cfg["networks"]["dec"], cfg["networks"]["ema"])
+        t = load_file(str(Path(run) / rundir.CHECKPOINT))
         load_prefixed(net.decoder, t, "dec")
         load_prefixed(net.generator, t, "ema")
         return net.eval(), cfg
