@@ -27,6 +27,7 @@ def test_export_writes_fp16_weights_that_serve(tmp_path):
     assert cfg["dtype"] == "float16" and cfg["materials"] == ["marble", "brick"]
     assert cfg["sha256"] == hashlib.sha256(w.read_bytes()).hexdigest()
     assert cfg["training"]["steps"] == 2 and cfg["training"]["train_seconds"] >= 0
+    assert cfg["family"] == "texture-gan" and cfg["model"] == "texture-gan"
     assert len(cfg["cut_offset"]) == 2 and all(0 <= r < UPSAMPLE for r in cfg["cut_offset"])
     tensors = load_file(str(w))
     assert all(t.dtype == torch.float16 for t in tensors.values() if t.is_floating_point())
@@ -60,3 +61,27 @@ def test_a_cut_rolls_rows_and_columns_by_their_own_offsets():
     assert as_cut(5) == (5, 5) and as_cut([1, 2]) == (1, 2)
     with pytest.raises(ValueError, match="cut offset"):
         as_cut([0, UPSAMPLE])
+
+
+def test_the_export_command_writes_a_model_dir_and_never_the_shipped_files(tmp_path):
+    from generators.texture_gan.generator import CONFIG, WEIGHTS
+
+    run = tmp_path / "runs" / "stone-walls"
+    assert train.main(["--out", str(run), *TINY, "--steps", "1", "--ckpt-every", "1",
+                       "--preview-every", "0"]) == 0
+    shipped = WEIGHTS.read_bytes(), CONFIG.read_bytes()
+    assert export.main(["--run", str(run), "--out-dir", str(tmp_path / "models"),
+                        "--normal-strength", "2.5"]) == 0
+    folder = tmp_path / "models" / "stone-walls"
+    meta = json.loads((folder / "stone-walls.json").read_text())
+    assert meta["model"] == "stone-walls" and meta["family"] == "texture-gan"
+    assert meta["normal_strength"] == 2.5 and meta["materials"] == ["marble", "brick"]
+    gen = TextureGanGenerator(weights=folder / "stone-walls.safetensors",
+                              config=folder / "stone-walls.json", name="stone-walls")
+    assert gen.maps("marble", 1, 64).base_color.shape == (64, 64, 3)
+    with pytest.raises(SystemExit):
+        export.main(["--run", str(run), "--ship", "--name", "x"])  # --ship takes no name
+    with pytest.raises(SystemExit):
+        export.main(["--run", str(tmp_path / "none"), "--name", "x", "--out-dir",
+                     str(tmp_path)])  # not a run
+    assert (WEIGHTS.read_bytes(), CONFIG.read_bytes()) == shipped

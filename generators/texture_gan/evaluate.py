@@ -37,7 +37,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 
 from generators.metrics.texture import diversity, seam_ratio, sliced_wasserstein
 from generators.texture.exemplars import PHOTO_MATERIALS, PHOTO_SIZE, exemplar
@@ -52,6 +51,7 @@ from generators.texture_gan.generator import (
     synthesize,
 )
 from generators.texture_gan.model import UPSAMPLE, TextureGenerator
+from generators.training import run as rundir
 
 log = logging.getLogger(__name__)
 
@@ -249,12 +249,9 @@ def format_table(rows: list[MaterialRow], title: str) -> str:
 
 
 def generator_from_run(run: Path) -> tuple[TextureGenerator, dict]:
-    """A training run's current EMA generator (no export needed) and its config."""
-    cfg = json.loads((run / "config.json").read_text())
-    G = TextureGenerator(**cfg["generator"])
-    t = load_file(str(run / "checkpoint.safetensors"))
-    G.load_state_dict({k[4:]: v for k, v in t.items() if k.startswith("ema.")})
-    return G.eval(), cfg
+    """A training run's (or snapshot's) current EMA generator, no export needed, and its
+    config.json."""
+    return rundir.load_network(run, TextureGenerator), rundir.read_config(run)
 
 
 def main(argv=None) -> int:
@@ -288,14 +285,13 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     if args.run:
         run = Path(args.run)
-        if not (run / "checkpoint.safetensors").exists():
-            print(f"vitrine eval: {run} has no checkpoint.safetensors; train first with "
-                  f"`vitrine train texture-gan --out {run}`", file=sys.stderr)
+        if message := rundir.missing(run, "texture-gan"):
+            print(f"vitrine eval: {message}", file=sys.stderr)
             return 2
         from generators.texture_gan.export import choose_cuts
 
         G, cfg = generator_from_run(run)
-        title = f"texture-gan, run {run} at step {cfg['step']}"
+        title = f"texture-gan, run {run} at step {cfg['state']['step']}"
         # The cuts its export would choose (the same measurement), so seams read as served.
         strength = DEFAULT_NORMAL_STRENGTH
         _, cut, cuts = choose_cuts(G, cfg["materials"], strength)

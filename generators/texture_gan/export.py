@@ -1,25 +1,22 @@
-"""Export a training run's EMA generator as the shipped `texture-gan` weights.
+"""Export a training run's EMA generator as `texture-gan` weights: shipped, or a model dir.
 
-    .venv/bin/python -m generators.texture_gan.export --run runs/texture-gan
+    vitrine export texture-gan --run runs/texture-gan-ft --ship
 
-Writes `generators/texture_gan/weights/texture-gan.safetensors` (fp16; the EMA generator only,
-no discriminator or optimiser state) and `texture-gan.json`: the constructor arguments, the
+Writes NAME.safetensors (fp16; the EMA generator only, no discriminator or optimiser state)
+and NAME.json (`--ship`: generators/texture_gan/weights/texture-gan.*; otherwise a model
+directory, see `generators.training.export`): the constructor arguments, the
 material names, the normal strength, the cut offsets (`choose_cut_offset`: one for configs
 without a per-material entry, and one per material), the file's sha256
-(checked at every load) and the run's training record (steps, arguments, wall time, the
-measured cell step profile).
+(checked at every load) and the run's training record (steps, config, wall time, the run it
+started from, the measured cell step profile).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 from pathlib import Path
 
 import numpy as np
-import torch
-from safetensors.torch import load_file
 
 from generators.core.weights import write_weights as shared_write_weights
 from generators.texture.pbr import pbr_from_albedo_height
@@ -32,17 +29,13 @@ from generators.texture_gan.generator import (
     synthesize,
 )
 from generators.texture_gan.model import UPSAMPLE, TextureGenerator
+from generators.training import export as shared
+from generators.training import run as rundir
 
 log = logging.getLogger(__name__)
 
 
-def training_record(run: Path) -> dict:
-    cfg = json.loads((run / "config.json").read_text())
-    record = {"steps": cfg["step"], "train_seconds": cfg.get("train_seconds"),
-              "args": cfg["args"], "discriminator": cfg["discriminator"]}
-    if cfg.get("init_from"):  # a fine-tune: the run its generator started from
-        record["init_from"] = cfg["init_from"]
-    return record
+FAMILY = "texture-gan"
 
 
 PROFILE_SEED = 100_001  # profile seeds start here: disjoint from the evaluation's 1 .. n
@@ -97,10 +90,11 @@ def write_weights(G: TextureGenerator, materials: list[str], weights: Path = WEI
                   config: Path = CONFIG, training: dict | None = None,
                   normal_strength: float = DEFAULT_NORMAL_STRENGTH,
                   cut_offset: int | list[int] = CUT_OFFSET,
-                  cut_offsets: dict[str, list[int]] | None = None) -> dict:
+                  cut_offsets: dict[str, list[int]] | None = None,
+                  model: str = FAMILY) -> dict:
     """Write G as fp16 safetensors plus its JSON config (atomically); return the config."""
     meta = {
-        "model": "texture-gan",
+        **shared.metadata(FAMILY, model),
         "generator": G.config(),
         "materials": list(materials),
         "normal_strength": normal_strength,
@@ -111,37 +105,29 @@ def write_weights(G: TextureGenerator, materials: list[str], weights: Path = WEI
     return shared_write_weights(G, meta, weights, config)
 
 
-def export(run: Path, weights: Path = WEIGHTS, config: Path = CONFIG,
+def export(run: Path, weights: Path = WEIGHTS, config: Path = CONFIG, model: str = FAMILY,
            normal_strength: float = DEFAULT_NORMAL_STRENGTH) -> dict:
-    """The run's EMA generator as shipped weights (see the module docstring)."""
-    ckpt = load_file(str(run / "checkpoint.safetensors"))
-    run_cfg = json.loads((run / "config.json").read_text())
-    G = TextureGenerator(**run_cfg["generator"])
-    state = {k[len("ema."):]: v for k, v in ckpt.items() if k.startswith("ema.")}
-    G.load_state_dict(state)  # fails loudly if the run's shapes do not match its config
-    G.eval()
+    """The run's EMA generator as weights (see the module docstring)."""
+    G = rundir.load_network(run, TextureGenerator)  # fails loudly if shapes and config differ
     # Measured on the fp16-rounded network that will ship.
     G.load_state_dict({k: v.half().float() for k, v in G.state_dict().items()})
-    materials = run_cfg["materials"]
+    materials = rundir.read_config(run)["materials"]
     profile, cut, cuts = choose_cuts(G, materials, normal_strength)
     log.info("cell step profile (base colour, columns): %s; cut offset (rows, columns) %s, "
              "per material %s", np.round(profile[0, 1], 2).tolist(), cut, cuts)
-    training = training_record(run)
+    training = rundir.training_record(run, keep=("init_from",))
     training["cell_step_profile"] = np.round(profile, 3).tolist()
-    return write_weights(G, materials, weights, config, training, normal_strength, cut, cuts)
+    return write_weights(G, materials, weights, config, training, normal_strength, cut, cuts,
+                         model)
+
+
+def _options(ap) -> None:
+    ap.add_argument("--normal-strength", type=float, default=DEFAULT_NORMAL_STRENGTH,
+                    help="normal-map strength recorded for serving")
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", default="runs/texture-gan", help="training run directory")
-    ap.add_argument("--weights", default=str(WEIGHTS))
-    ap.add_argument("--config", default=str(CONFIG))
-    ap.add_argument("--normal-strength", type=float, default=DEFAULT_NORMAL_STRENGTH)
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    torch.set_grad_enabled(False)
-    export(Path(args.run), Path(args.weights), Path(args.config), args.normal_strength)
-    return 0
+    return shared.main(argv, FAMILY, __doc__, export, (WEIGHTS, CONFIG), options=_options)
 
 
 if __name__ == "__main__":

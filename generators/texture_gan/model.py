@@ -24,7 +24,8 @@ Conditioning also enters each stage as a per-material scale and shift after a pi
 
 Discriminator: fully convolutional (a "patch" D): stride-2 4x4 convolutions with spectral norm,
 a per-location score map, and a projection term (Miyato & Koyama 2018) for the material.
-Widths are constructor arguments; the shipped ones are in the model card.
+Widths are constructor arguments; their defaults are the shipped architecture,
+`generators.texture_gan.config.SHIPPED`.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+from generators.texture_gan.config import SHIPPED, UPSAMPLE, TextureGanConfig
+
 OUT_CHANNELS = 5  # albedo sRGB (3), height (1), roughness (1)
-UPSAMPLE = 16  # pixels per latent cell: 4 stages of x2
+__all__ = ["UPSAMPLE", "TextureDiscriminator", "TextureGenerator", "for_inference", "networks"]
 
 
 def _pad(x: torch.Tensor) -> torch.Tensor:
@@ -108,13 +111,14 @@ class _ResBlock(nn.Module):
 class TextureGenerator(nn.Module):
     def __init__(
         self,
-        n_classes: int = 7,  # materials; labels are indices into the model's material list
-        local_dim: int = 16,  # i.i.d. noise channels per latent cell
-        global_dim: int = 16,  # material-embedding channels (constant over the grid)
-        periodic_dim: int = 8,  # sinusoid channels with material-learned wave vectors, 0 = none
-        channels: tuple[int, ...] = (64, 48, 32, 16),  # widths at 1/16, 1/8, 1/4, 1/2 scale
-        norm: str = "pixel",  # "pixel" (per pixel, no batch statistics) or "batch" (BatchNorm)
-        blocks: int = 0,  # residual blocks at the latent scale after the head
+        n_classes: int = len(SHIPPED.materials),  # materials; labels index the material list
+        local_dim: int = SHIPPED.local_dim,  # i.i.d. noise channels per latent cell
+        global_dim: int = SHIPPED.global_dim,  # material-embedding channels (constant)
+        periodic_dim: int = SHIPPED.periodic_dim,  # sinusoid channels with material-learned
+        # wave vectors, 0 = none
+        channels: tuple[int, ...] = SHIPPED.g_channels,  # widths at 1/16, 1/8, 1/4, 1/2 scale
+        norm: str = SHIPPED.g_norm,  # "pixel" (no batch statistics) or "batch" (BatchNorm)
+        blocks: int = SHIPPED.g_blocks,  # residual blocks at the latent scale after the head
     ):
         super().__init__()
         if len(channels) != 4:
@@ -207,8 +211,8 @@ def for_inference(G: TextureGenerator) -> TextureGenerator:
 class TextureDiscriminator(nn.Module):
     def __init__(
         self,
-        n_classes: int = 7,  # materials (projection conditioning)
-        channels: tuple[int, ...] = (32, 64, 128, 128),  # widths of the stride-2 stages
+        n_classes: int = len(SHIPPED.materials),  # materials (projection conditioning)
+        channels: tuple[int, ...] = SHIPPED.d_channels,  # widths of the stride-2 stages
         sn: bool = True,  # spectral norm on every layer
     ):
         super().__init__()
@@ -230,3 +234,11 @@ class TextureDiscriminator(nn.Module):
 
     def config(self) -> dict:
         return {"n_classes": self.n_classes, "channels": list(self.channels), "sn": self.sn}
+
+
+def networks(cfg: TextureGanConfig) -> tuple[TextureGenerator, TextureDiscriminator]:
+    """(G, D) of a config, for its materials."""
+    n = len(cfg.materials)
+    G = TextureGenerator(n, cfg.local_dim, cfg.global_dim, cfg.periodic_dim, cfg.g_channels,
+                         cfg.g_norm, cfg.g_blocks)
+    return G, TextureDiscriminator(n, cfg.d_channels)

@@ -5,7 +5,7 @@ field per option, its default the shipped value, its comment saying what it mean
 default. `add_arguments` turns the fields into flags (`g_channels` -> `--g-channels`), taking
 the help text from the field's trailing comment (or `field(metadata={"help": ...})`); a bool
 that defaults to True becomes `--no-NAME`, one that defaults to False `--NAME`; a tuple of ints
-is written "128,64,32". `parse` reads argv into an instance, applying a named preset first
+is written "128,64,32" (strings too: "marble,brick"). `parse` reads argv into an instance, applying a named preset first
 (`--preset tiny`; presets are a plain dict of field overrides), and turns the dataclass's own
 validation (`ValueError` from `__post_init__`) into a usage error. `as_dict` / `from_dict` are
 the JSON form stored in a run's config.json.
@@ -54,7 +54,7 @@ def field_comments(cls: type) -> dict[str, str]:
     return out
 
 
-def _is_int_tuple(tp: Any) -> bool:
+def _is_tuple(tp: Any) -> bool:
     return typing.get_origin(tp) is tuple
 
 
@@ -66,12 +66,19 @@ def _optional(tp: Any) -> Any:
     return None
 
 
-def _ints(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(c) for c in str(text).split(",") if c.strip())
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") \
-            from err
+def _items(tp: Any):
+    """The argparse type of a `tuple[X, ...]` field: "a,b,c" -> (X(a), X(b), X(c))."""
+    item = typing.get_args(tp)[0]
+
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(item(c.strip()) for c in str(text).split(",") if c.strip())
+        except ValueError as err:
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {item.__name__} values, got {text!r}") from err
+
+    parse.__name__ = f"{item.__name__} list"
+    return parse
 
 
 def _show(value: Any) -> str:
@@ -98,8 +105,8 @@ def add_arguments(ap: argparse.ArgumentParser, cls: type, defaults: Mapping[str,
             else:
                 ap.add_argument(flag, action="store_true", help=help_, **kw)
             continue
-        if _is_int_tuple(tp):
-            kw["type"] = _ints
+        if _is_tuple(tp):
+            kw["type"] = _items(tp)
         else:
             kw["type"] = _optional(tp) or tp
         if "choices" in f.metadata:
@@ -125,7 +132,7 @@ def from_dict(cls: type[T], data: Mapping[str, Any]) -> T:
     unknown = sorted(set(data) - names)
     if unknown:
         raise ValueError(f"{cls.__name__} has no fields {unknown}")
-    return cls(**{k: tuple(v) if _is_int_tuple(hints[k]) and v is not None else v
+    return cls(**{k: tuple(v) if _is_tuple(hints[k]) and v is not None else v
                   for k, v in data.items()})
 
 
