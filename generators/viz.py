@@ -56,6 +56,23 @@ def _camera_basis(azimuth_deg: float, elevation_deg: float) -> np.ndarray:
     return np.stack([right, up, towards])
 
 
+def _check_mesh(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(vertices [V, 3] float64, faces [F, 3]) or ValueError naming what is wrong."""
+    verts = np.asarray(vertices, dtype=np.float64)
+    tris = np.asarray(faces)
+    if verts.ndim != 2 or verts.shape[1] != 3:
+        raise ValueError(f"vertices must have shape [V, 3], got {verts.shape}")
+    if tris.size == 0:
+        return verts, tris
+    if tris.ndim != 2 or tris.shape[1] != 3 or not np.issubdtype(tris.dtype, np.integer):
+        raise ValueError(f"faces must be integers of shape [F, 3], got {tris.dtype} {tris.shape}")
+    if tris.min() < 0 or tris.max() >= len(verts):
+        raise ValueError(
+            f"faces index vertices 0..{len(verts) - 1}, found {tris.min()}..{tris.max()}"
+        )
+    return verts, tris
+
+
 def render_mesh(
     vertices: np.ndarray,
     faces: np.ndarray,
@@ -80,19 +97,9 @@ def render_mesh(
     if supersample < 1:
         raise ValueError(f"supersample must be >= 1, got {supersample}")
     color_rgb, bg_rgb = _check_rgb("color", color), _check_rgb("background", background)
-    verts = np.asarray(vertices, dtype=np.float64)
-    tris = np.asarray(faces)
-    if verts.ndim != 2 or verts.shape[1] != 3:
-        raise ValueError(f"vertices must have shape [V, 3], got {verts.shape}")
+    verts, tris = _check_mesh(vertices, faces)
     if tris.size == 0:
         return np.full((size, size, 3), bg_rgb, dtype=np.uint8)
-    if tris.ndim != 2 or tris.shape[1] != 3 or not np.issubdtype(tris.dtype, np.integer):
-        raise ValueError(f"faces must be integers of shape [F, 3], got {tris.dtype} {tris.shape}")
-    if tris.min() < 0 or tris.max() >= len(verts):
-        raise ValueError(
-            f"faces index vertices 0..{len(verts) - 1}, found {tris.min()}..{tris.max()}"
-        )
-
     corners = verts[tris]  # [F, 3 corners, xyz]
     if not np.isfinite(corners).all():
         raise ValueError("vertices used by faces must be finite")
@@ -230,21 +237,10 @@ def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
     return (sums[window:] - sums[:-window]) / window
 
 
-def loss_curve_png(
-    csv_path: str | os.PathLike[str],
-    png_path: str | os.PathLike[str],
-    columns: tuple[str, ...] = ("loss_d", "loss_g"),
-    smooth: int = 50,
-) -> None:
-    """Plot columns of a training-log CSV against its first column, `step`, into a PNG.
-
-    Each requested column that exists is drawn raw (faint) and as a trailing moving average of
-    `smooth` points (bold; fewer when the column is shorter). Empty or unparsable cells are skipped
-    per column, as are requested columns missing from the header. Raises ValueError when the CSV
-    has no header starting with `step`, no data rows, or nothing to plot.
-    """
-    if smooth < 1:
-        raise ValueError(f"smooth must be >= 1, got {smooth}")
+def _read_series(csv_path: str | os.PathLike[str], columns: tuple[str, ...],
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """{column: (steps, values)} of the requested columns of a training-log CSV that have
+    values (see `loss_curve_png` for what is skipped and refused)."""
     with open(csv_path, newline="") as f:
         rows = [row for row in csv.reader(f) if any(cell.strip() for cell in row)]
     if not rows or not rows[0] or rows[0][0].strip() != "step":
@@ -276,7 +272,25 @@ def loss_curve_png(
             f"{csv_path}: none of the columns {list(columns)} has any values "
             f"(columns present: {header[1:]})"
         )
+    return series
 
+
+def loss_curve_png(
+    csv_path: str | os.PathLike[str],
+    png_path: str | os.PathLike[str],
+    columns: tuple[str, ...] = ("loss_d", "loss_g"),
+    smooth: int = 50,
+) -> None:
+    """Plot columns of a training-log CSV against its first column, `step`, into a PNG.
+
+    Each requested column that exists is drawn raw (faint) and as a trailing moving average of
+    `smooth` points (bold; fewer when the column is shorter). Empty or unparsable cells are skipped
+    per column, as are requested columns missing from the header. Raises ValueError when the CSV
+    has no header starting with `step`, no data rows, or nothing to plot.
+    """
+    if smooth < 1:
+        raise ValueError(f"smooth must be >= 1, got {smooth}")
+    series = _read_series(csv_path, columns)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -254,7 +254,7 @@ def generator_from_run(run: Path) -> tuple[TextureGenerator, dict]:
     return rundir.load_network(run, TextureGenerator), rundir.read_config(run)
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="vitrine eval texture-gan",
                                  description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=32, help="textures per set and material")
@@ -272,6 +272,11 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the numbers to this JSON file")
+    return ap
+
+
+def main(argv=None) -> int:
+    ap = _parser()
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.n < 2:
