@@ -194,3 +194,29 @@ def test_dataset_build_goes_to_the_data_tool(tmp_path):
     assert out.exists() and "1 shapes" in r.stdout
     r = run("dataset", "build", "-h")
     assert r.returncode == 0 and "--up-axis" in r.stdout
+
+
+def test_serve_with_damaged_texture_gan_weights_stops_at_start_naming_the_file(tmp_path):
+    """Readable JSON, one weights byte changed: even a procedural-only server (which needs
+    texture-gan for its materials' maps) refuses to start, and says which file to restore.
+    The subprocess points the texture-gan family at a damaged copy, then runs the CLI."""
+    from generators.texture_gan.generator import CONFIG, WEIGHTS
+
+    weights, config = tmp_path / "texture-gan.safetensors", tmp_path / "texture-gan.json"
+    blob = bytearray(WEIGHTS.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    weights.write_bytes(bytes(blob))
+    config.write_bytes(CONFIG.read_bytes())
+    code = (
+        "import sys; from dataclasses import replace; from pathlib import Path\n"
+        "from generators.core import registry\n"
+        "fam = registry.family('texture-gan')\n"
+        f"registry._FAMILIES['texture-gan'] = replace(fam, kwargs={{'weights': Path({str(weights)!r}), "
+        f"'config': Path({str(config)!r})}})\n"
+        "from vitrine.cli import main\n"
+        f"sys.exit(main(['serve', '--address', '127.0.0.1:0', '--data-dir', {str(tmp_path / 'd')!r}, "
+        "'--models', 'procedural']))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       check=False)
+    assert r.returncode == 1, r.stderr
+    assert str(weights) in r.stderr and "corrupt" in r.stderr and "Traceback" not in r.stderr
