@@ -96,7 +96,7 @@ def add_arguments(ap: argparse.ArgumentParser, cls: type, defaults: Mapping[str,
         default = defaults.get(f.name, f.default)
         tp = hints[f.name]
         flag = "--" + f.name.replace("_", "-")
-        help_ = f.metadata.get("help", comments.get(f.name, ""))
+        help_ = f.metadata.get("help", comments.get(f.name, "")).replace("%", "%%")
         kw: dict[str, Any] = {"dest": f.name, "default": default}
         if tp is bool:
             if default:
