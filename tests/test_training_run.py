@@ -119,3 +119,19 @@ def test_resume_files_of_the_older_format_still_load(tmp_path):
     tensors = {f"{p}.{k}": v.half() for p, m in nets.items() for k, v in m.state_dict().items()}
     save_file(tensors, str(tmp_path / "old.safetensors"), metadata={"step": "6000"})
     assert R.init_from(tmp_path / "old.safetensors", _nets()[0], "") == {"step": 6000}
+
+
+def test_runs_of_the_older_trainers_still_read_and_resume(tmp_path):
+    nets, opts = _nets()
+    R.save(tmp_path, nets, opts, {"step": 3}, {})
+    (tmp_path / R.CONFIG).write_text(json.dumps({  # what the trainers wrote before
+        "generator": nets["g"].config(), "discriminator": nets["d"].config(), "step": 3,
+        "categories": ["a"], "args": {"lr": 1}, "train_seconds": 4.5}))
+    blob = torch.load(tmp_path / R.OPTIM, weights_only=True)
+    torch.save({"opt_g": blob["opt.g"], "step": 3, "rng": blob["rng"]}, tmp_path / R.OPTIM)
+    cfg = R.read_config(tmp_path)
+    assert cfg["state"] == {"step": 3} and cfg["config"] == {"lr": 1}
+    assert cfg["networks"]["ema"] == cfg["networks"]["g"] == {"n_in": 3, "n_out": 2}
+    assert R.training_record(tmp_path)["train_seconds"] == 4.5
+    state, _ = R.resume(tmp_path, *_nets())
+    assert state == {"step": 3}

@@ -66,9 +66,25 @@ def read_config(run: Path) -> dict[str, Any]:
                        "(train first with `vitrine train MODEL --out DIR`)")
     cfg = json.loads((run / CONFIG).read_text())
     if "networks" not in cfg or "state" not in cfg:
-        raise RunError(f"{run}/{CONFIG} is not in the run format of generators.training.run "
-                       "(a run from an older trainer?): retrain, or --init-from its resume file")
+        cfg = _legacy(cfg)
     return cfg
+
+
+_COUNTERS = ("step", "ae_step", "gan_step")
+
+
+def _legacy(cfg: dict[str, Any]) -> dict[str, Any]:
+    """config.json of a run from the trainers before this format (2026-11: "args",
+    "generator"/"discriminator" or "enc"/"dec"/"g"/"d", counters at the top) in this one, so
+    such runs still export, evaluate and resume."""
+    nets = {k: cfg[k] for k in ("enc", "dec", "g", "d") if k in cfg}
+    if "generator" in cfg:
+        nets.update(g=cfg["generator"], d=cfg.get("discriminator"))
+    if "g" not in nets:
+        raise RunError(f"{CONFIG} names no networks: not a training run of vitrine")
+    seconds = {"step": cfg["train_seconds"]} if "train_seconds" in cfg else {}
+    return {**cfg, "config": cfg.get("args", {}), "networks": {**nets, "ema": nets["g"]},
+            "state": {k: cfg[k] for k in _COUNTERS if k in cfg}, "seconds": seconds}
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -135,12 +151,12 @@ def resume(out: Path, nets: Mapping[str, nn.Module], opts: Mapping[str, torch.op
     for prefix, m in nets.items():
         load_prefixed(m, tensors, prefix)
     blob = torch.load(out / OPTIM, map_location="cpu", weights_only=True)
-    for k, o in opts.items():
-        o.load_state_dict(blob[f"opt.{k}"])
-    torch.set_rng_state(blob["rng"])
+    for k, o in opts.items():  # (older runs: "opt_g", "opt_ae", "data_rng", counters on top)
+        o.load_state_dict(blob.get(f"opt.{k}", blob.get(f"opt_{k}")))
+    torch.set_rng_state(blob["rng"].cpu())
     for k, g in (generators or {}).items():
-        g.set_state(blob[f"rng.{k}"])
-    state = dict(blob["state"])
+        g.set_state(blob.get(f"rng.{k}", blob.get(f"{k}_rng")))
+    state = dict(blob.get("state") or {k: int(blob[k]) for k in _COUNTERS if k in blob})
     for name, counter in logs.items():
         trim_log(out / name, state.get(counter, 0))
     extra = {k: v for k, v in tensors.items() if k.split(".", 1)[0] not in nets}
