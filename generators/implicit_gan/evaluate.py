@@ -29,7 +29,7 @@ import torch
 
 from generators.implicit_gan.generator import sample_grids
 from generators.implicit_gan.model import ImplicitGan
-from generators.metrics.evaluate import add_arguments, evaluate_args, format_table, splits
+from generators.metrics import evaluate as metrics
 from generators.training import run as rundir
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ def side_by_side(reports: dict, ms: dict) -> str:
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="vitrine eval implicit-gan",
                                  description=__doc__.splitlines()[0])
-    add_arguments(ap)
+    metrics.add_arguments(ap)
     ap.add_argument("--side-by-side", action="store_true",
                     help="also score the shipped voxel-gan and print both models together")
     ap.add_argument("--time-seeds", type=int, default=3,
@@ -173,9 +173,9 @@ def _side_by_side(args, report, categories, data, model) -> dict:
     from generators.voxel_gan.generator import VoxelGanGenerator
 
     voxel = VoxelGanGenerator()
-    vreport = evaluate_args(voxel.sample, categories, args, data)
+    vreport = metrics.evaluate_args(voxel.sample, categories, args, data)
     print()
-    print(format_table(vreport, title="voxel-gan, shipped weights (same held-out shapes)"))
+    print(metrics.format_table(vreport, title="voxel-gan, shipped weights (same held-out shapes)"))
     model = model or ImplicitGanGenerator()
     ms = {"implicit-gan": ms_per_asset(model, categories, args.time_seeds),
           "voxel-gan": ms_per_asset(voxel, categories, args.time_seeds)}
@@ -186,10 +186,7 @@ def _side_by_side(args, report, categories, data, model) -> dict:
 
 def main(argv=None) -> int:
     ap = _parser()
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.n < 2:
-        ap.error(f"--n must be at least 2, got {args.n}")
+    args = metrics.parse_eval_args(ap, argv)
     if args.reconstructions and (args.run or args.side_by_side):
         ap.error("--reconstructions goes alone (not with --run or --side-by-side)")
     model = None
@@ -210,9 +207,9 @@ def main(argv=None) -> int:
             tr = model.cfg["training"]
             title = (f"implicit-gan, shipped weights (AE {tr['ae_steps']} + GAN "
                      f"{tr['gan_steps']} steps)")
-        data = splits(args.n, args.train_per_category)
-        report = evaluate_args(sample, categories, args, data)
-        print(format_table(report, title=title))
+        data = metrics.splits(args.n, args.train_per_category)
+        report = metrics.evaluate_args(sample, categories, args, data)
+        print(metrics.format_table(report, title=title))
         out = {"implicit-gan": report.to_dict()}
         if args.side_by_side:
             out.update(_side_by_side(args, report, categories, data, model))

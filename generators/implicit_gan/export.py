@@ -23,22 +23,14 @@ FAMILY = "implicit-gan"
 LOGS = {"losses_ae.csv": "ae_step", "losses_gan.csv": "gan_step"}
 
 
-def _extents(cfg: dict) -> dict[str, float]:
-    """The run's recorded sizes; a run from before they were recorded trained on the
-    procedural set, whose sizes are measured again."""
-    from generators.data.procedural_set import category_extents
-
-    return cfg.get("extent_m") or category_extents(cfg["categories"])
-
-
 def export(run: Path, weights: Path = WEIGHTS, config: Path = CONFIG,
            model: str = FAMILY) -> dict:
     cfg = rundir.read_config(run)
     if not cfg["state"].get("gan_step"):
         raise SystemExit(f"{run} has no latent-GAN steps yet; finish training first")
     net, _ = ImplicitGan.from_run(run)
-    meta = shared.metadata(FAMILY, model, generator=net.config(), categories=cfg["categories"],
-                           extent_m=_extents(cfg), training=rundir.training_record(run, LOGS))
+    meta = shared.shape_metadata(FAMILY, model, net.config(), cfg,
+                                 training=rundir.training_record(run, LOGS))
     return write_weights(net, meta, weights, config)
 
 

@@ -246,6 +246,17 @@ def add_arguments(ap, n: int = 50, train_per_category: int = 500) -> None:
     ap.add_argument("--json", help="also write the numbers to this JSON file")
 
 
+def parse_eval_args(ap, argv):
+    """Every `vitrine eval` command's start: parse, log to the console, refuse --n < 2."""
+    import logging as _logging
+
+    args = ap.parse_args(argv)
+    _logging.basicConfig(level=_logging.INFO, format="%(message)s")
+    if args.n < 2:
+        ap.error(f"--n must be at least 2, got {args.n}")
+    return args
+
+
 def splits(n: int, train_per_category: int):
     """(held-out, training) procedural voxel sets at 32^3 the evaluation compares against."""
     from generators.data import load_or_build

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from generators.metrics.evaluate import parse_eval_args
 from generators.metrics.texture import diversity, seam_ratio, sliced_wasserstein
 from generators.texture.exemplars import PHOTO_MATERIALS, PHOTO_SIZE, exemplar
 from generators.texture.pbr import PBRSet, pbr_from_albedo_height
@@ -277,10 +278,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     ap = _parser()
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.n < 2:
-        ap.error(f"--n must be at least 2, got {args.n}")
+    args = parse_eval_args(ap, argv)
     if args.size not in (128, 256, 512):
         ap.error(f"--size must be 128, 256 or 512 (crops of a 512 exemplar; naive tiles are "
                  f"made of half-size crops), got {args.size}")

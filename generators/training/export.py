@@ -95,3 +95,16 @@ def main(argv: Sequence[str] | None, family: str, doc: str | None,
 def metadata(family: str, model: str, **keys) -> dict:
     """The JSON keys every exported model starts with."""
     return {"model": model, "family": family, **keys}
+
+
+def shape_metadata(family: str, model: str, generator: dict, run_config: dict,
+                   **keys) -> dict:
+    """`metadata` of a shape model: its categories and their real-world longest sides as the
+    run recorded them from its data (a run from before sizes were recorded trained on the
+    procedural set, whose sizes are measured again)."""
+    from generators.data.procedural_set import category_extents
+
+    categories = run_config["categories"]
+    extent_m = run_config.get("extent_m") or category_extents(categories)
+    return metadata(family, model, generator=generator, categories=categories,
+                    extent_m=extent_m, **keys)

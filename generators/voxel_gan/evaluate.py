@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from generators.metrics.evaluate import add_arguments, evaluate_args, format_table
+from generators.metrics.evaluate import add_arguments, evaluate_args, format_table, parse_eval_args
 from generators.training import run as rundir
 from generators.voxel_gan.generator import CONFIG, WEIGHTS, load_weights
 from generators.voxel_gan.model import VoxelGenerator, for_inference
@@ -50,10 +50,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="vitrine eval voxel-gan", description=__doc__.splitlines()[0])
     add_arguments(ap)
     ap.add_argument("--categories", help="comma-separated subset (default: all)")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if args.n < 2:
-        ap.error(f"--n must be at least 2, got {args.n}")
+    args = parse_eval_args(ap, argv)
     if args.run:
         if message := rundir.missing(Path(args.run), "voxel-gan"):
             print(f"vitrine eval: {message}", file=sys.stderr)

@@ -24,21 +24,12 @@ from generators.voxel_gan.model import VoxelGenerator
 FAMILY = "voxel-gan"
 
 
-def _extents(cfg: dict) -> dict[str, float]:
-    """The run's recorded sizes; a run from before they were recorded trained on the
-    procedural set, whose sizes are measured again."""
-    from generators.data.procedural_set import category_extents
-
-    return cfg.get("extent_m") or category_extents(cfg["categories"])
-
-
 def export(run: Path, weights: Path = WEIGHTS, config: Path = CONFIG,
            model: str = FAMILY) -> dict:
     cfg = rundir.read_config(run)
     G = rundir.load_network(run, VoxelGenerator)  # fails loudly if shapes and config differ
-    meta = shared.metadata(FAMILY, model, generator=G.config(), categories=cfg["categories"],
-                           extent_m=_extents(cfg),
-                           training=rundir.training_record(run, keep=("data",)))
+    meta = shared.shape_metadata(FAMILY, model, G.config(), cfg,
+                                 training=rundir.training_record(run, keep=("data",)))
     return write_weights(G, meta, weights, config)
 
 
