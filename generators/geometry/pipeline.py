@@ -137,6 +137,17 @@ class PropModel(Generator):
                     f"{self.materials.version[:6]}",
             description=description, categories=tuple(categories), options=tuple(options))
 
+    @staticmethod
+    def describe(default: str, cfg: Mapping[str, Any]) -> str:
+        """The shipped model's description, or what an exported model says about itself: the
+        family it is an instance of and the data it learned from."""
+        family, model = cfg.get("family"), cfg.get("model")
+        if not family or model == family:
+            return default
+        data = (cfg.get("training", {}).get("config") or {}).get("data")
+        return (f"{model}: a {family} model trained on {data or 'the procedural props'} "
+                f"(categories {', '.join(cfg.get('categories', []))})")
+
     def prop(self, spec: Spec, grid: np.ndarray, origin: np.ndarray, spacing: float,
              **kwargs: Any) -> Asset:
         """`prop_asset` with this model's material library."""

@@ -119,6 +119,12 @@ def check_morph(options) -> tuple[int | None, float]:
     return seed_b, (0.0 if t is None else float(t))
 
 
+DESCRIPTION = (
+    "IM-GAN style implicit model: a latent GAN and an SDF decoder trained on the procedural "
+    "props; smooth watertight meshes at any resolution, variations and morphs."
+)
+
+
 class ImplicitGanGenerator(PropModel):
     PREFIX, VERSION = "igan-", "1"  # bump when the bytes change (see tests/test_golden.py)
 
@@ -129,10 +135,8 @@ class ImplicitGanGenerator(PropModel):
         self.categories = tuple(self.cfg["categories"])
         # The serving precision shapes the bytes (bfloat16 where the CPU has it), so the
         # version says which one ran.
-        self.setup(name, "IM-GAN style implicit model: a latent GAN and an SDF decoder trained "
-                   "on the procedural props; smooth watertight meshes at any resolution, "
-                   "variations and morphs.", self.categories, IMPLICIT_OPTIONS, deps,
-                   self.cfg["sha256"])
+        self.setup(name, self.describe(DESCRIPTION, self.cfg), self.categories,
+                   IMPLICIT_OPTIONS, deps, self.cfg["sha256"])
         self.info = replace(self.info, version=f"{self.info.version}-{serving_dtype()}"
                             .replace("torch.", ""))
 

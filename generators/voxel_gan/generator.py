@@ -45,6 +45,12 @@ def latent(seed: int, category_index: int, z_dim: int) -> torch.Tensor:
     return torch.randn(1, z_dim, generator=g)
 
 
+DESCRIPTION = (
+    "Class-conditional 3D-GAN trained on the procedural props (32^3 occupancy); every "
+    "seed is a new shape no parametric rule wrote."
+)
+
+
 class VoxelGanGenerator(PropModel):
     PREFIX, VERSION = "vgan-", "1"  # bump when the bytes change (see tests/test_golden.py)
 
@@ -53,9 +59,8 @@ class VoxelGanGenerator(PropModel):
         net, self.cfg = load_weights(Path(weights), Path(config), name)
         self.net = for_inference(net)  # same function; batches run ~1.5x faster per asset
         self.categories = tuple(self.cfg["categories"])
-        self.setup(name, "Class-conditional 3D-GAN trained on the procedural props (32^3 "
-                   "occupancy); every seed is a new shape no parametric rule wrote.",
-                   self.categories, PROP_OPTIONS + (RESOLUTION,), deps, self.cfg["sha256"])
+        self.setup(name, self.describe(DESCRIPTION, self.cfg), self.categories,
+                   PROP_OPTIONS + (RESOLUTION,), deps, self.cfg["sha256"])
 
     @torch.inference_mode()
     def occupancy(self, category: str, seeds: Sequence[int]) -> np.ndarray:
