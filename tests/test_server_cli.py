@@ -147,8 +147,11 @@ def test_make_train_targets_are_the_recipes():
     makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
     assert "train-%: setup\n\t$(VENV)/bin/vitrine reproduce $* $(ARGS)" in makefile
     assert "train-voxel-gan:" not in makefile
-    r = subprocess.run(["make", "-n", "serve", "MODEL_DIR=models more"], capture_output=True,
-                       text=True, check=False, cwd=Path(__file__).resolve().parents[1])
+    # --no-print-directory: under `make test` this make is nested and would add
+    # "Entering directory" lines around the command.
+    r = subprocess.run(["make", "--no-print-directory", "-n", "serve", "MODEL_DIR=models more"],
+                       capture_output=True, text=True, check=False,
+                       cwd=Path(__file__).resolve().parents[1])
     if r.returncode == 0:  # make -n may want to set up first; the serve line is the last
         assert r.stdout.strip().endswith("--model-dir models --model-dir more")
 
