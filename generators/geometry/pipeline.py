@@ -4,8 +4,9 @@ the base of every prop model (shared options, its material library, its version)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -136,6 +137,17 @@ class PropModel(Generator):
             version=f"{make_version(self.PREFIX, self.VERSION, weights_sha256)}-"
                     f"{self.materials.version[:6]}",
             description=description, categories=tuple(categories), options=tuple(options))
+
+    def load_learned(self, name: str, loader: Callable[..., tuple[Any, dict]], weights: Path,
+                     config: Path, description: str, options: tuple[OptionSpec, ...],
+                     deps: Mapping[str, Generator] | None) -> Any:
+        """Load a learned prop model's weights (`loader(weights, config, name) -> (net, cfg)`),
+        keep its config and categories, and set it up; returns the network."""
+        net, self.cfg = loader(Path(weights), Path(config), name)
+        self.categories = tuple(self.cfg["categories"])
+        self.setup(name, self.describe(description, self.cfg), self.categories, options, deps,
+                   self.cfg["sha256"])
+        return net
 
     @staticmethod
     def describe(default: str, cfg: Mapping[str, Any]) -> str:

@@ -126,17 +126,18 @@ DESCRIPTION = (
 
 
 class ImplicitGanGenerator(PropModel):
+    """Serves the decoder and the EMA latent generator: a request's latent (`latent_for`) is
+    decoded coarse to fine (`field`) and meshed by the shared prop pipeline."""
+
     PREFIX, VERSION = "igan-", "1"  # bump when the bytes change (see tests/test_golden.py)
 
     def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG,
                  name: str = "implicit-gan", deps: Mapping[str, Generator] | None = None) -> None:
-        net, self.cfg = load_weights(Path(weights), Path(config), name)
+        net = self.load_learned(name, load_weights, weights, config, DESCRIPTION,
+                                IMPLICIT_OPTIONS, deps)
         self.decoder, self.latent_gen = net.decoder, net.generator
-        self.categories = tuple(self.cfg["categories"])
         # The serving precision shapes the bytes (bfloat16 where the CPU has it), so the
         # version says which one ran.
-        self.setup(name, self.describe(DESCRIPTION, self.cfg), self.categories,
-                   IMPLICIT_OPTIONS, deps, self.cfg["sha256"])
         self.info = replace(self.info, version=f"{self.info.version}-{serving_dtype()}"
                             .replace("torch.", ""))
 

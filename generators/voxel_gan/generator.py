@@ -52,15 +52,15 @@ DESCRIPTION = (
 
 
 class VoxelGanGenerator(PropModel):
+    """Serves the EMA generator: one forward per seed, upsampled, meshed as a prop."""
+
     PREFIX, VERSION = "vgan-", "1"  # bump when the bytes change (see tests/test_golden.py)
 
     def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG,
                  name: str = "voxel-gan", deps: Mapping[str, Generator] | None = None) -> None:
-        net, self.cfg = load_weights(Path(weights), Path(config), name)
+        net = self.load_learned(name, load_weights, weights, config, DESCRIPTION,
+                                PROP_OPTIONS + (RESOLUTION,), deps)
         self.net = for_inference(net)  # same function; batches run ~1.5x faster per asset
-        self.categories = tuple(self.cfg["categories"])
-        self.setup(name, self.describe(DESCRIPTION, self.cfg), self.categories,
-                   PROP_OPTIONS + (RESOLUTION,), deps, self.cfg["sha256"])
 
     @torch.inference_mode()
     def occupancy(self, category: str, seeds: Sequence[int]) -> np.ndarray:
