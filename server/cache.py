@@ -71,6 +71,21 @@ def check_id(asset_id: str) -> str:
     return asset_id
 
 
+def _entries(shas: object, sizes: object) -> list[tuple[str, int]] | None:
+    """(sha256, size) per file from an index row's columns; None when they are damaged (not
+    text, not one sha256 per size, a size that is not a number)."""
+    if not isinstance(shas, str) or not isinstance(sizes, str):
+        return None
+    sha_list, size_list = shas.split(","), sizes.split(",")
+    if len(sha_list) != len(size_list) or not all(
+            len(h) == 64 and set(h) <= _HEX for h in sha_list):
+        return None
+    try:
+        return [(h, int(n)) for h, n in zip(sha_list, size_list)]
+    except ValueError:
+        return None
+
+
 class AssetCache:
     def __init__(self, data_dir: Path | str, max_bytes: int, max_requests: int = 200_000,
                  memory_bytes: int = 256 * 2**20):
@@ -112,14 +127,22 @@ class AssetCache:
                 self.stats.misses += 1
                 return None
             meta, shas, sizes = row
+            entries = _entries(shas, sizes)
+            if entries is None or not isinstance(meta, bytes):
+                log.warning("cache: asset %s has a damaged index row (header, sha256 or sizes "
+                            "columns); dropping it so it is regenerated", asset_id)
+                self.stats.corrupt += 1
+                self.stats.misses += 1
+                self._delete_locked(asset_id)
+                return None
             files = []
-            for i, (sha, size) in enumerate(zip(shas.split(","), sizes.split(","))):
+            for i, (sha, size) in enumerate(entries):
                 path = self._blob_dir(asset_id) / str(i)
                 try:
                     data = path.read_bytes()
                 except OSError:
                     data = None
-                if data is None or len(data) != int(size) or \
+                if data is None or len(data) != size or \
                         hashlib.sha256(data).hexdigest() != sha:
                     log.warning("cache: asset %s file %d is missing or damaged; dropping it so "
                                 "it is regenerated", asset_id, i)

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 import grpc
+from google.protobuf.message import DecodeError
 from vitrine.v1 import assets_pb2 as pb
 from vitrine.v1 import assets_pb2_grpc as pb_grpc
 
@@ -22,7 +23,7 @@ from generators.core.errors import GeneratorError
 from generators.core.registry import Generator
 from generators.pipeline import Built, Job, Pipeline
 from server import convert
-from server.cache import AssetCache
+from server.cache import AssetCache, CachedAsset
 from server.config import ServerConfig
 from server.scheduler import Scheduler
 from server.status import CallError, rpc_code, to_call_error
@@ -142,12 +143,11 @@ class AssetService(pb_grpc.AssetServiceServicer):
         cached = await asyncio.gather(*(asyncio.to_thread(self.cache.get, j.asset_id)
                                         for j in jobs))
         out: list[Ready | CallError | None] = []
-        for hit in cached:
-            if hit is None:
+        for job, hit in zip(jobs, cached):
+            header = None if hit is None else await self._cached_header(job.asset_id, hit)
+            if header is None:
                 out.append(None)
                 continue
-            header = pb.AssetHeader.FromString(hit.meta)
-            header.timings.cache_hit = True
             out.append(Ready(header, hit.files))
             self.stats.cache_hits += 1
         misses = [i for i, r in enumerate(out) if r is None]
@@ -179,6 +179,24 @@ class AssetService(pb_grpc.AssetServiceServicer):
             self.stats.generated += 1
         return out
 
+    async def _cached_header(self, aid: str, hit: CachedAsset) -> pb.AssetHeader | None:
+        """The stored header of a cache hit, marked as a hit; None (and the entry dropped, so
+        the asset is regenerated) when the stored header is damaged: bytes that do not parse,
+        another asset's id, or files that do not match the blobs."""
+        try:
+            header = pb.AssetHeader.FromString(hit.meta)
+        except DecodeError:
+            header = None
+        if header is not None and header.asset_id == aid and len(header.files) == len(
+                hit.files) and all(f.size_bytes == len(d) for f, d in zip(header.files, hit.files)):
+            header.timings.cache_hit = True
+            return header
+        log.warning("cache: asset %s has a damaged header in the index; dropping it so it is "
+                    "regenerated", aid)
+        self.cache.stats.corrupt += 1
+        await asyncio.to_thread(self.cache.delete, aid)
+        return None
+
     def _store(self, built: Built, meta: bytes, blobs: list[bytes]) -> None:
         job = built.job
         self.cache.put(job.asset_id, meta, blobs, [f.sha256 for f in built.files])
@@ -186,9 +204,8 @@ class AssetService(pb_grpc.AssetServiceServicer):
 
     async def _fetch(self, aid: str) -> Ready:
         hit = await asyncio.to_thread(self.cache.get, aid) if _is_id(aid) else None
-        if hit is not None:
-            header = pb.AssetHeader.FromString(hit.meta)
-            header.timings.cache_hit = True
+        header = None if hit is None else await self._cached_header(aid, hit)
+        if header is not None:
             return Ready(header, hit.files)
         # Evicted (or found corrupt): regenerate from the remembered request when the model
         # that made it is still here at the same version, which gives the very same bytes.

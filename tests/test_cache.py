@@ -98,3 +98,20 @@ def test_memory_tier_is_bounded(tmp_path):
     cache.put("e" * 32, b"m", [b"x" * 240])
     assert cache._hot_bytes <= 1_000 and A not in cache._hot
     assert cache.get(A).files == [b"x" * 240]  # still on disk
+
+
+@pytest.mark.parametrize("column, value", [
+    ("sha256", "not-a-digest"),
+    ("sizes", "1,2,3"),
+    ("sizes", "many"),
+    ("meta", "text, not bytes"),
+])
+def test_damaged_index_row_is_dropped_not_an_error(tmp_path, caplog, column, value):
+    cache = AssetCache(tmp_path, 10_000, memory_bytes=0)
+    cache.put(A, b"m", [b"x" * 10, b"y" * 10])
+    cache._db.execute(f"UPDATE assets SET {column}=? WHERE asset_id=?", (value, A))
+    with caplog.at_level("WARNING", logger="server.cache"):
+        assert cache.get(A) is None
+    assert not cache.contains(A) and cache.stats.corrupt == 1
+    assert not (tmp_path / "blobs" / A[:2] / A).exists()
+    assert sum("damaged index row" in r.getMessage() for r in caplog.records) == 1

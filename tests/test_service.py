@@ -429,3 +429,26 @@ def test_an_unknown_enum_number_is_invalid_argument_naming_the_field(stub):
         list(stub.Generate(req))
     assert code_of(exc) == grpc.StatusCode.INVALID_ARGUMENT
     assert "options.pivot" in exc.value.details() and "bottom_center, center" in exc.value.details()
+
+
+@pytest.mark.parametrize("meta", [b"\xff\xff\xff garbage", pb.AssetHeader(asset_id="f" * 32).SerializeToString()])
+def test_corrupt_header_row_is_regenerated_not_unknown(live, stub, caplog, meta):
+    """A header in the index that does not parse (or describes another asset) is a miss: the
+    row is dropped with one log line and the asset regenerated, for Generate and for Fetch."""
+    req = pb.GenerateRequest(model="procedural", category="lamp", seed=31, options=FAST)
+    header, files = collect(stub.Generate(req))[0]
+    cache = live.service.cache
+    for rpc in (lambda: stub.Generate(req), lambda: stub.Fetch(pb.FetchRequest(
+            asset_id=header.asset_id))):
+        with cache._lock:
+            cache._db.execute("UPDATE assets SET meta=? WHERE asset_id=?",
+                              (meta, header.asset_id))
+        cache.drop_memory()
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="server.service"):
+            again, files2 = collect(rpc())[0]
+        assert not again.timings.cache_hit and again.asset_id == header.asset_id
+        assert files2 == files
+        assert sum("damaged header" in r.getMessage() for r in caplog.records) == 1
+    hit, _ = collect(stub.Generate(req))[0]
+    assert hit.timings.cache_hit
