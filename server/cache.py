@@ -4,6 +4,10 @@ Layout under `data_dir`: ``index.sqlite3`` and ``blobs/<id[:2]>/<id>/<file index
 
 * `put` writes every blob to a temporary name, fsyncs, renames, then commits the index row, so
   a crash leaves either the whole asset or nothing (leftover temporaries are swept on open).
+* The index is a cache too: one that is not a database or is malformed is moved aside
+  (``index.sqlite3.corrupt-<time>``) and a fresh one started. Blobs with no index row cannot
+  be served (the row holds the header), so they are removed on open, in one log line that says
+  how many and why (an empty, missing or replaced index).
 * `get` checks each blob's sha256 against the index; a damaged or missing blob is logged,
   the entry dropped, and `None` returned, so the caller regenerates instead of serving it.
 * Size is capped at `max_bytes`; least recently used assets are evicted first.
@@ -102,12 +106,22 @@ class AssetCache:
         self._hot_bytes = 0
         self._touched: dict[str, float] = {}  # last_used updates not yet written to the index
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.dir / "index.sqlite3", check_same_thread=False,
-                                   isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._sweep()
+        self.index_path = self.dir / "index.sqlite3"
+        why = None  # why the index describes no blob that is on disk, when it cannot
+        try:
+            if self.index_path.stat().st_size == 0:
+                why = "was empty (0 bytes)"
+        except FileNotFoundError:
+            why = "was missing"
+        try:
+            self._db = self._open_index()
+        except sqlite3.OperationalError as err:  # locked, no permission: not ours to replace
+            raise OSError(f"cannot open the cache index {self.index_path}: {err}") from err
+        except sqlite3.DatabaseError as err:  # not a database, or malformed: it is a cache
+            aside = self._move_index_aside()
+            why = f"was unreadable ({err}); moved aside to {aside.name}"
+            self._db = self._open_index()
+        self._sweep(why)
 
     # ------------------------------------------------------------------ public
 
@@ -298,19 +312,53 @@ class AssetCache:
             log.info("cache: evicted %s (%d bytes) to stay under %d bytes", aid, size,
                      self.max_bytes)
 
-    def _sweep(self) -> None:
-        """Remove temporaries of interrupted writes and blob folders with no index row."""
+    def _open_index(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.index_path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(_SCHEMA)
+            db.execute("SELECT COUNT(*) FROM assets").fetchone()
+            db.execute("SELECT COUNT(*) FROM requests").fetchone()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _move_index_aside(self) -> Path:
+        """Rename the index (and its WAL files) to ``index.sqlite3.corrupt-<time>``."""
+        aside = self.index_path.with_name(f"{self.index_path.name}.corrupt-{int(time.time())}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(f"{self.index_path}{suffix}")
+            if src.exists():
+                os.replace(src, f"{aside}{suffix}")
+        return aside
+
+    def _sweep(self, why: str | None = None) -> None:
+        """Remove temporaries of interrupted writes and blob folders with no index row. An
+        index row holds the asset's header, which the blobs alone cannot give back, so blobs
+        the index does not describe cannot be verified or served: they are removed, saying so
+        (with `why` the index describes none of them, when it was empty, missing or corrupt)."""
         known = {r[0] for r in self._db.execute("SELECT asset_id FROM assets")}
-        removed = 0
+        temporaries = orphans = 0
         for shard in self.blobs.iterdir():
             if not shard.is_dir():
                 continue
             for entry in shard.iterdir():
-                if entry.name.startswith(".") or entry.name not in known:
+                if entry.name.startswith("."):
                     shutil.rmtree(entry, ignore_errors=True)
-                    removed += 1
+                    temporaries += 1
+                elif entry.name not in known:
+                    shutil.rmtree(entry, ignore_errors=True)
+                    orphans += 1
         # Index rows whose blobs vanished are found (and dropped) lazily by `get`.
-        if removed:
-            log.info("cache: removed %d leftover blob folders from an earlier run", removed)
+        if why is not None and (orphans or "moved aside" in why):
+            log.warning("cache: the index %s %s; started a fresh index and removed %d stored "
+                        "assets it no longer describes (kept %d); they are regenerated on "
+                        "request", self.index_path, why, orphans, len(known))
+        elif orphans or temporaries:
+            log.info("cache: removed %d leftover blob folders from an earlier run (%d "
+                     "unfinished writes, %d with no index row)", orphans + temporaries,
+                     temporaries, orphans)
         with self._lock:
             self._evict_locked(keep="")

@@ -115,3 +115,41 @@ def test_damaged_index_row_is_dropped_not_an_error(tmp_path, caplog, column, val
     assert not cache.contains(A) and cache.stats.corrupt == 1
     assert not (tmp_path / "blobs" / A[:2] / A).exists()
     assert sum("damaged index row" in r.getMessage() for r in caplog.records) == 1
+
+
+def _blob_dirs(root):
+    return [p for p in (root / "blobs").glob("*/*") if p.is_dir()]
+
+
+def test_garbage_index_is_moved_aside_and_the_cache_starts_fresh(tmp_path, caplog):
+    cache = AssetCache(tmp_path, 10_000)
+    cache.put(A, b"m", [b"x"])
+    cache.put(B, b"m", [b"y"])
+    cache.close()
+    index = tmp_path / "index.sqlite3"
+    raw = bytearray(index.read_bytes())
+    raw[:100] = b"garbage!" * 12 + b"junk"  # the SQLite file header
+    index.write_bytes(bytes(raw))
+    with caplog.at_level("INFO", logger="server.cache"):
+        again = AssetCache(tmp_path, 10_000)
+    assert len(again) == 0 and again.get(A) is None and _blob_dirs(tmp_path) == []
+    assert list(tmp_path.glob("index.sqlite3.corrupt-*")), "the bad index is kept aside"
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "moved aside" in lines[0] and "removed 2" in lines[0], lines
+    again.put(A, b"m", [b"x"])  # and it works as a cache again, across a restart
+    again.close()
+    assert AssetCache(tmp_path, 10_000).get(A).files == [b"x"]
+
+
+def test_empty_index_says_it_removed_the_blobs(tmp_path, caplog):
+    cache = AssetCache(tmp_path, 10_000)
+    cache.put(A, b"m", [b"x"])
+    cache.close()
+    for suffix in ("-wal", "-shm"):
+        (tmp_path / f"index.sqlite3{suffix}").unlink(missing_ok=True)
+    (tmp_path / "index.sqlite3").write_bytes(b"")
+    with caplog.at_level("WARNING", logger="server.cache"):
+        again = AssetCache(tmp_path, 10_000)
+    assert len(again) == 0 and _blob_dirs(tmp_path) == []
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "empty" in lines[0] and "removed 1" in lines[0], lines
