@@ -19,7 +19,7 @@ from vitrine.v1 import assets_pb2 as pb
 from vitrine.v1 import assets_pb2_grpc as pb_grpc
 
 from generators.core.asset import CancelToken
-from generators.core.errors import GeneratorError
+from generators.core.errors import GeneratorError, short_repr
 from generators.core.registry import Generator
 from generators.pipeline import Built, Job, Pipeline
 from server import convert
@@ -132,7 +132,7 @@ class AssetService(pb_grpc.AssetServiceServicer):
         if request.model not in self.models:
             known = ", ".join(self.models) or "none"
             raise CallError(grpc.StatusCode.NOT_FOUND,
-                            f"{field_prefix}model: unknown model {request.model!r}; "
+                            f"{field_prefix}model: unknown model {short_repr(request.model)}; "
                             f"known models: {known}", field_prefix + "model")
         return self.pipeline.prepare(request.model, request.category, request.seed,
                                      convert.options_from_proto(request.options))
@@ -217,7 +217,7 @@ class AssetService(pb_grpc.AssetServiceServicer):
                 raise ready
             return ready
         raise CallError(grpc.StatusCode.NOT_FOUND,
-                        f"asset_id: no asset {aid!r} on this server (never generated here, or "
+                        f"asset_id: no asset {short_repr(aid)} on this server (never generated here, or "
                         "made by a model version no longer loaded)", "asset_id")
 
     async def _stream(self, ready: Ready, index: int, file_index: int = 0,

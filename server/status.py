@@ -16,12 +16,28 @@ from generators.core.errors import (
 )
 from server.scheduler import Overloaded
 
+# A status message and its field travel in the trailers (twice with a BadRequest detail), and
+# clients refuse trailers over their metadata limit (8 KiB by default) with RESOURCE_EXHAUSTED:
+# a message that echoes a huge input must be cut, or the client never sees the real status.
+MAX_MESSAGE_CHARS = 1024
+MAX_FIELD_CHARS = 128
+
+
+def bounded(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """`text`, cut to about `limit` characters when longer: its start and its end are kept
+    (the field first, what is allowed last), the middle is cut, saying how much."""
+    if len(text) <= limit:
+        return text
+    head, tail = limit // 2, limit - limit // 2
+    return f"{text[:head]}… ({len(text) - head - tail} characters cut) …{text[-tail:]}"
+
 
 class CallError(Exception):
     """A request failure, ready to become a status (or an AssetPart.error in a batch)."""
 
     def __init__(self, code: grpc.StatusCode, message: str, field: str = "",
                  retry_after_s: float | None = None):
+        message, field = bounded(message), bounded(field, MAX_FIELD_CHARS)
         super().__init__(message)
         self.code, self.message, self.field, self.retry_after_s = code, message, field, retry_after_s
 

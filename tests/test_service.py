@@ -452,3 +452,45 @@ def test_corrupt_header_row_is_regenerated_not_unknown(live, stub, caplog, meta)
         assert sum("damaged header" in r.getMessage() for r in caplog.records) == 1
     hit, _ = collect(stub.Generate(req))[0]
     assert hit.timings.cache_hit
+
+
+HUGE = "q" * 10_000
+
+
+@pytest.mark.parametrize("call, code, field", [
+    (lambda s: s.Generate(pb.GenerateRequest(model=HUGE, category="vase", seed=1)),
+     grpc.StatusCode.NOT_FOUND, "model"),
+    (lambda s: s.Generate(pb.GenerateRequest(model="procedural", category=HUGE, seed=1)),
+     grpc.StatusCode.NOT_FOUND, "category"),
+    (lambda s: s.Generate(pb.GenerateRequest(model="procedural", category="vase", seed=1,
+                                             options=pb.Options(material=HUGE))),
+     grpc.StatusCode.INVALID_ARGUMENT, "options.material"),
+    (lambda s: s.Fetch(pb.FetchRequest(asset_id=HUGE)), grpc.StatusCode.NOT_FOUND, "asset_id"),
+    (lambda s: s.Fetch(pb.FetchRequest(asset_id="0" * 32 + HUGE)),
+     grpc.StatusCode.NOT_FOUND, "asset_id"),
+])
+def test_huge_inputs_get_their_status_with_a_short_message(stub, call, code, field):
+    """An error echoes what was sent, cut short: a 10,000-character value must not push the
+    trailers past the client's metadata limit (RESOURCE_EXHAUSTED "Stream removed")."""
+    with pytest.raises(grpc.RpcError) as exc:
+        list(call(stub))
+    assert code_of(exc) == code, exc.value.details()
+    details = exc.value.details()
+    assert field in details and "characters" in details and len(details) < 1200
+    if field == "options.material":  # the option's own message, cut in the middle
+        assert "allowed: one of" in details
+    else:  # the value itself is shown short
+        assert len(details) < 400
+    status = rpc_status.from_call(exc.value)
+    if status is not None:
+        bad = error_details_pb2.BadRequest()
+        assert status.details[0].Unpack(bad) and bad.field_violations[0].field == field
+
+
+def test_a_huge_message_is_cut_to_a_bounded_length():
+    from server.status import MAX_MESSAGE_CHARS, CallError
+
+    err = CallError(grpc.StatusCode.INVALID_ARGUMENT, "x" * 50_000, "f" * 5_000)
+    assert len(err.message) < MAX_MESSAGE_CHARS + 64 and "48976 characters cut" in err.message
+    assert len(err.field) < 200
+    assert sum(len(v) for _, v in err.trailing_metadata()) < 4 * 1024

@@ -1,5 +1,18 @@
 """Errors a generator raises. The server maps each to a gRPC status; nothing here knows gRPC."""
 
+SHORT_REPR_CHARS = 64
+
+
+def short_repr(value: object, limit: int = SHORT_REPR_CHARS) -> str:
+    """`repr(value)` for an error message, cut when long (`'xxxx…' (10000 characters)`): a
+    message echoes what a caller sent, and a caller can send megabytes."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, str):
+        return f"{repr(value[:limit])[:-1]}…{text[-1]} ({len(value)} characters)"
+    return f"{text[:limit]}… ({len(text)} characters)"
+
 
 class GeneratorError(Exception):
     """Base class of every error a request can cause."""
@@ -10,7 +23,7 @@ class UnknownModel(GeneratorError):
 
     def __init__(self, name: str, known: list[str]):
         self.name, self.known = name, sorted(known)
-        super().__init__(f"unknown model {name!r}; known models: {', '.join(self.known) or 'none'}")
+        super().__init__(f"unknown model {short_repr(name)}; known models: {', '.join(self.known) or 'none'}")
 
 
 class UnknownCategory(GeneratorError):
@@ -19,7 +32,7 @@ class UnknownCategory(GeneratorError):
     def __init__(self, model: str, category: str, known: list[str]):
         self.model, self.category, self.known = model, category, list(known)
         super().__init__(
-            f"model {model!r} has no category {category!r}; categories: {', '.join(self.known)}"
+            f"model {short_repr(model)} has no category {short_repr(category)}; categories: {', '.join(self.known)}"
         )
 
 
