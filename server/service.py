@@ -249,5 +249,75 @@ class AssetService(pb_grpc.AssetServiceServicer):
         await context.abort(err.code, err.message, trailing_metadata=err.trailing_metadata())
 
 
+class Malformed:
+    """What a request that does not parse is handed to its rpc as (see `add_to_server`)."""
+
+    def __init__(self, rpc: str, message_type: str, size: int):
+        self.rpc, self.message_type, self.size = rpc, message_type, size
+
+    def error(self) -> CallError:
+        return CallError(grpc.StatusCode.INVALID_ARGUMENT,
+                         f"request: the bytes do not parse as {self.message_type}", "request")
+
+
+# rpc name -> (handler kind, request type, response type)
+_RPCS = {
+    "ListModels": (grpc.unary_unary_rpc_method_handler, pb.ListModelsRequest,
+                   pb.ListModelsResponse),
+    "Generate": (grpc.unary_stream_rpc_method_handler, pb.GenerateRequest, pb.AssetPart),
+    "GenerateBatch": (grpc.unary_stream_rpc_method_handler, pb.GenerateBatchRequest,
+                      pb.AssetPart),
+    "Fetch": (grpc.unary_stream_rpc_method_handler, pb.FetchRequest, pb.AssetPart),
+}
+
+
+def add_to_server(service: AssetService, server: grpc.aio.Server) -> None:
+    """Register `service` like `add_AssetServiceServicer_to_server`, except that request bytes
+    that do not parse are INVALID_ARGUMENT with one log line: grpcio runs the deserializer
+    before any servicer code, and a deserializer that raises is UNKNOWN plus a traceback."""
+    handlers = {}
+    for rpc, (kind, request_type, response_type) in _RPCS.items():
+        handlers[rpc] = kind(_guarded(service, rpc),
+                             request_deserializer=_lenient(rpc, request_type),
+                             response_serializer=response_type.SerializeToString)
+    name = pb.DESCRIPTOR.services_by_name["AssetService"].full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
+    if hasattr(server, "add_registered_method_handlers"):  # grpcio >= 1.63: faster lookup
+        server.add_registered_method_handlers(name, handlers)
+
+
+def _lenient(rpc: str, request_type):
+    full_name = request_type.DESCRIPTOR.full_name
+
+    def deserialize(data: bytes):
+        try:
+            return request_type.FromString(data)
+        except Exception:  # noqa: BLE001 - DecodeError, or anything else bad bytes cause
+            log.warning("%s: %d request bytes do not parse as %s; INVALID_ARGUMENT", rpc,
+                        len(data), full_name)
+            return Malformed(rpc, full_name, len(data))
+
+    return deserialize
+
+
+def _guarded(service: AssetService, rpc: str):
+    method = getattr(service, rpc)
+    if _RPCS[rpc][0] is grpc.unary_unary_rpc_method_handler:
+        async def unary(request, context):
+            if isinstance(request, Malformed):
+                await service._abort(context, request.error())
+            return await method(request, context)
+
+        return unary
+
+    async def stream(request, context):
+        if isinstance(request, Malformed):
+            await service._abort(context, request.error())
+        async for part in method(request, context):
+            yield part
+
+    return stream
+
+
 def _is_id(aid: str) -> bool:
     return len(aid) == 32 and all(c in "0123456789abcdef" for c in aid)

@@ -494,3 +494,33 @@ def test_a_huge_message_is_cut_to_a_bounded_length():
     assert len(err.message) < MAX_MESSAGE_CHARS + 64 and "48976 characters cut" in err.message
     assert len(err.field) < 200
     assert sum(len(v) for _, v in err.trailing_metadata()) < 4 * 1024
+
+
+@pytest.mark.parametrize("rpc, streaming, message_type", [
+    ("ListModels", False, "vitrine.v1.ListModelsRequest"),
+    ("Generate", True, "vitrine.v1.GenerateRequest"),
+    ("GenerateBatch", True, "vitrine.v1.GenerateBatchRequest"),
+    ("Fetch", True, "vitrine.v1.FetchRequest"),
+])
+def test_bytes_that_do_not_parse_are_invalid_argument_without_a_traceback(
+        live, caplog, rpc, streaming, message_type):
+    method = f"/vitrine.v1.AssetService/{rpc}"
+    garbage = [b"\xff" * 12, b"\x0a\x05ab", b"\x08\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x01"]
+    with grpc.insecure_channel(live.address) as channel, \
+            caplog.at_level("DEBUG"):
+        make = channel.unary_stream if streaming else channel.unary_unary
+        call = make(method, request_serializer=None, response_deserializer=None)
+        for data in garbage:
+            with pytest.raises(grpc.RpcError) as exc:
+                got = call(data, timeout=30)
+                list(got) if streaming else got
+            assert code_of(exc) == grpc.StatusCode.INVALID_ARGUMENT, exc.value.details()
+            assert exc.value.details() == f"request: the bytes do not parse as {message_type}"
+        # the server still answers well-formed calls on the same channel
+        ok = channel.unary_unary("/vitrine.v1.AssetService/ListModels",
+                                 request_serializer=pb.ListModelsRequest.SerializeToString,
+                                 response_deserializer=pb.ListModelsResponse.FromString)
+        assert ok(pb.ListModelsRequest(), timeout=30).models
+    assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
+    lines = [r.getMessage() for r in caplog.records if "do not parse" in r.getMessage()]
+    assert len(lines) == len(garbage) and all("\n" not in line for line in lines)
