@@ -51,6 +51,7 @@ async def create_server(
     server = grpc.aio.server(options=config.channel_options())
     add_to_server(service, server)  # bytes that do not parse: INVALID_ARGUMENT, no traceback
     health_servicer = health.aio.HealthServicer()
+    service.health = health_servicer  # NOT_SERVING while the data dir cannot be written
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
         (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,

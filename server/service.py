@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 import grpc
 from google.protobuf.message import DecodeError
+from grpc_health.v1 import health_pb2
 from vitrine.v1 import assets_pb2 as pb
 from vitrine.v1 import assets_pb2_grpc as pb_grpc
 
@@ -54,6 +56,8 @@ class AssetService(pb_grpc.AssetServiceServicer):
         self.config = config
         self.scheduler = Scheduler(config.workers, config.max_queue)
         self.stats = Stats()
+        self.health = None  # the server's health.aio.HealthServicer, set by create_server
+        self.writable = True  # the last cache write succeeded (see _set_writable)
 
     # ------------------------------------------------------------------ rpcs
 
@@ -170,8 +174,14 @@ class AssetService(pb_grpc.AssetServiceServicer):
                 continue
             header = convert.header_for(result)
             blobs = [f.data for f in result.files]
-            # Store without timings: they describe this call, not the asset.
-            await asyncio.to_thread(self._store, result, header.SerializeToString(), blobs)
+            # Store without timings: they describe this call, not the asset. A store that
+            # fails (a full disk) still streams the bytes made; it only costs the cache.
+            try:
+                await asyncio.to_thread(self._store, result, header.SerializeToString(), blobs)
+            except (OSError, sqlite3.Error) as exc:
+                await self._set_writable(False, exc)
+            else:
+                await self._set_writable(True)
             header.timings.queue_ms = queued_s * 1000
             header.timings.generate_ms = result.generate_ms
             header.timings.export_ms = result.export_ms
@@ -196,6 +206,25 @@ class AssetService(pb_grpc.AssetServiceServicer):
         self.cache.stats.corrupt += 1
         await asyncio.to_thread(self.cache.delete, aid)
         return None
+
+    async def _set_writable(self, ok: bool, exc: Exception | None = None) -> None:
+        """Track whether the data dir takes writes: health is NOT_SERVING while it does not
+        (logged once per outage, not per request) and SERVING again after a write succeeds."""
+        if ok == self.writable:
+            return
+        self.writable = ok
+        if ok:
+            log.warning("cache: writes to %s succeed again; health is SERVING",
+                        self.config.data_dir)
+        else:
+            log.warning("cache: cannot write to %s (%s: %s); assets are still streamed but not "
+                        "stored, and health is NOT_SERVING until a write succeeds",
+                        self.config.data_dir, type(exc).__name__, exc)
+        if self.health is not None:
+            status = health_pb2.HealthCheckResponse.SERVING if ok else \
+                health_pb2.HealthCheckResponse.NOT_SERVING
+            for name in ("", pb.DESCRIPTOR.services_by_name["AssetService"].full_name):
+                await self.health.set(name, status)
 
     def _store(self, built: Built, meta: bytes, blobs: list[bytes]) -> None:
         job = built.job

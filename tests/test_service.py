@@ -524,3 +524,48 @@ def test_bytes_that_do_not_parse_are_invalid_argument_without_a_traceback(
     assert not [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
     lines = [r.getMessage() for r in caplog.records if "do not parse" in r.getMessage()]
     assert len(lines) == len(garbage) and all("\n" not in line for line in lines)
+
+
+def test_full_disk_still_streams_the_bytes_and_health_follows_the_disk(tmp_path, monkeypatch,
+                                                                       caplog):
+    import errno
+
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    server = start_server(tmp_path)
+    cache = server.service.cache
+    real_put = cache.put
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    try:
+        with grpc.insecure_channel(server.address) as channel:
+            stub = pb_grpc.AssetServiceStub(channel)
+            health = health_pb2_grpc.HealthStub(channel)
+
+            def status():
+                return health.Check(health_pb2.HealthCheckRequest(service="")).status
+
+            monkeypatch.setattr(cache, "put", full)
+            with caplog.at_level("WARNING", logger="server.service"):
+                for seed in (1, 2):
+                    req = pb.GenerateRequest(model="procedural", category="bench", seed=seed,
+                                             options=FAST)
+                    header, files = collect(stub.Generate(req))[0]
+                    assert not header.timings.cache_hit and files
+                    assert [hashlib.sha256(f).hexdigest() for f in files] == \
+                        [f.sha256 for f in header.files]
+            assert not cache.contains(header.asset_id)
+            assert status() == health_pb2.HealthCheckResponse.NOT_SERVING
+            lines = [r.getMessage() for r in caplog.records if "cannot write" in r.getMessage()]
+            assert len(lines) == 1 and "No space left" in lines[0], lines
+            monkeypatch.setattr(cache, "put", real_put)
+            collect(stub.Generate(pb.GenerateRequest(model="procedural", category="bench",
+                                                     seed=3, options=FAST)))
+            assert status() == health_pb2.HealthCheckResponse.SERVING
+            again, _ = collect(stub.Generate(pb.GenerateRequest(
+                model="procedural", category="bench", seed=3, options=FAST)))[0]
+            assert again.timings.cache_hit
+    finally:
+        server.stop()
