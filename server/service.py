@@ -56,6 +56,8 @@ class AssetService(pb_grpc.AssetServiceServicer):
         self.config = config
         self.scheduler = Scheduler(config.workers, config.max_queue)
         self.stats = Stats()
+        # asset id -> the generation in flight for it (`_coalesced`); event-loop only.
+        self._inflight: dict[str, asyncio.Future] = {}
         self.health = None  # the server's health.aio.HealthServicer, set by create_server
         self.writable = True  # the last cache write succeeded (see _set_writable)
 
@@ -156,10 +158,44 @@ class AssetService(pb_grpc.AssetServiceServicer):
             self.stats.cache_hits += 1
         misses = [i for i, r in enumerate(out) if r is None]
         if misses:
-            made = await self._generate([jobs[i] for i in misses])
-            for i, ready in zip(misses, made):
+            for i, ready in zip(misses, await self._coalesced([jobs[i] for i in misses])):
                 out[i] = ready
         return out  # type: ignore[return-value]
+
+    async def _coalesced(self, jobs: list[Job]) -> list[Ready | CallError]:
+        """Generate the misses, once per asset id: a job whose id is already being made (by
+        another call, or earlier in this batch) waits for that generation instead of running
+        its own (16 identical concurrent misses used to run 16 generations)."""
+        loop = asyncio.get_running_loop()
+        owned: dict[str, tuple[Job, asyncio.Future]] = {}
+        waits: list[asyncio.Future] = []
+        for job in jobs:
+            fut = self._inflight.get(job.asset_id)
+            if fut is None:
+                fut = loop.create_future()
+                self._inflight[job.asset_id] = fut
+                owned[job.asset_id] = (job, fut)
+            waits.append(fut)
+        if owned:
+            made: list[Ready | CallError | None] = [None] * len(owned)
+            try:
+                made = await self._generate([job for job, _ in owned.values()])
+            finally:  # None tells a waiting call to generate for itself (this one failed)
+                for (aid, (_, fut)), ready in zip(owned.items(), made):
+                    self._inflight.pop(aid, None)
+                    if not fut.done():
+                        fut.set_result(ready)
+        out: list[Ready | CallError] = []
+        for job, fut in zip(jobs, waits):
+            ready = await asyncio.shield(fut)
+            if ready is None:  # the call that owned it was cancelled or refused
+                ready = (await self._coalesced([job]))[0]
+            elif job.asset_id not in owned and isinstance(ready, Ready):
+                header = pb.AssetHeader()
+                header.CopyFrom(ready.header)
+                ready = Ready(header, ready.files)
+            out.append(ready)
+        return out
 
     async def _generate(self, jobs: list[Job]) -> list[Ready | CallError]:
         def work(cancel: CancelToken) -> list[Built | GeneratorError]:
@@ -241,7 +277,7 @@ class AssetService(pb_grpc.AssetServiceServicer):
         remembered = await asyncio.to_thread(self.cache.lookup_request, aid) if _is_id(aid) else None
         job = self.pipeline.replay(remembered[1]) if remembered is not None else None
         if job is not None:
-            ready = (await self._generate([job]))[0]
+            ready = (await self._coalesced([job]))[0]
             if isinstance(ready, CallError):
                 raise ready
             return ready

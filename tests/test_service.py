@@ -569,3 +569,63 @@ def test_full_disk_still_streams_the_bytes_and_health_follows_the_disk(tmp_path,
             assert again.timings.cache_hit
     finally:
         server.stop()
+
+
+def test_identical_concurrent_misses_run_one_generation(tmp_path):
+    """16 identical concurrent Generates and a batch of 8 identical requests: one generation
+    each, every caller gets the same verified bytes."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    server = start_server(tmp_path)
+    try:
+        req = pb.GenerateRequest(model="procedural", category="lamp", seed=77, options=FAST)
+        with grpc.insecure_channel(server.address) as channel:
+            stub = pb_grpc.AssetServiceStub(channel)
+            with ThreadPoolExecutor(16) as pool:
+                got = list(pool.map(lambda _: collect(stub.Generate(req))[0], range(16)))
+            assert server.service.stats.generated == 1
+            assert len({h.asset_id for h, _ in got}) == 1
+            assert len({tuple(files) for _, files in got}) == 1
+            for h, files in got:
+                assert [hashlib.sha256(f).hexdigest() for f in files] == \
+                    [f.sha256 for f in h.files]
+            other = pb.GenerateRequest(model="procedural", category="lamp", seed=78, options=FAST)
+            parts = collect(stub.GenerateBatch(pb.GenerateBatchRequest(requests=[other] * 8)))
+            assert server.service.stats.generated == 2
+            assert len(parts) == 8 and len({h.asset_id for h, _ in parts.values()}) == 1
+            assert server.service._inflight == {}
+    finally:
+        server.stop()
+
+
+def test_a_waiter_generates_for_itself_when_the_owner_is_cancelled(live, monkeypatch):
+    """The call that owns a generation is cancelled: the identical call waiting on it is not
+    failed with the owner's cancellation, it generates the asset itself."""
+    import asyncio
+
+    service = live.service
+    job = service.pipeline.prepare("procedural", "vase", 4242, {"max_triangles": 500,
+                                                                "lod_count": 1})
+    calls = []
+    real = service._generate
+
+    async def generate(jobs):
+        calls.append([j.asset_id for j in jobs])
+        if len(calls) == 1:
+            await asyncio.sleep(0.2)
+            raise asyncio.CancelledError
+        return await real(jobs)
+
+    monkeypatch.setattr(service, "_generate", generate)
+
+    async def both():
+        owner = asyncio.ensure_future(service._coalesced([job]))
+        await asyncio.sleep(0.05)
+        waiter = asyncio.ensure_future(service._coalesced([job]))
+        results = await asyncio.gather(owner, waiter, return_exceptions=True)
+        return results
+
+    owner, waiter = live.call(both())
+    assert isinstance(owner, asyncio.CancelledError)
+    assert waiter[0].header.asset_id == job.asset_id
+    assert calls == [[job.asset_id], [job.asset_id]] and service._inflight == {}
