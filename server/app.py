@@ -16,6 +16,7 @@ from vitrine.v1 import assets_pb2 as pb
 from generators.core.registry import Generator, add_model_dir, load_models
 from server.cache import AssetCache
 from server.config import ServerConfig
+from server.metrics import MetricsEndpoint, serve_metrics
 from server.service import AssetService, add_to_server
 
 log = logging.getLogger(__name__)
@@ -29,11 +30,18 @@ class Running:
     port: int
     service: AssetService
     health: health.aio.HealthServicer
+    metrics: MetricsEndpoint | None = None  # the HTTP metrics endpoint, when one is served
+
+    @property
+    def metrics_port(self) -> int | None:
+        return None if self.metrics is None else self.metrics.port
 
     async def stop(self, grace: float | None) -> None:
         """New calls get UNAVAILABLE at once; in-flight streams get `grace` seconds to finish."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.metrics is not None:  # after the drain, so the last calls are still scraped
+            await self.metrics.stop()
         self.service.scheduler.shutdown()
         self.service.cache.close()
 
@@ -63,10 +71,19 @@ async def create_server(
     if port == 0:
         cache.close()
         raise OSError(f"cannot bind {config.address}: address in use or not available")
+    endpoint = None
+    if config.metrics_address is not None:
+        try:
+            endpoint = serve_metrics(service.metrics, config.metrics_address)
+        except OSError as err:
+            await server.stop(None)
+            cache.close()
+            raise OSError(f"cannot bind the metrics address {config.metrics_address}: "
+                          f"{err.strerror or err}") from err
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Running(server, port, service, health_servicer)
+    return Running(server, port, service, health_servicer, endpoint)
 
 
 async def serve(config: ServerConfig, port_file: str | None = None) -> None:

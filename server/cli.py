@@ -181,7 +181,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             address=args.address, data_dir=args.data_dir,
             cache_max_bytes=int(args.cache_max_gb * 2**30), chunk_bytes=args.chunk_kib * 1024,
             workers=args.workers, models=tuple(args.models.split(",")) if args.models else (),
-            model_dirs=tuple(args.model_dir),
+            model_dirs=tuple(args.model_dir), metrics_address=args.metrics_address,
         )
     except ValueError as err:
         print(f"vitrine serve: {err}", file=sys.stderr)
@@ -218,6 +218,8 @@ def _add_serve(sub) -> None:
                    help="also serve the exported models in DIR (`vitrine export MODEL --run RUN "
                         "--name NAME --out-dir DIR` writes them); repeatable")
     p.add_argument("--port-file", help="write the bound port here (useful with port 0)")
+    p.add_argument("--metrics-address", metavar="HOST:PORT",
+                   help="serve Prometheus metrics over HTTP here (GET /metrics); off by default")
     p.set_defaults(fn=cmd_serve)
 
 

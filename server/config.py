@@ -32,6 +32,9 @@ class ServerConfig:
     # Folders of exported models (`vitrine export FAMILY --run RUN` writes them) served beside
     # the shipped ones, e.g. a studio's model trained on its own meshes.
     model_dirs: tuple[str, ...] = ()
+    # host:port of the Prometheus metrics endpoint (HTTP, GET /metrics); None = not served.
+    # Port 0 picks a free port (tests).
+    metrics_address: str | None = None
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -42,6 +45,11 @@ class ServerConfig:
             )
         if self.workers < 1 or self.max_queue < 0 or self.max_batch < 1:
             raise ValueError("workers and max_batch must be >= 1, max_queue >= 0")
+        if self.metrics_address is not None:
+            host, sep, port = self.metrics_address.rpartition(":")
+            if not (sep and host and port.isdigit() and int(port) <= 65535):
+                raise ValueError(f"metrics address must be HOST:PORT, got "
+                                 f"{self.metrics_address!r}")
 
     def channel_options(self) -> list[tuple[str, int]]:
         """gRPC core options for the server."""

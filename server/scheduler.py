@@ -39,6 +39,7 @@ class Scheduler:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vitrine-gen")
         self._lock = threading.Lock()
         self.pending = 0  # submitted and not finished (running or queued)
+        self.running = 0  # of those, the ones a worker has started
         self.completed = 0
         self.cancelled = 0
         self._job_s = 0.5  # running estimate of one job's duration, for retry hints
@@ -52,6 +53,11 @@ class Scheduler:
                 self.completed += 1
             if seconds is not None:
                 self._job_s = 0.8 * self._job_s + 0.2 * seconds
+
+    def depth(self) -> tuple[int, int]:
+        """(jobs running, jobs queued waiting for a worker), for metrics."""
+        with self._lock:
+            return self.running, self.pending - self.running
 
     async def run(self, fn: Callable[[CancelToken], T], cancel: CancelToken | None = None) -> tuple[T, float]:
         """Run fn(cancel) on a worker; returns (result, seconds spent queued).
@@ -72,12 +78,16 @@ class Scheduler:
             start = time.perf_counter()
             queued[0] = start - submitted
             ok = False
+            with self._lock:
+                self.running += 1
             try:
                 cancel.check()
                 result = fn(cancel)
                 ok = True
                 return result
             finally:
+                with self._lock:
+                    self.running -= 1
                 self._finished(time.perf_counter() - start if ok else None, not ok)
 
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
@@ -27,6 +28,7 @@ from generators.pipeline import Built, Job, Pipeline
 from server import convert
 from server.cache import AssetCache, CachedAsset
 from server.config import ServerConfig
+from server.metrics import Metrics
 from server.scheduler import Scheduler
 from server.status import CallError, rpc_code, to_call_error
 
@@ -56,6 +58,8 @@ class AssetService(pb_grpc.AssetServiceServicer):
         self.config = config
         self.scheduler = Scheduler(config.workers, config.max_queue)
         self.stats = Stats()
+        self.metrics = Metrics()  # served by create_server when config.metrics_address is set
+        self.metrics.watch(cache, self.scheduler)
         # asset id -> the generation in flight for it (`_coalesced`); event-loop only.
         self._inflight: dict[str, asyncio.Future] = {}
         self.health = None  # the server's health.aio.HealthServicer, set by create_server
@@ -223,6 +227,9 @@ class AssetService(pb_grpc.AssetServiceServicer):
             header.timings.export_ms = result.export_ms
             out.append(Ready(header, blobs))
             self.stats.generated += 1
+            model = result.job.model.info.name
+            self.metrics.generations.labels(model).inc()
+            self.metrics.generation_seconds.labels(model).observe(result.generate_ms / 1000)
         return out
 
     async def _cached_header(self, aid: str, hit: CachedAsset) -> pb.AssetHeader | None:
@@ -293,8 +300,28 @@ class AssetService(pb_grpc.AssetServiceServicer):
             data = ready.files[fi]
             start = offset if fi == file_index else 0
             for pos in range(start, len(data), size):
+                piece = data[pos:pos + size]
                 yield pb.AssetPart(request_index=index, chunk=pb.Chunk(
-                    file_index=fi, offset=pos, data=data[pos:pos + size]))
+                    file_index=fi, offset=pos, data=piece))
+                self.metrics.bytes_streamed.inc(len(piece))
+
+    # ------------------------------------------------------------------ metrics
+
+    def _model_label(self, request) -> str:
+        """The model a call names, bounded: 'unknown' for a name not loaded (clients choose
+        the names, and each label value is a time series), 'mixed' for a batch of several."""
+        if isinstance(request, pb.GenerateRequest):
+            names = {request.model}
+        elif isinstance(request, pb.GenerateBatchRequest):
+            names = {r.model for r in request.requests}
+        else:
+            return ""
+        labels = {n if n in self.models else "unknown" for n in names}
+        return labels.pop() if len(labels) == 1 else ("mixed" if labels else "")
+
+    def _observe(self, rpc: str, request, code: grpc.StatusCode, start: float) -> None:
+        self.metrics.latency.labels(rpc).observe(time.perf_counter() - start)
+        self.metrics.requests.labels(rpc, self._model_label(request), code.name).inc()
 
     # ------------------------------------------------------------------ errors
 
@@ -369,19 +396,48 @@ def _guarded(service: AssetService, rpc: str):
     method = getattr(service, rpc)
     if _RPCS[rpc][0] is grpc.unary_unary_rpc_method_handler:
         async def unary(request, context):
-            if isinstance(request, Malformed):
-                await service._abort(context, request.error())
-            return await method(request, context)
+            start, code = time.perf_counter(), grpc.StatusCode.OK
+            try:
+                if isinstance(request, Malformed):
+                    await service._abort(context, request.error())
+                return await method(request, context)
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except BaseException:
+                code = _final_code(context)
+                raise
+            finally:
+                service._observe(rpc, request, code, start)
 
         return unary
 
     async def stream(request, context):
-        if isinstance(request, Malformed):
-            await service._abort(context, request.error())
-        async for part in method(request, context):
-            yield part
+        start, code = time.perf_counter(), grpc.StatusCode.OK
+        try:
+            if isinstance(request, Malformed):
+                await service._abort(context, request.error())
+            async for part in method(request, context):
+                yield part
+        except (asyncio.CancelledError, GeneratorExit):  # client gone, deadline, shutdown
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except BaseException:
+            code = _final_code(context)
+            raise
+        finally:
+            service._observe(rpc, request, code, start)
 
     return stream
+
+
+def _final_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:
+    """The status a call that raised ends with: what abort set, else UNKNOWN."""
+    try:
+        code = context.code()
+    except Exception:  # noqa: BLE001 - an experimental API
+        code = None
+    return code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
 
 
 def _is_id(aid: str) -> bool:
