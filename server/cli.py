@@ -192,8 +192,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"vitrine serve: cannot start: {err}", file=sys.stderr)
         return EXIT_REFUSED
     except OSError as err:
+        flag = ("--metrics-address HOST:PORT" if "metrics address" in str(err) else
+                "--address HOST:PORT (make serve: ADDRESS=HOST:PORT)")
         print(f"vitrine serve: {err}. Is another server running? Pick another address: pass "
-              "--address HOST:PORT (make serve: ADDRESS=HOST:PORT).", file=sys.stderr)
+              f"{flag}.", file=sys.stderr)
         return EXIT_USAGE
     return 0
 

@@ -223,3 +223,16 @@ def test_serve_with_damaged_texture_gan_weights_stops_at_start_naming_the_file(t
                        check=False)
     assert r.returncode == 1, r.stderr
     assert str(weights) in r.stderr and "corrupt" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_serve_on_a_busy_metrics_port_names_the_metrics_flag(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        busy = f"127.0.0.1:{s.getsockname()[1]}"
+        r = run("serve", "--address", "127.0.0.1:0", "--data-dir", str(tmp_path),
+                "--models", "procedural", "--metrics-address", busy)
+    assert r.returncode == 2, r.stderr
+    assert "pass --metrics-address HOST:PORT" in r.stderr and "Traceback" not in r.stderr
