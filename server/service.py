@@ -9,6 +9,7 @@ the cache, the wire types, the scheduling and the statuses.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
@@ -392,41 +393,37 @@ def _lenient(rpc: str, request_type):
     return deserialize
 
 
+@contextlib.asynccontextmanager
+async def _observed(service: AssetService, rpc: str, request, context):
+    """Refuse malformed bytes, and record the call's final status and latency once."""
+    start, code = time.perf_counter(), grpc.StatusCode.OK
+    try:
+        if isinstance(request, Malformed):
+            await service._abort(context, request.error())
+        yield
+    except (asyncio.CancelledError, GeneratorExit):  # client gone, deadline, shutdown
+        code = grpc.StatusCode.CANCELLED
+        raise
+    except BaseException:  # re-raised: only the status is read here
+        code = _final_code(context)
+        raise
+    finally:
+        service._observe(rpc, request, code, start)
+
+
 def _guarded(service: AssetService, rpc: str):
     method = getattr(service, rpc)
     if _RPCS[rpc][0] is grpc.unary_unary_rpc_method_handler:
         async def unary(request, context):
-            start, code = time.perf_counter(), grpc.StatusCode.OK
-            try:
-                if isinstance(request, Malformed):
-                    await service._abort(context, request.error())
+            async with _observed(service, rpc, request, context):
                 return await method(request, context)
-            except asyncio.CancelledError:
-                code = grpc.StatusCode.CANCELLED
-                raise
-            except BaseException:
-                code = _final_code(context)
-                raise
-            finally:
-                service._observe(rpc, request, code, start)
 
         return unary
 
     async def stream(request, context):
-        start, code = time.perf_counter(), grpc.StatusCode.OK
-        try:
-            if isinstance(request, Malformed):
-                await service._abort(context, request.error())
+        async with _observed(service, rpc, request, context):
             async for part in method(request, context):
                 yield part
-        except (asyncio.CancelledError, GeneratorExit):  # client gone, deadline, shutdown
-            code = grpc.StatusCode.CANCELLED
-            raise
-        except BaseException:
-            code = _final_code(context)
-            raise
-        finally:
-            service._observe(rpc, request, code, start)
 
     return stream
 
