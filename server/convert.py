@@ -12,6 +12,7 @@ from generators.pipeline import Built
 KIND_TO_PB = {
     "prop": pb.ASSET_KIND_PROP, "texture": pb.ASSET_KIND_TEXTURE,
     "character": pb.ASSET_KIND_CHARACTER, "render": pb.ASSET_KIND_RENDER,
+    "scene": pb.ASSET_KIND_SCENE,
 }
 # The Options message is the one list of option names: every field of it is read here from
 # the generated descriptor, so a new option is one proto field plus its OptionSpec in the

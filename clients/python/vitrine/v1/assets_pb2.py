@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17vitrine/v1/assets.proto\x12\nvitrine.v1\"\x13\n\x11ListModelsRequest\";\n\x12ListModelsResponse\x12%\n\x06models\x18\x01 \x03(\x0b\x32\x15.vitrine.v1.ModelInfo\"\xa1\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.vitrine.v1.AssetKind\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x12\n\ncategories\x18\x05 \x03(\t\x12\'\n\x07options\x18\x06 \x03(\x0b\x32\x16.vitrine.v1.OptionInfo\"\x7f\n\nOptionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0b\n\x03min\x18\x04 \x01(\x01\x12\x0b\n\x03max\x18\x05 \x01(\x01\x12\x15\n\rdefault_value\x18\x06 \x01(\t\x12\x0f\n\x07\x63hoices\x18\x07 \x03(\t\"\xbe\x04\n\x07Options\x12\x1a\n\rmax_triangles\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x16\n\tlod_count\x18\x02 \x01(\rH\x01\x88\x01\x01\x12\x13\n\x06size_m\x18\x03 \x01(\x02H\x02\x88\x01\x01\x12%\n\x05pivot\x18\x04 \x01(\x0e\x32\x11.vitrine.v1.PivotH\x03\x88\x01\x01\x12\x19\n\x0ctexture_size\x18\x05 \x01(\rH\x04\x88\x01\x01\x12\x17\n\nresolution\x18\x06 \x01(\rH\x05\x88\x01\x01\x12\'\n\x06\x66ormat\x18\x07 \x01(\x0e\x32\x12.vitrine.v1.FormatH\x06\x88\x01\x01\x12\x15\n\x08material\x18\x08 \x01(\tH\x07\x88\x01\x01\x12<\n\x11normal_convention\x18\t \x01(\x0e\x32\x1c.vitrine.v1.NormalConventionH\x08\x88\x01\x01\x12\x16\n\tvariation\x18\n \x01(\rH\t\x88\x01\x01\x12\x13\n\x06spread\x18\x0b \x01(\x02H\n\x88\x01\x01\x12\x17\n\nmorph_seed\x18\x0c \x01(\x04H\x0b\x88\x01\x01\x12\x14\n\x07morph_t\x18\r \x01(\x02H\x0c\x88\x01\x01\x42\x10\n\x0e_max_trianglesB\x0c\n\n_lod_countB\t\n\x07_size_mB\x08\n\x06_pivotB\x0f\n\r_texture_sizeB\r\n\x0b_resolutionB\t\n\x07_formatB\x0b\n\t_materialB\x14\n\x12_normal_conventionB\x0c\n\n_variationB\t\n\x07_spreadB\r\n\x0b_morph_seedB\n\n\x08_morph_t\"f\n\x0fGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12$\n\x07options\x18\x04 \x01(\x0b\x32\x13.vitrine.v1.Options\"E\n\x14GenerateBatchRequest\x12-\n\x08requests\x18\x01 \x03(\x0b\x32\x1b.vitrine.v1.GenerateRequest\"D\n\x0c\x46\x65tchRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x12\n\nfile_index\x18\x02 \x01(\r\x12\x0e\n\x06offset\x18\x03 \x01(\x04\"\x9d\x01\n\tAssetPart\x12\x15\n\rrequest_index\x18\x01 \x01(\r\x12)\n\x06header\x18\x02 \x01(\x0b\x32\x17.vitrine.v1.AssetHeaderH\x00\x12\"\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x11.vitrine.v1.ChunkH\x00\x12\"\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x11.vitrine.v1.ErrorH\x00\x42\x06\n\x04part\"\xfa\x01\n\x0b\x41ssetHeader\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x0c\n\x04seed\x18\x02 \x01(\x04\x12#\n\x04kind\x18\x03 \x01(\x0e\x32\x15.vitrine.v1.AssetKind\x12\r\n\x05model\x18\x04 \x01(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x06 \x01(\t\x12$\n\x05\x66iles\x18\x07 \x03(\x0b\x32\x15.vitrine.v1.AssetFile\x12\"\n\x06\x62ounds\x18\x08 \x01(\x0b\x32\x12.vitrine.v1.Bounds\x12$\n\x07timings\x18\t \x01(\x0b\x32\x13.vitrine.v1.Timings\"p\n\tAssetFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x0b\n\x03lod\x18\x05 \x01(\r\x12\x11\n\ttriangles\x18\x06 \x01(\r\"F\n\x06\x42ounds\x12\x1d\n\x03min\x18\x01 \x01(\x0b\x32\x10.vitrine.v1.Vec3\x12\x1d\n\x03max\x18\x02 \x01(\x0b\x32\x10.vitrine.v1.Vec3\"\'\n\x04Vec3\x12\t\n\x01x\x18\x01 \x01(\x02\x12\t\n\x01y\x18\x02 \x01(\x02\x12\t\n\x01z\x18\x03 \x01(\x02\"V\n\x07Timings\x12\x11\n\tcache_hit\x18\x01 \x01(\x08\x12\x10\n\x08queue_ms\x18\x02 \x01(\x02\x12\x13\n\x0bgenerate_ms\x18\x03 \x01(\x02\x12\x11\n\texport_ms\x18\x04 \x01(\x02\"9\n\x05\x43hunk\x12\x12\n\nfile_index\x18\x01 \x01(\r\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"5\n\x05\x45rror\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t*\x85\x01\n\tAssetKind\x12\x1a\n\x16\x41SSET_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x41SSET_KIND_PROP\x10\x01\x12\x16\n\x12\x41SSET_KIND_TEXTURE\x10\x02\x12\x18\n\x14\x41SSET_KIND_CHARACTER\x10\x03\x12\x15\n\x11\x41SSET_KIND_RENDER\x10\x04*I\n\x05Pivot\x12\x15\n\x11PIVOT_UNSPECIFIED\x10\x00\x12\x17\n\x13PIVOT_BOTTOM_CENTER\x10\x01\x12\x10\n\x0cPIVOT_CENTER\x10\x02*0\n\x06\x46ormat\x12\x16\n\x12\x46ORMAT_UNSPECIFIED\x10\x00\x12\x0e\n\nFORMAT_GLB\x10\x01*r\n\x10NormalConvention\x12!\n\x1dNORMAL_CONVENTION_UNSPECIFIED\x10\x00\x12\x1c\n\x18NORMAL_CONVENTION_OPENGL\x10\x01\x12\x1d\n\x19NORMAL_CONVENTION_DIRECTX\x10\x02\x32\xa5\x02\n\x0c\x41ssetService\x12K\n\nListModels\x12\x1d.vitrine.v1.ListModelsRequest\x1a\x1e.vitrine.v1.ListModelsResponse\x12@\n\x08Generate\x12\x1b.vitrine.v1.GenerateRequest\x1a\x15.vitrine.v1.AssetPart0\x01\x12J\n\rGenerateBatch\x12 .vitrine.v1.GenerateBatchRequest\x1a\x15.vitrine.v1.AssetPart0\x01\x12:\n\x05\x46\x65tch\x12\x18.vitrine.v1.FetchRequest\x1a\x15.vitrine.v1.AssetPart0\x01\x42\x1f\n\x0e\x64\x65v.vitrine.v1P\x01\xaa\x02\nVitrine.V1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17vitrine/v1/assets.proto\x12\nvitrine.v1\"\x13\n\x11ListModelsRequest\";\n\x12ListModelsResponse\x12%\n\x06models\x18\x01 \x03(\x0b\x32\x15.vitrine.v1.ModelInfo\"\xa1\x01\n\tModelInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12#\n\x04kind\x18\x02 \x01(\x0e\x32\x15.vitrine.v1.AssetKind\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x12\n\ncategories\x18\x05 \x03(\t\x12\'\n\x07options\x18\x06 \x03(\x0b\x32\x16.vitrine.v1.OptionInfo\"\x7f\n\nOptionInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0c\n\x04type\x18\x03 \x01(\t\x12\x0b\n\x03min\x18\x04 \x01(\x01\x12\x0b\n\x03max\x18\x05 \x01(\x01\x12\x15\n\rdefault_value\x18\x06 \x01(\t\x12\x0f\n\x07\x63hoices\x18\x07 \x03(\t\"\xe6\x06\n\x07Options\x12\x1a\n\rmax_triangles\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x16\n\tlod_count\x18\x02 \x01(\rH\x01\x88\x01\x01\x12\x13\n\x06size_m\x18\x03 \x01(\x02H\x02\x88\x01\x01\x12%\n\x05pivot\x18\x04 \x01(\x0e\x32\x11.vitrine.v1.PivotH\x03\x88\x01\x01\x12\x19\n\x0ctexture_size\x18\x05 \x01(\rH\x04\x88\x01\x01\x12\x17\n\nresolution\x18\x06 \x01(\rH\x05\x88\x01\x01\x12\'\n\x06\x66ormat\x18\x07 \x01(\x0e\x32\x12.vitrine.v1.FormatH\x06\x88\x01\x01\x12\x15\n\x08material\x18\x08 \x01(\tH\x07\x88\x01\x01\x12<\n\x11normal_convention\x18\t \x01(\x0e\x32\x1c.vitrine.v1.NormalConventionH\x08\x88\x01\x01\x12\x16\n\tvariation\x18\n \x01(\rH\t\x88\x01\x01\x12\x13\n\x06spread\x18\x0b \x01(\x02H\n\x88\x01\x01\x12\x17\n\nmorph_seed\x18\x0c \x01(\x04H\x0b\x88\x01\x01\x12\x14\n\x07morph_t\x18\r \x01(\x02H\x0c\x88\x01\x01\x12+\n\x08skeleton\x18\x14 \x01(\x0e\x32\x14.vitrine.v1.SkeletonH\r\x88\x01\x01\x12\x12\n\x05\x63lips\x18\x15 \x01(\tH\x0e\x88\x01\x01\x12\x15\n\x08height_m\x18\x16 \x01(\x02H\x0f\x88\x01\x01\x12\x15\n\x08\x65xhibits\x18( \x01(\rH\x10\x88\x01\x01\x12\x19\n\x0croom_width_m\x18) \x01(\x02H\x11\x88\x01\x01\x12\x19\n\x0croom_depth_m\x18* \x01(\x02H\x12\x88\x01\x01\x12\x1b\n\x0e\x65xhibit_models\x18+ \x01(\tH\x13\x88\x01\x01\x42\x10\n\x0e_max_trianglesB\x0c\n\n_lod_countB\t\n\x07_size_mB\x08\n\x06_pivotB\x0f\n\r_texture_sizeB\r\n\x0b_resolutionB\t\n\x07_formatB\x0b\n\t_materialB\x14\n\x12_normal_conventionB\x0c\n\n_variationB\t\n\x07_spreadB\r\n\x0b_morph_seedB\n\n\x08_morph_tB\x0b\n\t_skeletonB\x08\n\x06_clipsB\x0b\n\t_height_mB\x0b\n\t_exhibitsB\x0f\n\r_room_width_mB\x0f\n\r_room_depth_mB\x11\n\x0f_exhibit_models\"f\n\x0fGenerateRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x0c\n\x04seed\x18\x03 \x01(\x04\x12$\n\x07options\x18\x04 \x01(\x0b\x32\x13.vitrine.v1.Options\"E\n\x14GenerateBatchRequest\x12-\n\x08requests\x18\x01 \x03(\x0b\x32\x1b.vitrine.v1.GenerateRequest\"D\n\x0c\x46\x65tchRequest\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x12\n\nfile_index\x18\x02 \x01(\r\x12\x0e\n\x06offset\x18\x03 \x01(\x04\"\x9d\x01\n\tAssetPart\x12\x15\n\rrequest_index\x18\x01 \x01(\r\x12)\n\x06header\x18\x02 \x01(\x0b\x32\x17.vitrine.v1.AssetHeaderH\x00\x12\"\n\x05\x63hunk\x18\x03 \x01(\x0b\x32\x11.vitrine.v1.ChunkH\x00\x12\"\n\x05\x65rror\x18\x04 \x01(\x0b\x32\x11.vitrine.v1.ErrorH\x00\x42\x06\n\x04part\"\xfa\x01\n\x0b\x41ssetHeader\x12\x10\n\x08\x61sset_id\x18\x01 \x01(\t\x12\x0c\n\x04seed\x18\x02 \x01(\x04\x12#\n\x04kind\x18\x03 \x01(\x0e\x32\x15.vitrine.v1.AssetKind\x12\r\n\x05model\x18\x04 \x01(\t\x12\x15\n\rmodel_version\x18\x05 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x06 \x01(\t\x12$\n\x05\x66iles\x18\x07 \x03(\x0b\x32\x15.vitrine.v1.AssetFile\x12\"\n\x06\x62ounds\x18\x08 \x01(\x0b\x32\x12.vitrine.v1.Bounds\x12$\n\x07timings\x18\t \x01(\x0b\x32\x13.vitrine.v1.Timings\"p\n\tAssetFile\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x0b\n\x03lod\x18\x05 \x01(\r\x12\x11\n\ttriangles\x18\x06 \x01(\r\"F\n\x06\x42ounds\x12\x1d\n\x03min\x18\x01 \x01(\x0b\x32\x10.vitrine.v1.Vec3\x12\x1d\n\x03max\x18\x02 \x01(\x0b\x32\x10.vitrine.v1.Vec3\"\'\n\x04Vec3\x12\t\n\x01x\x18\x01 \x01(\x02\x12\t\n\x01y\x18\x02 \x01(\x02\x12\t\n\x01z\x18\x03 \x01(\x02\"V\n\x07Timings\x12\x11\n\tcache_hit\x18\x01 \x01(\x08\x12\x10\n\x08queue_ms\x18\x02 \x01(\x02\x12\x13\n\x0bgenerate_ms\x18\x03 \x01(\x02\x12\x11\n\texport_ms\x18\x04 \x01(\x02\"9\n\x05\x43hunk\x12\x12\n\nfile_index\x18\x01 \x01(\r\x12\x0e\n\x06offset\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\"5\n\x05\x45rror\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\r\n\x05\x66ield\x18\x03 \x01(\t*\x9b\x01\n\tAssetKind\x12\x1a\n\x16\x41SSET_KIND_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x41SSET_KIND_PROP\x10\x01\x12\x16\n\x12\x41SSET_KIND_TEXTURE\x10\x02\x12\x18\n\x14\x41SSET_KIND_CHARACTER\x10\x03\x12\x15\n\x11\x41SSET_KIND_RENDER\x10\x04\x12\x14\n\x10\x41SSET_KIND_SCENE\x10\x05*I\n\x05Pivot\x12\x15\n\x11PIVOT_UNSPECIFIED\x10\x00\x12\x17\n\x13PIVOT_BOTTOM_CENTER\x10\x01\x12\x10\n\x0cPIVOT_CENTER\x10\x02*0\n\x06\x46ormat\x12\x16\n\x12\x46ORMAT_UNSPECIFIED\x10\x00\x12\x0e\n\nFORMAT_GLB\x10\x01*r\n\x10NormalConvention\x12!\n\x1dNORMAL_CONVENTION_UNSPECIFIED\x10\x00\x12\x1c\n\x18NORMAL_CONVENTION_OPENGL\x10\x01\x12\x1d\n\x19NORMAL_CONVENTION_DIRECTX\x10\x02*`\n\x08Skeleton\x12\x18\n\x14SKELETON_UNSPECIFIED\x10\x00\x12\x13\n\x0fSKELETON_UNREAL\x10\x01\x12\x13\n\x0fSKELETON_MIXAMO\x10\x02\x12\x10\n\x0cSKELETON_VRM\x10\x03\x32\xa5\x02\n\x0c\x41ssetService\x12K\n\nListModels\x12\x1d.vitrine.v1.ListModelsRequest\x1a\x1e.vitrine.v1.ListModelsResponse\x12@\n\x08Generate\x12\x1b.vitrine.v1.GenerateRequest\x1a\x15.vitrine.v1.AssetPart0\x01\x12J\n\rGenerateBatch\x12 .vitrine.v1.GenerateBatchRequest\x1a\x15.vitrine.v1.AssetPart0\x01\x12:\n\x05\x46\x65tch\x12\x18.vitrine.v1.FetchRequest\x1a\x15.vitrine.v1.AssetPart0\x01\x42\x1f\n\x0e\x64\x65v.vitrine.v1P\x01\xaa\x02\nVitrine.V1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,14 +32,16 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vitrine.v1.assets_pb2', _gl
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\016dev.vitrine.v1P\001\252\002\nVitrine.V1'
-  _globals['_ASSETKIND']._serialized_start=2079
-  _globals['_ASSETKIND']._serialized_end=2212
-  _globals['_PIVOT']._serialized_start=2214
-  _globals['_PIVOT']._serialized_end=2287
-  _globals['_FORMAT']._serialized_start=2289
-  _globals['_FORMAT']._serialized_end=2337
-  _globals['_NORMALCONVENTION']._serialized_start=2339
-  _globals['_NORMALCONVENTION']._serialized_end=2453
+  _globals['_ASSETKIND']._serialized_start=2375
+  _globals['_ASSETKIND']._serialized_end=2530
+  _globals['_PIVOT']._serialized_start=2532
+  _globals['_PIVOT']._serialized_end=2605
+  _globals['_FORMAT']._serialized_start=2607
+  _globals['_FORMAT']._serialized_end=2655
+  _globals['_NORMALCONVENTION']._serialized_start=2657
+  _globals['_NORMALCONVENTION']._serialized_end=2771
+  _globals['_SKELETON']._serialized_start=2773
+  _globals['_SKELETON']._serialized_end=2869
   _globals['_LISTMODELSREQUEST']._serialized_start=39
   _globals['_LISTMODELSREQUEST']._serialized_end=58
   _globals['_LISTMODELSRESPONSE']._serialized_start=60
@@ -49,29 +51,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OPTIONINFO']._serialized_start=285
   _globals['_OPTIONINFO']._serialized_end=412
   _globals['_OPTIONS']._serialized_start=415
-  _globals['_OPTIONS']._serialized_end=989
-  _globals['_GENERATEREQUEST']._serialized_start=991
-  _globals['_GENERATEREQUEST']._serialized_end=1093
-  _globals['_GENERATEBATCHREQUEST']._serialized_start=1095
-  _globals['_GENERATEBATCHREQUEST']._serialized_end=1164
-  _globals['_FETCHREQUEST']._serialized_start=1166
-  _globals['_FETCHREQUEST']._serialized_end=1234
-  _globals['_ASSETPART']._serialized_start=1237
-  _globals['_ASSETPART']._serialized_end=1394
-  _globals['_ASSETHEADER']._serialized_start=1397
-  _globals['_ASSETHEADER']._serialized_end=1647
-  _globals['_ASSETFILE']._serialized_start=1649
-  _globals['_ASSETFILE']._serialized_end=1761
-  _globals['_BOUNDS']._serialized_start=1763
-  _globals['_BOUNDS']._serialized_end=1833
-  _globals['_VEC3']._serialized_start=1835
-  _globals['_VEC3']._serialized_end=1874
-  _globals['_TIMINGS']._serialized_start=1876
-  _globals['_TIMINGS']._serialized_end=1962
-  _globals['_CHUNK']._serialized_start=1964
-  _globals['_CHUNK']._serialized_end=2021
-  _globals['_ERROR']._serialized_start=2023
-  _globals['_ERROR']._serialized_end=2076
-  _globals['_ASSETSERVICE']._serialized_start=2456
-  _globals['_ASSETSERVICE']._serialized_end=2749
+  _globals['_OPTIONS']._serialized_end=1285
+  _globals['_GENERATEREQUEST']._serialized_start=1287
+  _globals['_GENERATEREQUEST']._serialized_end=1389
+  _globals['_GENERATEBATCHREQUEST']._serialized_start=1391
+  _globals['_GENERATEBATCHREQUEST']._serialized_end=1460
+  _globals['_FETCHREQUEST']._serialized_start=1462
+  _globals['_FETCHREQUEST']._serialized_end=1530
+  _globals['_ASSETPART']._serialized_start=1533
+  _globals['_ASSETPART']._serialized_end=1690
+  _globals['_ASSETHEADER']._serialized_start=1693
+  _globals['_ASSETHEADER']._serialized_end=1943
+  _globals['_ASSETFILE']._serialized_start=1945
+  _globals['_ASSETFILE']._serialized_end=2057
+  _globals['_BOUNDS']._serialized_start=2059
+  _globals['_BOUNDS']._serialized_end=2129
+  _globals['_VEC3']._serialized_start=2131
+  _globals['_VEC3']._serialized_end=2170
+  _globals['_TIMINGS']._serialized_start=2172
+  _globals['_TIMINGS']._serialized_end=2258
+  _globals['_CHUNK']._serialized_start=2260
+  _globals['_CHUNK']._serialized_end=2317
+  _globals['_ERROR']._serialized_start=2319
+  _globals['_ERROR']._serialized_end=2372
+  _globals['_ASSETSERVICE']._serialized_start=2872
+  _globals['_ASSETSERVICE']._serialized_end=3165
 # @@protoc_insertion_point(module_scope)

@@ -14,6 +14,7 @@ class AssetKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ASSET_KIND_TEXTURE: _ClassVar[AssetKind]
     ASSET_KIND_CHARACTER: _ClassVar[AssetKind]
     ASSET_KIND_RENDER: _ClassVar[AssetKind]
+    ASSET_KIND_SCENE: _ClassVar[AssetKind]
 
 class Pivot(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -31,11 +32,19 @@ class NormalConvention(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NORMAL_CONVENTION_UNSPECIFIED: _ClassVar[NormalConvention]
     NORMAL_CONVENTION_OPENGL: _ClassVar[NormalConvention]
     NORMAL_CONVENTION_DIRECTX: _ClassVar[NormalConvention]
+
+class Skeleton(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SKELETON_UNSPECIFIED: _ClassVar[Skeleton]
+    SKELETON_UNREAL: _ClassVar[Skeleton]
+    SKELETON_MIXAMO: _ClassVar[Skeleton]
+    SKELETON_VRM: _ClassVar[Skeleton]
 ASSET_KIND_UNSPECIFIED: AssetKind
 ASSET_KIND_PROP: AssetKind
 ASSET_KIND_TEXTURE: AssetKind
 ASSET_KIND_CHARACTER: AssetKind
 ASSET_KIND_RENDER: AssetKind
+ASSET_KIND_SCENE: AssetKind
 PIVOT_UNSPECIFIED: Pivot
 PIVOT_BOTTOM_CENTER: Pivot
 PIVOT_CENTER: Pivot
@@ -44,6 +53,10 @@ FORMAT_GLB: Format
 NORMAL_CONVENTION_UNSPECIFIED: NormalConvention
 NORMAL_CONVENTION_OPENGL: NormalConvention
 NORMAL_CONVENTION_DIRECTX: NormalConvention
+SKELETON_UNSPECIFIED: Skeleton
+SKELETON_UNREAL: Skeleton
+SKELETON_MIXAMO: Skeleton
+SKELETON_VRM: Skeleton
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()
@@ -90,7 +103,7 @@ class OptionInfo(_message.Message):
     def __init__(self, name: _Optional[str] = ..., description: _Optional[str] = ..., type: _Optional[str] = ..., min: _Optional[float] = ..., max: _Optional[float] = ..., default_value: _Optional[str] = ..., choices: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Options(_message.Message):
-    __slots__ = ("max_triangles", "lod_count", "size_m", "pivot", "texture_size", "resolution", "format", "material", "normal_convention", "variation", "spread", "morph_seed", "morph_t")
+    __slots__ = ("max_triangles", "lod_count", "size_m", "pivot", "texture_size", "resolution", "format", "material", "normal_convention", "variation", "spread", "morph_seed", "morph_t", "skeleton", "clips", "height_m", "exhibits", "room_width_m", "room_depth_m", "exhibit_models")
     MAX_TRIANGLES_FIELD_NUMBER: _ClassVar[int]
     LOD_COUNT_FIELD_NUMBER: _ClassVar[int]
     SIZE_M_FIELD_NUMBER: _ClassVar[int]
@@ -104,6 +117,13 @@ class Options(_message.Message):
     SPREAD_FIELD_NUMBER: _ClassVar[int]
     MORPH_SEED_FIELD_NUMBER: _ClassVar[int]
     MORPH_T_FIELD_NUMBER: _ClassVar[int]
+    SKELETON_FIELD_NUMBER: _ClassVar[int]
+    CLIPS_FIELD_NUMBER: _ClassVar[int]
+    HEIGHT_M_FIELD_NUMBER: _ClassVar[int]
+    EXHIBITS_FIELD_NUMBER: _ClassVar[int]
+    ROOM_WIDTH_M_FIELD_NUMBER: _ClassVar[int]
+    ROOM_DEPTH_M_FIELD_NUMBER: _ClassVar[int]
+    EXHIBIT_MODELS_FIELD_NUMBER: _ClassVar[int]
     max_triangles: int
     lod_count: int
     size_m: float
@@ -117,7 +137,14 @@ class Options(_message.Message):
     spread: float
     morph_seed: int
     morph_t: float
-    def __init__(self, max_triangles: _Optional[int] = ..., lod_count: _Optional[int] = ..., size_m: _Optional[float] = ..., pivot: _Optional[_Union[Pivot, str]] = ..., texture_size: _Optional[int] = ..., resolution: _Optional[int] = ..., format: _Optional[_Union[Format, str]] = ..., material: _Optional[str] = ..., normal_convention: _Optional[_Union[NormalConvention, str]] = ..., variation: _Optional[int] = ..., spread: _Optional[float] = ..., morph_seed: _Optional[int] = ..., morph_t: _Optional[float] = ...) -> None: ...
+    skeleton: Skeleton
+    clips: str
+    height_m: float
+    exhibits: int
+    room_width_m: float
+    room_depth_m: float
+    exhibit_models: str
+    def __init__(self, max_triangles: _Optional[int] = ..., lod_count: _Optional[int] = ..., size_m: _Optional[float] = ..., pivot: _Optional[_Union[Pivot, str]] = ..., texture_size: _Optional[int] = ..., resolution: _Optional[int] = ..., format: _Optional[_Union[Format, str]] = ..., material: _Optional[str] = ..., normal_convention: _Optional[_Union[NormalConvention, str]] = ..., variation: _Optional[int] = ..., spread: _Optional[float] = ..., morph_seed: _Optional[int] = ..., morph_t: _Optional[float] = ..., skeleton: _Optional[_Union[Skeleton, str]] = ..., clips: _Optional[str] = ..., height_m: _Optional[float] = ..., exhibits: _Optional[int] = ..., room_width_m: _Optional[float] = ..., room_depth_m: _Optional[float] = ..., exhibit_models: _Optional[str] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
     __slots__ = ("model", "category", "seed", "options")
