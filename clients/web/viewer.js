@@ -1,0 +1,451 @@
+// The vitrine web viewer: three.js + WebXR over the server's HTTP face (/v1/...).
+//
+//   /viewer/?asset=<id>                                     that asset's files, coarsest LOD first
+//   /viewer/?model=gallery&category=antiquities&seed=3&exhibits=24   POST /v1/generate, then load
+//   &api=http://host:port/v1/                               another server (default: ../v1/)
+//
+// Any other query key is sent as an option (`exhibits`, `max_triangles`, `pivot`, ...).
+// A prop's GLBs arrive one by one, coarsest first; each finer level replaces the one shown.
+// Tests read `window.vitrine`: `ready` (a promise for the current load), `scene`, `stats`.
+import * as THREE from 'three';
+import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
+import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
+import { VRButton } from 'three/addons/webxr/VRButton.js';
+import { RoomEnvironment } from 'three/addons/environments/RoomEnvironment.js';
+
+const EYE_HEIGHT = 1.6;   // m: walking height on a desktop, where a VR session starts
+const WALK_SPEED = 1.4;   // m/s, a museum stroll; Shift walks 3x faster
+const ASSET_ID = /^[0-9a-f]{32}$/;  // asset ids: 128 bits of sha256, hex
+const RESERVED = new Set(['asset', 'model', 'category', 'seed', 'api']);  // not options
+
+const params = new URLSearchParams(location.search);
+const api = new URL(withSlash(params.get('api') ?? '../v1/'), location.href);
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  model: $('model'), category: $('category'), seed: $('seed'), exhibits: $('exhibits'),
+  exhibitsRow: $('exhibits-row'), generate: $('generate'), status: $('status'),
+  timings: $('timings'),
+};
+
+// ---------------------------------------------------------------------------------------
+// Renderer, scene, camera, controls
+
+const renderer = new THREE.WebGLRenderer({ antialias: true });
+renderer.setPixelRatio(Math.min(window.devicePixelRatio, 2));
+renderer.setSize(window.innerWidth, window.innerHeight);
+renderer.outputColorSpace = THREE.SRGBColorSpace;
+renderer.toneMapping = THREE.NeutralToneMapping;  // keeps base colours; tames bright spots
+renderer.xr.enabled = true;
+document.body.appendChild(renderer.domElement);
+document.body.appendChild(VRButton.createButton(renderer));
+
+const scene = new THREE.Scene();
+scene.background = new THREE.Color(0x1d1f24);
+// A soft image-based fill so metals and varnish have something to reflect.
+const pmrem = new THREE.PMREMGenerator(renderer);
+scene.environment = pmrem.fromScene(new RoomEnvironment(), 0.04).texture;
+pmrem.dispose();
+const hemi = new THREE.HemisphereLight(0xf4f1ea, 0x3a3530, 0.6);  // sky / ground fill
+scene.add(hemi);
+// A key light for assets that bring no lights of their own (props); a scene's own
+// KHR_lights_punctual lights replace it.
+const key = new THREE.DirectionalLight(0xffffff, 1.6);
+key.position.set(3, 5, 4);
+scene.add(key);
+
+// The camera rides in a rig so a VR session can start where the desktop camera stood.
+const rig = new THREE.Group();
+scene.add(rig);
+const camera = new THREE.PerspectiveCamera(60, window.innerWidth / window.innerHeight, 0.05, 500);
+camera.position.set(2, EYE_HEIGHT, 3);
+rig.add(camera);
+
+const controls = new OrbitControls(camera, renderer.domElement);
+controls.target.set(0, 0.5, 0);
+controls.enableDamping = true;
+controls.update();
+
+window.addEventListener('resize', () => {
+  camera.aspect = window.innerWidth / window.innerHeight;
+  camera.updateProjectionMatrix();
+  renderer.setSize(window.innerWidth, window.innerHeight);
+});
+
+// Walking: WASD / arrow keys move the camera (and what it orbits) on the floor at eye height.
+const keys = new Set();
+const WALK_KEYS = {
+  KeyW: [0, 1], ArrowUp: [0, 1], KeyS: [0, -1], ArrowDown: [0, -1],
+  KeyA: [-1, 0], ArrowLeft: [-1, 0], KeyD: [1, 0], ArrowRight: [1, 0],
+};
+window.addEventListener('keydown', (e) => {
+  if (e.target instanceof HTMLInputElement || e.target instanceof HTMLSelectElement) return;
+  if (e.code in WALK_KEYS) { keys.add(e.code); e.preventDefault(); }
+  if (e.key === 'Shift') keys.add('Shift');
+});
+window.addEventListener('keyup', (e) => { keys.delete(e.code); if (e.key === 'Shift') keys.delete('Shift'); });
+window.addEventListener('blur', () => keys.clear());
+
+const forward = new THREE.Vector3();
+const right = new THREE.Vector3();
+function walk(dt) {
+  let f = 0, s = 0;
+  for (const k of keys) if (k in WALK_KEYS) { s += WALK_KEYS[k][0]; f += WALK_KEYS[k][1]; }
+  if (!f && !s) return;
+  camera.getWorldDirection(forward);
+  forward.y = 0;
+  if (forward.lengthSq() < 1e-6) forward.set(0, 0, -1);
+  forward.normalize();
+  right.crossVectors(forward, camera.up).normalize();
+  const step = WALK_SPEED * (keys.has('Shift') ? 3 : 1) * dt;
+  camera.position.addScaledVector(forward, f * step).addScaledVector(right, s * step);
+  camera.position.y = EYE_HEIGHT;
+  // Look level, a little ahead: orbiting then turns the walker's head.
+  controls.target.copy(camera.position).addScaledVector(forward, 2);
+}
+
+// VR: the headset's pose is relative to the rig, which starts where the camera stood,
+// on the floor, facing the way it faced.
+const saved = { position: new THREE.Vector3(), quaternion: new THREE.Quaternion() };
+renderer.xr.addEventListener('sessionstart', () => {
+  saved.position.copy(camera.position);
+  saved.quaternion.copy(camera.quaternion);
+  camera.getWorldDirection(forward);
+  rig.position.set(camera.position.x, 0, camera.position.z);
+  rig.rotation.set(0, Math.atan2(-forward.x, -forward.z), 0);
+  controls.enabled = false;
+});
+renderer.xr.addEventListener('sessionend', () => {
+  rig.position.set(0, 0, 0);
+  rig.rotation.set(0, 0, 0);
+  camera.position.copy(saved.position);
+  camera.quaternion.copy(saved.quaternion);
+  controls.enabled = true;
+  controls.update();
+});
+
+const timer = new THREE.Timer();
+renderer.setAnimationLoop((time) => {
+  timer.update(time);
+  const dt = Math.min(timer.getDelta(), 0.1);
+  if (!renderer.xr.isPresenting) {
+    walk(dt);
+    controls.update();
+  }
+  renderer.render(scene, camera);
+  stats.frames += 1;
+});
+
+// ---------------------------------------------------------------------------------------
+// What was loaded, for the status line and for tests
+
+const stats = {
+  state: 'starting',     // starting | idle | generating | loading | ready | error
+  request: null,         // {asset: id} or the GenerateRequest sent
+  assetId: null,
+  kind: null,            // e.g. ASSET_KIND_PROP, ASSET_KIND_SCENE
+  header: null,          // the AssetHeader as JSON
+  generateMs: null,      // POST /v1/generate round trip
+  lods: [],              // every GLB shown, in arrival order: {name, lod, bytes, triangles, fetchMs, parseMs, atMs}
+  lodOrder: [],          // the lod of each, in arrival order (coarsest first: 2, 1, 0)
+  exhibits: [],          // nodes named by an asset id: {id, position: [x, y, z], extras}
+  meshes: 0, triangles: 0, lights: 0,
+  totalMs: null,         // from the request to the finest level shown
+  frames: 0,
+  error: null,
+};
+
+function setStatus(text, isError = false) {
+  ui.status.textContent = text;
+  ui.status.classList.toggle('error', isError);
+}
+
+function showTimings() {
+  const parts = [];
+  if (stats.generateMs != null) {
+    const t = stats.header?.timings ?? {};
+    parts.push(`generate ${fmt(stats.generateMs)}` + (t.cacheHit ? ' (cache hit)'
+      : t.generateMs ? ` (server ${fmt(t.generateMs)} + export ${fmt(t.exportMs ?? 0)})` : ''));
+  }
+  for (const l of stats.lods) {
+    parts.push(`${l.name} ${kib(l.bytes)} in ${fmt(l.fetchMs)} + parse ${fmt(l.parseMs)}`);
+  }
+  if (stats.totalMs != null) parts.push(`total ${fmt(stats.totalMs)}`);
+  ui.timings.textContent = parts.join(' · ');
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP
+
+async function call(path, init) {
+  const resp = await fetch(new URL(path, api), init);
+  const body = await resp.json().catch(() => null);
+  if (!resp.ok) {
+    const e = body ?? {};
+    const what = [e.code ?? `HTTP ${resp.status}`, e.field && `(${e.field})`, e.message]
+      .filter(Boolean).join(' ');
+    throw new Error(what);
+  }
+  return body;
+}
+
+// The file's bytes, reporting progress as they arrive.
+async function download(url, expected, onProgress) {
+  const resp = await fetch(url);
+  if (!resp.ok) throw new Error(`HTTP ${resp.status} for ${url}`);
+  const total = Number(resp.headers.get('Content-Length')) || expected || 0;
+  if (!resp.body) return resp.arrayBuffer();
+  const reader = resp.body.getReader();
+  const parts = [];
+  let got = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    parts.push(value);
+    got += value.length;
+    onProgress(got, total);
+  }
+  const out = new Uint8Array(got);
+  let at = 0;
+  for (const p of parts) { out.set(p, at); at += p.length; }
+  return out.buffer;
+}
+
+// ---------------------------------------------------------------------------------------
+// Loading
+
+const loader = new GLTFLoader();
+let shown = null;        // the root currently in the scene
+let loadToken = 0;       // a newer load makes an older one stop
+
+function request(fromParams) {
+  if (fromParams.has('asset')) return { asset: fromParams.get('asset') };
+  if (!fromParams.has('model')) return null;
+  const req = { model: fromParams.get('model'), category: fromParams.get('category') ?? '' };
+  if (fromParams.has('seed')) req.seed = fromParams.get('seed');  // uint64: a string in JSON
+  const options = {};
+  for (const [k, v] of fromParams) {
+    if (RESERVED.has(k)) continue;
+    options[k] = v !== '' && Number.isFinite(Number(v)) ? Number(v) : v;
+  }
+  if (Object.keys(options).length) req.options = options;
+  return req;
+}
+
+async function load(req) {
+  const token = ++loadToken;
+  const started = performance.now();
+  Object.assign(stats, {
+    state: req.asset ? 'loading' : 'generating', request: req, assetId: null, kind: null,
+    header: null, generateMs: null, lods: [], lodOrder: [], exhibits: [], meshes: 0,
+    triangles: 0, lights: 0, totalMs: null, error: null,
+  });
+  showTimings();
+  try {
+    let answer;
+    if (req.asset) {
+      setStatus(`fetching asset ${req.asset}`);
+      answer = await call(`assets/${encodeURIComponent(req.asset)}`);
+    } else {
+      setStatus(`generating ${req.model} ${req.category}${req.seed ? ` seed ${req.seed}` : ''}`);
+      answer = await call('generate', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(req),
+      });
+      stats.generateMs = performance.now() - started;
+    }
+    if (token !== loadToken) return stats;
+    const header = answer.header ?? answer;
+    const urls = new Map((answer.files ?? []).filter((f) => f.url)
+      .map((f) => [f.name, new URL(f.url, api).href]));
+    stats.header = header;
+    stats.assetId = header.assetId ?? header.asset_id;
+    stats.kind = header.kind ?? null;
+    if (!req.asset) syncPickers(header);
+    const glbs = (header.files ?? []).filter((f) => f.name.endsWith('.glb'));
+    if (!glbs.length) throw new Error(`asset ${stats.assetId} has no GLB to show`);
+    stats.state = 'loading';
+    showTimings();
+
+    let first = true;
+    for (const f of glbs) {  // the header lists them coarsest first
+      const url = urls.get(f.name)
+        ?? new URL(`assets/${stats.assetId}/${encodeURIComponent(f.name)}`, api).href;
+      const t0 = performance.now();
+      const bytes = await download(url, Number(f.sizeBytes ?? f.size_bytes ?? 0), (got, total) => {
+        if (token === loadToken) {
+          setStatus(`loading ${f.name}: ${kib(got)}${total ? ` of ${kib(total)} (${Math.round(100 * got / total)} %)` : ''}`);
+        }
+      });
+      const t1 = performance.now();
+      const gltf = await loader.parseAsync(bytes, '');
+      if (token !== loadToken) return stats;
+      const t2 = performance.now();
+      show(gltf.scene, first);
+      first = false;
+      stats.lods.push({ name: f.name, lod: f.lod ?? 0, bytes: bytes.byteLength,
+                        triangles: Number(f.triangles ?? 0), fetchMs: t1 - t0, parseMs: t2 - t1,
+                        atMs: t2 - started });
+      stats.lodOrder.push(f.lod ?? 0);
+      showTimings();
+    }
+    await nextFrame();
+    stats.totalMs = performance.now() - started;
+    stats.state = 'ready';
+    const what = stats.kind === 'ASSET_KIND_SCENE' ? `${stats.exhibits.length} exhibits, ` : '';
+    setStatus(`${header.model ?? ''} ${header.category ?? ''} seed ${header.seed ?? '?'}: ${what}`
+      + `${stats.triangles.toLocaleString('en')} triangles, ${stats.lights} lights`);
+    showTimings();
+    return stats;
+  } catch (err) {
+    if (token !== loadToken) return stats;
+    stats.state = 'error';
+    stats.error = String(err.message ?? err);
+    setStatus(stats.error, true);
+    throw err;
+  }
+}
+
+// Put `root` in the scene in place of what was shown; frame the camera on the first level.
+function show(root, frame) {
+  if (shown) { scene.remove(shown); dispose(shown); }
+  shown = root;
+  scene.add(root);
+  let meshes = 0, triangles = 0, lights = 0;
+  const exhibits = [];
+  root.traverse((o) => {
+    if (o.isMesh) {
+      meshes += 1;
+      const g = o.geometry;
+      triangles += (g.index ? g.index.count : g.attributes.position.count) / 3;
+    }
+    if (o.isLight) lights += 1;
+    if (ASSET_ID.test(o.name)) {
+      const p = o.getWorldPosition(new THREE.Vector3());
+      exhibits.push({ id: o.name, position: p.toArray(), extras: o.userData ?? {} });
+    }
+  });
+  key.visible = lights === 0;
+  hemi.intensity = lights ? 0.35 : 0.6;
+  scene.environmentIntensity = lights ? 0.25 : 0.8;
+  Object.assign(stats, { meshes, triangles, lights, exhibits });
+  if (frame) frameCamera(root);
+}
+
+function frameCamera(root) {
+  const box = new THREE.Box3().setFromObject(root);
+  if (box.isEmpty()) return;
+  const size = box.getSize(new THREE.Vector3());
+  const centre = box.getCenter(new THREE.Vector3());
+  camera.far = Math.max(100, 4 * size.length());
+  if (stats.kind === 'ASSET_KIND_SCENE' || (size.x > 4 && size.z > 4)) {
+    // A hall: stand inside, just in from a front corner, looking across at the far side.
+    camera.position.set(box.max.x - 0.2 * size.x, Math.min(EYE_HEIGHT + 0.6, box.max.y - 0.3),
+                        box.max.z - 0.08 * size.z);
+    controls.target.set(centre.x - 0.15 * size.x, 0.8, centre.z - 0.1 * size.z);
+  } else {
+    // A prop: in front (+Z), a little to the side and above, the whole of it in view.
+    const radius = 0.5 * size.length();
+    const dist = radius / Math.sin(THREE.MathUtils.degToRad(camera.fov / 2)) * 1.1;
+    const dir = new THREE.Vector3(0.45, 0.35, 1).normalize();
+    camera.position.copy(centre).addScaledVector(dir, dist);
+    controls.target.copy(centre);
+  }
+  camera.updateProjectionMatrix();
+  controls.update();
+}
+
+function dispose(root) {
+  root.traverse((o) => {
+    if (o.geometry) o.geometry.dispose();
+    for (const m of [].concat(o.material ?? [])) {
+      for (const v of Object.values(m)) if (v?.isTexture) v.dispose();
+      m.dispose();
+    }
+  });
+}
+
+const nextFrame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+
+// ---------------------------------------------------------------------------------------
+// The panel: pickers filled from /v1/models
+
+let catalog = [];
+
+function fillCategories() {
+  const m = catalog.find((x) => x.name === ui.model.value);
+  ui.category.replaceChildren(...(m?.categories ?? []).map((c) => new Option(c, c)));
+  const ex = (m?.options ?? []).find((o) => o.name === 'exhibits');
+  ui.exhibitsRow.hidden = !ex;
+  if (ex) {
+    ui.exhibits.min = ex.min ?? 0;
+    ui.exhibits.max = ex.max ?? '';
+    if (!ui.exhibits.value) ui.exhibits.value = ex.defaultValue ?? ex.default_value ?? '';
+  }
+}
+
+function syncPickers(header) {
+  if (header.model && catalog.some((m) => m.name === header.model)) {
+    ui.model.value = header.model;
+    fillCategories();
+  }
+  if (header.category) ui.category.value = header.category;
+  if (header.seed) ui.seed.value = header.seed;
+}
+
+function fromPanel() {
+  const q = new URLSearchParams();
+  q.set('model', ui.model.value);
+  q.set('category', ui.category.value);
+  if (ui.seed.value) q.set('seed', ui.seed.value);
+  if (!ui.exhibitsRow.hidden && ui.exhibits.value) q.set('exhibits', ui.exhibits.value);
+  if (params.has('api')) q.set('api', params.get('api'));
+  return q;
+}
+
+ui.model.addEventListener('change', () => { ui.exhibits.value = ''; fillCategories(); });
+ui.generate.addEventListener('click', () => {
+  const q = fromPanel();
+  history.replaceState(null, '', `?${q}`);
+  start(request(q));
+});
+
+function start(req) {
+  const p = load(req);
+  p.catch((err) => { err.logged = true; console.error(`vitrine: ${err.message ?? err}`); });
+  window.vitrine.ready = p;
+  return p;
+}
+
+async function init() {
+  try {
+    catalog = (await call('models')).models ?? [];
+  } catch (err) {
+    stats.state = 'error';
+    stats.error = `cannot list models: ${err.message ?? err}`;
+    setStatus(stats.error, true);
+    throw err;
+  }
+  ui.model.replaceChildren(...catalog.map((m) => new Option(m.name, m.name)));
+  const first = request(params);
+  ui.model.value = first?.model ?? (catalog.some((m) => m.name === 'gallery') ? 'gallery' : catalog[0]?.name);
+  fillCategories();
+  if (first?.category) ui.category.value = first.category;
+  if (first?.seed) ui.seed.value = first.seed;
+  if (first?.options?.exhibits) ui.exhibits.value = first.options.exhibits;
+  if (!first) {
+    stats.state = 'idle';
+    setStatus('pick a model and press Generate');
+    return stats;
+  }
+  return start(first);
+}
+
+window.vitrine = { ready: null, scene, camera, renderer, stats, load: (req) => start(req) };
+window.vitrine.ready = init();
+window.vitrine.ready.catch((err) => { if (!err.logged) console.error(`vitrine: ${err.message ?? err}`); });
+
+// ---------------------------------------------------------------------------------------
+
+function withSlash(s) { return s.endsWith('/') ? s : `${s}/`; }
+function fmt(ms) { return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`; }
+function kib(n) { return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${Math.round(n / 1024)} KiB`; }
