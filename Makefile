@@ -9,6 +9,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ADDRESS ?= 127.0.0.1:50051
+HTTP_ADDRESS ?= 127.0.0.1:8080
 DATA_DIR ?= .vitrine-data
 # Folders of exported models to serve beside the shipped ones (`vitrine serve --model-dir`).
 MODEL_DIR ?=
@@ -60,7 +61,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 serve: setup
-	$(VENV)/bin/vitrine serve --address $(ADDRESS) --data-dir $(DATA_DIR) \
+	$(VENV)/bin/vitrine serve --address $(ADDRESS) --http-address $(HTTP_ADDRESS) --data-dir $(DATA_DIR) \
 	  $(foreach d,$(MODEL_DIR),--model-dir $(d))
 
 test: setup $(VENV)/.consumers

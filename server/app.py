@@ -1,4 +1,5 @@
-"""Server assembly: models + cache + servicers + health + reflection, and graceful shutdown."""
+"""Server assembly: models + cache + servicers + health + reflection (+ the HTTP face and the
+metrics endpoint when asked for), and graceful shutdown."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from vitrine.v1 import assets_pb2 as pb
 from generators.core.registry import Generator, add_model_dir, load_models
 from server.cache import AssetCache
 from server.config import ServerConfig
+from server.http import HttpFace
 from server.metrics import MetricsEndpoint, serve_metrics
 from server.service import AssetService, add_to_server
 
@@ -31,15 +33,22 @@ class Running:
     service: AssetService
     health: health.aio.HealthServicer
     metrics: MetricsEndpoint | None = None  # the HTTP metrics endpoint, when one is served
+    http: HttpFace | None = None  # the HTTP face (server/http.py), when one is served
 
     @property
     def metrics_port(self) -> int | None:
         return None if self.metrics is None else self.metrics.port
 
+    @property
+    def http_port(self) -> int | None:
+        return None if self.http is None else self.http.port
+
     async def stop(self, grace: float | None) -> None:
-        """New calls get UNAVAILABLE at once; in-flight streams get `grace` seconds to finish."""
+        """New calls get UNAVAILABLE (HTTP: 503) at once; in-flight streams and HTTP requests
+        get `grace` seconds to finish, both faces draining together."""
         await self.health.enter_graceful_shutdown()
-        await self.server.stop(grace)
+        await asyncio.gather(self.server.stop(grace),
+                             self.http.stop(grace) if self.http is not None else asyncio.sleep(0))
         if self.metrics is not None:  # after the drain, so the last calls are still scraped
             await self.metrics.stop()
         self.service.scheduler.shutdown()
@@ -80,10 +89,22 @@ async def create_server(
             cache.close()
             raise OSError(f"cannot bind the metrics address {config.metrics_address}: "
                           f"{err.strerror or err}") from err
+    http = None
+    if config.http_address is not None:
+        http = HttpFace(service, config.viewer_dir)
+        try:
+            await http.start(config.http_address)
+        except OSError as err:
+            if endpoint is not None:
+                await endpoint.stop()
+            await server.stop(None)
+            cache.close()
+            raise OSError(f"cannot bind the HTTP address {config.http_address}: "
+                          f"{err.strerror or err}") from err
     await server.start()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Running(server, port, service, health_servicer, endpoint)
+    return Running(server, port, service, health_servicer, endpoint, http)
 
 
 async def serve(config: ServerConfig, port_file: str | None = None) -> None:
@@ -93,6 +114,9 @@ async def serve(config: ServerConfig, port_file: str | None = None) -> None:
     log.info("vitrine serving on %s:%d (models: %s; cache %s, cap %.1f GiB)", host,
              running.port, ", ".join(running.service.models), config.data_dir,
              config.cache_max_bytes / 2**30)
+    if running.http is not None:
+        log.info("HTTP on http://%s:%d/ (viewer: /viewer/, API: /v1/openapi.json)",
+                 config.http_address.rsplit(":", 1)[0], running.http_port)
     if port_file:
         Path(port_file).write_text(str(running.port))
     stop = asyncio.Event()

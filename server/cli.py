@@ -1,6 +1,7 @@
 """The server distribution's operations verbs of the `vitrine` command.
 
-    vitrine serve [--address 127.0.0.1:50051] [--data-dir .vitrine-data] [--model-dir DIR]...
+    vitrine serve [--address 127.0.0.1:50051] [--http-address HOST:PORT] [--data-dir .vitrine-data]
+                  [--model-dir DIR]...
     vitrine train MODEL [the trainer's options]       (`vitrine train -h` lists the models)
     vitrine export MODEL --run RUN (--ship | --name NAME [--out-dir models])
     vitrine eval MODEL [the evaluation's options]
@@ -182,6 +183,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             cache_max_bytes=int(args.cache_max_gb * 2**30), chunk_bytes=args.chunk_kib * 1024,
             workers=args.workers, models=tuple(args.models.split(",")) if args.models else (),
             model_dirs=tuple(args.model_dir), metrics_address=args.metrics_address,
+            http_address=args.http_address,
         )
     except ValueError as err:
         print(f"vitrine serve: {err}", file=sys.stderr)
@@ -193,6 +195,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return EXIT_REFUSED
     except OSError as err:
         flag = ("--metrics-address HOST:PORT" if "metrics address" in str(err) else
+                "--http-address HOST:PORT (make serve: HTTP_ADDRESS=HOST:PORT)"
+                if "HTTP address" in str(err) else
                 "--address HOST:PORT (make serve: ADDRESS=HOST:PORT)")
         print(f"vitrine serve: {err}. Is another server running? Pick another address: pass "
               f"{flag}.", file=sys.stderr)
@@ -206,6 +210,10 @@ def _add_serve(sub) -> None:
                                    "then serve until SIGINT/SIGTERM.")
     p.add_argument("--address", default="127.0.0.1:50051",
                    help="host:port to bind; port 0 picks a free one (default %(default)s)")
+    p.add_argument("--http-address", metavar="HOST:PORT",
+                   help="also serve the HTTP face here: JSON catalog and generation, asset files "
+                        "by URL (Range, ETag), the web viewer at /viewer/ (see /v1/openapi.json); "
+                        "off by default, `make serve` turns it on at 127.0.0.1:8080")
     p.add_argument("--data-dir", default=".vitrine-data", help="cache directory "
                    "(default %(default)s)")
     p.add_argument("--cache-max-gb", type=float, default=2.0, help="cache size cap in GiB "

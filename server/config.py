@@ -35,6 +35,11 @@ class ServerConfig:
     # host:port of the Prometheus metrics endpoint (HTTP, GET /metrics); None = not served.
     # Port 0 picks a free port (tests).
     metrics_address: str | None = None
+    # host:port of the HTTP face (JSON catalog and generation, asset files by URL, the web
+    # viewer at /viewer/; server/http.py); None = not served. Port 0 picks a free port (tests).
+    http_address: str | None = None
+    # The web viewer's static files, served at /viewer/ by the HTTP face when the folder exists.
+    viewer_dir: Path = Path(__file__).resolve().parents[1] / "clients" / "web"
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -50,6 +55,11 @@ class ServerConfig:
             if not (sep and host and port.isdigit() and int(port) <= 65535):
                 raise ValueError(f"metrics address must be HOST:PORT, got "
                                  f"{self.metrics_address!r}")
+        if self.http_address is not None:
+            host, sep, port = self.http_address.rpartition(":")
+            if not (sep and host and port.isdigit() and int(port) <= 65535):
+                raise ValueError(f"HTTP address must be HOST:PORT, got {self.http_address!r}")
+        self.viewer_dir = Path(self.viewer_dir)
 
     def channel_options(self) -> list[tuple[str, int]]:
         """gRPC core options for the server."""

@@ -69,16 +69,11 @@ class AssetService(pb_grpc.AssetServiceServicer):
     # ------------------------------------------------------------------ rpcs
 
     async def ListModels(self, request, context):
-        return pb.ListModelsResponse(
-            models=[convert.model_info_to_proto(m.info) for m in self.models.values()]
-        )
+        return self.catalog()
 
     async def Generate(self, request, context) -> AsyncIterator[pb.AssetPart]:
         try:
-            job = self._prepare(request)
-            ready = (await self._materialize([job]))[0]
-            if isinstance(ready, CallError):
-                raise ready
+            ready = await self.generate_one(request)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a status
             await self._abort(context, exc)
         async for part in self._stream(ready, 0):
@@ -119,7 +114,7 @@ class AssetService(pb_grpc.AssetServiceServicer):
 
     async def Fetch(self, request, context) -> AsyncIterator[pb.AssetPart]:
         try:
-            ready = await self._fetch(request.asset_id)
+            ready = await self.fetch(request.asset_id)
             files = ready.header.files
             if request.file_index >= max(len(files), 1):
                 raise CallError(
@@ -138,6 +133,22 @@ class AssetService(pb_grpc.AssetServiceServicer):
             yield part
 
     # ------------------------------------------------------------------ steps
+    # catalog, generate_one and fetch are what the rpcs and the HTTP face (server/http.py)
+    # both call, so they share the cache, validation, scheduler limits and coalescing.
+
+    def catalog(self) -> pb.ListModelsResponse:
+        return pb.ListModelsResponse(
+            models=[convert.model_info_to_proto(m.info) for m in self.models.values()]
+        )
+
+    async def generate_one(self, request: pb.GenerateRequest) -> Ready:
+        """One request's asset: from the cache, joined to a generation in flight, or generated;
+        raises CallError (or a generator/scheduler error `to_call_error` maps) on failure."""
+        job = self._prepare(request)
+        ready = (await self._materialize([job]))[0]
+        if isinstance(ready, CallError):
+            raise ready
+        return ready
 
     def _prepare(self, request: pb.GenerateRequest, field_prefix: str = "") -> Job:
         if request.model not in self.models:
@@ -275,7 +286,9 @@ class AssetService(pb_grpc.AssetServiceServicer):
         self.cache.put(job.asset_id, meta, blobs, [f.sha256 for f in built.files])
         self.cache.remember_request(job.asset_id, job.model.info.name, job.canonical)
 
-    async def _fetch(self, aid: str) -> Ready:
+    async def fetch(self, aid: str) -> Ready:
+        """The asset with id `aid`: from the cache, or regenerated from its remembered request
+        when it was evicted; CallError NOT_FOUND when this server cannot make it."""
         hit = await asyncio.to_thread(self.cache.get, aid) if _is_id(aid) else None
         header = None if hit is None else await self._cached_header(aid, hit)
         if header is not None:
@@ -327,16 +340,16 @@ class AssetService(pb_grpc.AssetServiceServicer):
     # ------------------------------------------------------------------ errors
 
     def _error_part(self, index: int, err: CallError) -> pb.AssetPart:
-        self._count(err)
+        self.count_error(err)
         return pb.AssetPart(request_index=index, error=pb.Error(
             code=rpc_code(err.code), message=err.message, field=err.field))
 
-    def _count(self, err: CallError) -> None:
+    def count_error(self, err: CallError) -> None:
         self.stats.errors[err.code.name] = self.stats.errors.get(err.code.name, 0) + 1
 
     async def _abort(self, context: grpc.aio.ServicerContext, exc: Exception) -> None:
         err = to_call_error(exc)
-        self._count(err)
+        self.count_error(err)
         if err.code == grpc.StatusCode.INTERNAL:
             log.exception("internal error", exc_info=exc)
         await context.abort(err.code, err.message, trailing_metadata=err.trailing_metadata())
