@@ -4,8 +4,8 @@
 //   node tests/support/web_viewer.mjs URL [--screenshot out.png] [--timeout-ms 60000]
 //        [--width 1280] [--height 720] [--press KeyW:800]
 //
-// Opens URL, waits for `window.vitrine.ready`, optionally holds a key down for some ms
-// (walking), takes the screenshot, and prints one JSON line: the viewer's stats, the names
+// Opens URL, waits for `window.vitrine.ready`, takes the screenshot, optionally holds a key
+// down for some ms (walking), and prints one JSON line: the viewer's stats, the names
 // of every object in the scene, the camera position, and every console error, page error
 // and failed request seen. Exit 0 when the page reported, 1 when it could not be driven.
 import { chromium } from 'playwright-core';
@@ -46,6 +46,8 @@ try {
     return Promise.race([window.vitrine.ready.then(() => 'ready', (e) => `error: ${e.message ?? e}`), timer]);
   }, timeout);
   report.waitMs = Date.now() - t0;
+  const shot = opt('screenshot', null);
+  if (shot) await page.screenshot({ path: shot });
   const press = opt('press', null);
   if (press) {
     const [key, ms] = press.split(':');
@@ -65,8 +67,6 @@ try {
              models: [...document.getElementById('model').options].map((o) => o.value),
              categories: [...document.getElementById('category').options].map((o) => o.value) };
   });
-  const shot = opt('screenshot', null);
-  if (shot) await page.screenshot({ path: shot });
 } catch (err) {
   report.driverError = String(err.stack ?? err);
 }

@@ -1,0 +1,166 @@
+"""The web viewer (clients/web) in Debian's headless Chromium, against the live server.
+
+The server runs with its HTTP face on a loopback port and serves the viewer at /viewer/;
+tests/support/web_viewer.mjs (playwright-core) opens a URL, waits for `window.vitrine.ready`
+and reports the viewer's stats, the scene's object names, console and page errors, every
+HTTP response, and a screenshot, which is checked for painted pixels.
+
+VITRINE_VIEWER_PNG=docs/viewer.png keeps the 24-exhibit gallery's screenshot (the README's).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import start_server
+
+ROOT = Path(__file__).resolve().parents[1]
+DRIVER = ROOT / "tests" / "support" / "web_viewer.mjs"
+BUILD = ROOT / "clients" / "web" / "build.mjs"
+BACKGROUND = np.array([0x1D, 0x1F, 0x24])  # the page's clear colour (clients/web)
+PANEL = (380, 300)  # px (height, width) of the UI panel at the top left, left out of counts
+EYE_HEIGHT = 1.6
+# Chromium's own notes about SwiftShader (GPU stalls on read-back), not the page's.
+DRIVER_NOISE = ("GL Driver Message",)
+SMALL = "max_triangles=3000&resolution=48&texture_size=128"  # quick props
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    from generators.core import registry
+
+    server = start_server(tmp_path_factory.mktemp("web"), registry.load_models(["procedural"]),
+                          http_address="127.0.0.1:0")
+    yield f"http://127.0.0.1:{server.running.http_port}"
+    server.stop()
+
+
+def browse(base: str, query: str, tmp_path: Path, *args: str, timeout_s: float = 60) -> dict:
+    png = tmp_path / "shot.png"
+    r = subprocess.run(["node", str(DRIVER), f"{base}/viewer/?{query}", "--screenshot", str(png),
+                        "--timeout-ms", str(int(timeout_s * 1000)), *args],
+                       capture_output=True, text=True, timeout=timeout_s + 60, check=False)
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    report["png"] = png
+    return report
+
+
+def problems(report: dict) -> list[str]:
+    """Console errors and warnings, page errors, failed requests and HTTP errors."""
+    noise = [m for m in report["console"] if not any(n in m for n in DRIVER_NOISE)]
+    http = [f"{h['status']} {h['url']}" for h in report["http"] if h["status"] >= 400]
+    return noise + report["pageErrors"] + report["failedRequests"] + http
+
+
+def painted(png: Path) -> tuple[float, int]:
+    """(fraction of pixels outside the panel that are not the background, distinct colours)."""
+    img = np.asarray(Image.open(png).convert("RGB")).astype(np.int32)  # [H, W, 3]
+    keep = np.ones(img.shape[:2], bool)
+    keep[:PANEL[0], :PANEL[1]] = False
+    pixels = img[keep]  # [N, 3]
+    fraction = float((np.abs(pixels - BACKGROUND).sum(-1) > 24).mean())
+    colours = len(np.unique(pixels // 8, axis=0))  # 5 bits a channel: shading, not one flat fill
+    return fraction, colours
+
+
+def post_generate(base: str, body: dict) -> dict:
+    req = urllib.request.Request(f"{base}/v1/generate", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=120) as resp:
+        return json.load(resp)
+
+
+def file_requests(report: dict, asset_id: str) -> list[str]:
+    """The asset's files the browser fetched, in the order their answers arrived."""
+    prefix = f"/v1/assets/{asset_id}/"
+    return [h["url"].split(prefix, 1)[1] for h in report["http"] if prefix in h["url"]]
+
+
+def test_vendored_three_is_what_node_modules_holds():
+    r = subprocess.run(["node", str(BUILD), "--check"], capture_output=True, text=True,
+                       timeout=60, check=False)
+    assert r.returncode == 0, r.stderr
+    vendor = ROOT / "clients" / "web" / "vendor" / "three"
+    assert (vendor / "LICENSE").read_text().startswith("The MIT License")
+    version = json.loads((ROOT / "node_modules" / "three" / "package.json").read_text())["version"]
+    assert (vendor / "VERSION").read_text().startswith(f"three {version},")
+
+
+def test_a_prop_streams_coarsest_lod_first_and_the_desktop_walks(base, tmp_path):
+    report = browse(base, f"model=procedural&category=vase&seed=7&{SMALL}", tmp_path,
+                    "--press", "KeyW:700")
+    assert report["loaded"] == "ready", report
+    assert problems(report) == []
+    state, stats = report["state"], report["state"]["stats"]
+    header = stats["header"]
+    assert header["model"] == "procedural" and header["category"] == "vase"
+    assert header["seed"] == "7"
+    # coarsest first: every level shown in the header's order, each replacing the one before
+    assert stats["lodOrder"] == [2, 1, 0] == [f["lod"] for f in header["files"]]
+    assert [lod["name"] for lod in stats["lods"]] == ["lod2.glb", "lod1.glb", "lod0.glb"]
+    assert file_requests(report, stats["assetId"]) == ["lod2.glb", "lod1.glb", "lod0.glb"]
+    arrived = [lod["atMs"] for lod in stats["lods"]]
+    assert arrived == sorted(arrived)
+    assert [lod["bytes"] for lod in stats["lods"]] == [int(f["sizeBytes"]) for f in header["files"]]
+    # what is on screen is the finest level (its triangles; the coarser ones were removed)
+    assert stats["triangles"] == header["files"][-1]["triangles"]
+    assert stats["meshes"] >= 1 and stats["lights"] == 0
+    assert "3,000 triangles" in state["status"] or f"{stats['triangles']:,}" in state["status"]
+    assert "lod2.glb" in state["timings"] and "total" in state["timings"]
+    # the panel's pickers come from /v1/models
+    assert state["models"] == ["procedural"]
+    assert state["categories"] == ["chair", "table", "vase", "column", "bench", "lamp"]
+    # W walked forward on the floor at eye height
+    before, after = np.array(report["cameraBefore"]), np.array(state["camera"])
+    assert after[1] == pytest.approx(EYE_HEIGHT)
+    assert np.hypot(*(after - before)[[0, 2]]) > 0.3
+    fraction, colours = painted(report["png"])
+    assert fraction > 0.005 and colours > 30, (fraction, colours)
+
+
+def test_an_asset_id_loads_that_assets_files(base, tmp_path):
+    made = post_generate(base, {"model": "procedural", "category": "lamp", "seed": "5",
+                                "options": {"max_triangles": 2000, "lod_count": 2,
+                                            "resolution": 48, "texture_size": 64}})
+    aid = made["header"]["assetId"]
+    report = browse(base, f"asset={aid}", tmp_path)
+    assert report["loaded"] == "ready", report
+    assert problems(report) == []
+    stats = report["state"]["stats"]
+    assert stats["assetId"] == aid and stats["request"] == {"asset": aid}
+    assert stats["lodOrder"] == [1, 0]
+    assert file_requests(report, aid) == ["lod1.glb", "lod0.glb"]
+    assert not any("/v1/generate" in h["url"] for h in report["http"])  # fetched, not generated
+    assert report["state"]["categories"][0] == "chair"  # the pickers still fill
+    fraction, colours = painted(report["png"])
+    assert fraction > 0.005 and colours > 30, (fraction, colours)
+
+
+def test_a_refused_request_shows_the_servers_message(base, tmp_path):
+    report = browse(base, "model=procedural&category=dragon&seed=1", tmp_path)
+    assert report["loaded"].startswith("error: NOT_FOUND"), report["loaded"]
+    state = report["state"]
+    assert state["stats"]["state"] == "error" and "dragon" in state["status"]
+    assert "chair" in state["status"]  # the server's message lists the categories
+    assert report["pageErrors"] == []
+    # the one failed call, and the viewer saying why; nothing else went wrong
+    assert [h["status"] for h in report["http"] if h["status"] >= 400] == [404]
+    errors = [m for m in report["console"] if not any(n in m for n in DRIVER_NOISE)]
+    assert any(m.startswith("error: vitrine: NOT_FOUND") for m in errors), errors
+    assert all("404" in m or "vitrine: NOT_FOUND" in m for m in errors), errors
+
+
+def save_for_readme(png: Path) -> None:
+    target = os.environ.get("VITRINE_VIEWER_PNG")
+    if target:
+        shutil.copy(png, ROOT / target)
