@@ -105,6 +105,7 @@ class Asset:
     meshes: list[Mesh] = field(default_factory=list)  # finest first (lod 0, 1, ...)
     material: Material | None = None
     metadata: dict[str, Any] = field(default_factory=dict)  # JSON-serialisable extras
+    rig: Any = None  # a character's skeleton, skinned LODs and clips (export.character)
     # Milliseconds this asset took to generate, set by `Generator.generate` (not part of the
     # bytes); None when a batched model could only time the whole batch.
     generate_ms: float | None = field(default=None, compare=False)

