@@ -196,7 +196,7 @@ class HttpFace:
         if self._tasks:
             try:
                 await asyncio.wait_for(self._idle.wait(), grace or 0)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 log.warning("HTTP: cancelling %d requests still running after %.0f s",
                             len(self._tasks), grace or 0)
                 for task in list(self._tasks):
@@ -251,7 +251,7 @@ class HttpFace:
                 f"no route {request.method} {short_repr(request.path)}; see /v1/openapi.json"
             return error_response(exc.status, _CODE_OF_STATUS.get(exc.status, "UNKNOWN"),
                                   message, headers=headers)
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a JSON error
+        except Exception as exc:  # every failure becomes a JSON error
             err = to_call_error(exc)
             self.service.count_error(err)
             if err.code == grpc.StatusCode.INTERNAL:
