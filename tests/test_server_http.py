@@ -262,6 +262,25 @@ def test_openapi_documents_every_route_and_nothing_else(web):
     assert "maxTriangles" in doc["components"]["schemas"]["Options"]["properties"]
 
 
+def test_responses_match_their_documented_schemas(web):
+    """The bodies the server sends validate against the OpenAPI document's JSON Schemas
+    (jsonschema, the 2020-12 dialect OpenAPI 3.1 uses)."""
+    from jsonschema import Draft202012Validator
+
+    def check(name: str, doc) -> None:
+        schema = {"$ref": f"#/components/schemas/{name}", "components": OPENAPI["components"]}
+        Draft202012Validator(schema).validate(doc)
+
+    check("ListModelsResponse", call(web, "GET", "/v1/models").json())
+    asset = generate(web, seed=19)
+    check("Asset", asset)
+    check("Asset", call(web, "GET", f"/v1/assets/{asset['header']['assetId']}").json())
+    check("Error", call(web, "GET", "/v1/assets/" + "0" * 32).json())
+    check("GenerateRequest", {"model": "procedural", "seed": "7", "options": FAST})
+    with pytest.raises(Exception, match="is not of type"):
+        check("Asset", {**asset, "files": "lod0.glb"})
+
+
 def test_an_evicted_asset_is_regenerated_to_the_same_bytes(web):
     asset = generate(web, seed=17)
     aid, meta = asset["header"]["assetId"], asset["header"]["files"][-1]
