@@ -25,7 +25,9 @@ three.js report (``tests/support/three_page.html``): ``ok``, ``error``, ``consol
 ``render`` {non_background_pixels, non_background_fraction} of one 320x240 WebGL frame, and
 with ``play`` one ``animation`` entry per clip: an AnimationMixer at t = 0 and t = duration/4,
 ``max_node_displacement_m`` (every node's world position, bones included) and
-``max_vertex_displacement_m`` (skinned vertices, skinning applied as three's shader does).
+``max_vertex_displacement_m`` (skinned vertices, skinning applied as three's shader does);
+``max_vertex_displacement_any_m`` is the largest over t = 1/8 .. 7/8 of the clip, and
+``max_root_displacement_m`` how far the skeleton's ``root_bone`` strays (in-place clips: ~0).
 
 Nothing here skips: a missing Blender, Chromium or npm package is a RuntimeError saying what to
 install, and so is a consumer that crashes or runs past its timeout.
@@ -33,6 +35,7 @@ install, and so is a consumer that crashes or runs past its timeout.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -40,6 +43,9 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
+import trimesh
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SUPPORT = REPO_ROOT / "tests" / "support"
@@ -218,6 +224,23 @@ def assert_consumers_ok(reports: Sequence[dict], warnings: bool = True) -> None:
     problems = consumer_problems(reports, warnings)
     if problems:
         raise AssertionError("consumer problems:\n" + "\n".join(problems))
+
+
+def doubled_faces(glb: Blob) -> int:
+    """Triangles of ``glb`` whose three corner positions repeat an earlier triangle's, over all
+    primitives of all meshes. Blender's importer merges each mesh's primitives into one mesh
+    and drops such a face when it also shares the other's vertices (three draws them all), so
+    Blender's triangle count lies between the file's minus this and the file's."""
+    scene = trimesh.load(io.BytesIO(bytes(glb)), file_type="glb", process=False)
+    seen: set[bytes] = set()
+    doubled = 0
+    for mesh in scene.geometry.values():
+        corners = np.ascontiguousarray(mesh.vertices[mesh.faces], dtype=np.float32)  # [F, 3, 3]
+        for tri in corners:
+            key = b"".join(sorted(row.tobytes() for row in tri))
+            doubled += key in seen
+            seen.add(key)
+    return doubled
 
 
 def make_skinned_glb() -> bytes:
