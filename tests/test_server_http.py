@@ -391,6 +391,29 @@ def test_identical_requests_in_flight_share_one_generation(tmp_path, procedural)
         server.stop()
 
 
+def test_a_client_that_goes_away_cancels_its_generation(tmp_path, procedural):
+    server = start_server(tmp_path, procedural, http_address="127.0.0.1:0", workers=1)
+    try:
+        release = _block_worker(server)
+        body = json.dumps({"model": "procedural", "category": "vase", "seed": 4,
+                           "options": FAST}).encode()
+        with socket.create_connection(("127.0.0.1", server.running.http_port)) as sock:
+            sock.sendall(b"POST /v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                         b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            deadline = time.monotonic() + 10
+            while server.service.scheduler.depth()[1] == 0:  # queued behind the blocked job
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+        deadline = time.monotonic() + 10
+        while server.service.scheduler.cancelled == 0:  # the queued job is dropped, not run
+            assert time.monotonic() < deadline, "the generation was not cancelled"
+            time.sleep(0.01)
+        release.set()
+        assert server.service.stats.generated == 0
+    finally:
+        server.stop()
+
+
 def test_stop_drains_requests_in_flight_and_refuses_new_ones(tmp_path, procedural):
     server = start_server(tmp_path, procedural, http_address="127.0.0.1:0", workers=1)
     port = server.running.http_port
