@@ -43,3 +43,31 @@ def test_power_of_two():
 def test_int_option_rejects_fractions():
     with pytest.raises(InvalidOption):
         LOD_COUNT.check(2.5, "lod_count")
+
+
+SET = OptionSpec("clips", "set", "idle,walk,run", "clips", choices=("idle", "walk", "run"),
+                 empty="none")
+
+
+@pytest.mark.parametrize("value, canonical", [
+    ("walk,idle", "idle,walk"),
+    (" run , idle,run", "idle,run"),
+    (("run", "walk"), "walk,run"),
+    ("none", "none"),
+])
+def test_set_options_have_one_spelling(value, canonical):
+    assert resolve_options((SET,), {"clips": value}) == {"clips": canonical}
+
+
+@pytest.mark.parametrize("value", ["", "dance", "idle,dance", "none,idle", 3])
+def test_bad_set_values_name_field_and_members(value):
+    with pytest.raises(InvalidOption) as e:
+        resolve_options((SET,), {"clips": value})
+    assert str(e.value).startswith("options.clips: got ")
+    assert "allowed: comma-separated names from idle, walk, run, or none alone" in str(e.value)
+
+
+def test_a_set_without_an_empty_spelling_refuses_it():
+    spec = OptionSpec("parts", "set", "a", "", choices=("a", "b"))
+    with pytest.raises(InvalidOption, match="names from a, b$"):
+        spec.check("none", "options.parts")

@@ -18,6 +18,7 @@ CLIP_NAMES = ("idle", "walk", "run", "wave")  # the canonical order of the `clip
 FPS = 30  # keys per second; LINEAR interpolation between them
 DURATIONS_S = {"idle": 4.0, "walk": 1.1, "run": 0.7, "wave": 2.0}  # one loop each
 ARM_AT_SIDE_DEG = 8.0  # arms hang this far out from the vertical when lowered
+GROUNDED = {"walk": 0.0, "run": 0.04}  # clips whose feet are kept on the floor: flight, metres
 
 
 @dataclass
@@ -133,8 +134,7 @@ def idle(tr: _Track) -> Clip:
     return tr.clip()
 
 
-def _gait(tr: _Track, thigh: float, knee: float, arm: float, elbow: float, lean: float,
-          bob_m: float) -> Clip:
+def _gait(tr: _Track, thigh: float, knee: float, arm: float, elbow: float, lean: float) -> Clip:
     p = tr.phase
     _arms_down(tr, extra_out=4.0 if elbow > 30 else 0.0)
     for side, ph in (("l", p), ("r", p + np.pi)):
@@ -150,19 +150,16 @@ def _gait(tr: _Track, thigh: float, knee: float, arm: float, elbow: float, lean:
     tr.rotate("spine_01", x=lean, y=-4.0 * np.sin(p))
     tr.rotate("spine_03", y=-4.0 * np.sin(p))
     tr.rotate("head", x=-lean * 0.6)
-    # Highest as the legs pass (twice per stride), lowest at double support.
-    bob = np.zeros((len(p), 3))
-    bob[:, 1] = bob_m * (np.cos(2 * p) - 1.0) / 2
-    tr.move("pelvis", bob)
+    tr.move("pelvis", np.zeros((len(p), 3)))  # its height is set by `_grounded`
     return tr.clip()
 
 
 def walk(tr: _Track) -> Clip:
-    return _gait(tr, thigh=24.0, knee=45.0, arm=18.0, elbow=14.0, lean=3.0, bob_m=0.03)
+    return _gait(tr, thigh=24.0, knee=45.0, arm=18.0, elbow=14.0, lean=3.0)
 
 
 def run(tr: _Track) -> Clip:
-    return _gait(tr, thigh=40.0, knee=85.0, arm=30.0, elbow=65.0, lean=10.0, bob_m=0.06)
+    return _gait(tr, thigh=40.0, knee=85.0, arm=30.0, elbow=65.0, lean=10.0)
 
 
 def wave(tr: _Track) -> Clip:
@@ -184,13 +181,54 @@ def wave(tr: _Track) -> Clip:
 _MAKERS = {"idle": idle, "walk": walk, "run": run, "wave": wave}
 
 
-def make_clips(names: tuple[str, ...] | list[str], joint_names: list[str],
-               positions: np.ndarray, parents: np.ndarray) -> list[Clip]:
-    """The named clips (canonical order kept) for a body with these rest joints."""
+def make_clips(names: tuple[str, ...] | list[str], body,
+               feet: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> list[Clip]:
+    """The named clips (canonical order kept) for a `Body` (its rest joints; its feet, so
+    walk and run keep the lower foot on the floor). `feet` = (vertices, joints, weights) of
+    what touches the floor (boots), default the body's foot vertices."""
     out = []
     for n in names:
         if n not in _MAKERS:
             raise ValueError(f"unknown clip {n!r}; known: {', '.join(CLIP_NAMES)}")
-        out.append(_MAKERS[n](_Track(n, list(joint_names), np.asarray(positions, np.float64),
-                                     np.asarray(parents))))
+        tr = _Track(n, list(body.joint_names), np.asarray(body.joint_positions, np.float64),
+                    np.asarray(body.parents))
+        clip = _MAKERS[n](tr)
+        if n in GROUNDED:
+            clip = _grounded(clip, body, GROUNDED[n], feet)
+        out.append(clip)
     return out
+
+
+def _grounded(clip: Clip, body, lift_m: float,
+              feet: tuple[np.ndarray, np.ndarray, np.ndarray] | None) -> Clip:
+    """Move the pelvis up or down per key so the lowest foot vertex touches y = 0 (plus
+    `lift_m` * the flight curve for a run): the stance foot neither sinks nor floats, as a
+    procedural stand-in for foot IK."""
+    from generators.humanoid.rig import local_translations, skin_vertices, world_matrices
+
+    if feet is None:
+        i = np.concatenate([body.groups["foot_l"], body.groups["foot_r"]])
+        feet = (body.vertices[i], body.joints[i], body.weights[i])
+    v = np.asarray(feet[0], np.float64)
+    joints, weights = feet[1].astype(np.int64), feet[2].astype(np.float64)
+    floor = float(v[:, 1].min())  # the rest pose's lowest point stays the floor
+    pos = np.asarray(body.joint_positions, np.float64)
+    pelvis = list(body.joint_names).index("pelvis")
+    rest = local_translations(pos, np.asarray(body.parents)).astype(np.float64)
+    n = len(body.joint_names)
+    track = clip.translations.get(pelvis, np.tile(rest[pelvis], (len(clip.times), 1)))
+    track = np.asarray(track, np.float64).copy()
+    phase = 2 * np.pi * np.asarray(clip.times, np.float64) / clip.duration
+    for k in range(len(clip.times)):
+        rot = np.tile(np.asarray([0, 0, 0, 1.0]), (n, 1))
+        for j, q in clip.rotations.items():
+            rot[j] = q[k]
+        local = rest.copy()
+        local[pelvis] = track[k]
+        world = world_matrices(pos, np.asarray(body.parents), rot, local)
+        low = skin_vertices(v, joints, weights, world, pos)[:, 1].min()
+        track[k, 1] -= low - floor
+        track[k, 1] += lift_m * max(0.0, np.cos(2 * phase[k])) ** 2
+    track[-1] = track[0]
+    return Clip(clip.name, clip.times, clip.rotations,
+                {**clip.translations, pelvis: track.astype(np.float32)})
