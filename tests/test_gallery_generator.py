@@ -11,7 +11,7 @@ from generators.core.errors import InvalidOption
 from generators.core.registry import load_models
 from generators.export.scene import accessor_array, read_glb
 from generators.gallery import layout as L
-from generators.gallery.generator import PROP_MODELS, THEMES, parse_models
+from generators.gallery.generator import PROP_MODELS, THEMES
 from generators.pipeline import Pipeline
 
 SMALL = {"texture_size": 64, "max_triangles": 600}
@@ -183,8 +183,9 @@ def test_same_seed_same_bytes(pipe):
     ({"room_depth_m": 500.0}, "options.room_depth_m", "4 to 100"),
     ({"texture_size": 100}, "options.texture_size", "power of two"),
     ({"exhibit_models": "procedural,foo"}, "options.exhibit_models", "voxel-gan"),
-    ({"exhibit_models": " , "}, "options.exhibit_models", "one or more of"),
-    ({"exhibit_models": 3}, "options.exhibit_models", "comma-separated"),
+    ({"exhibit_models": " , "}, "options.exhibit_models", "comma-separated names from"),
+    ({"exhibit_models": ""}, "options.exhibit_models", "comma-separated names from"),
+    ({"exhibit_models": 3}, "options.exhibit_models", "comma-separated names from"),
     ({"lod_count": 2}, "options.lod_count", "not accepted"),
 ])
 def test_bad_options_name_the_field_and_range(pipe, options, field, allowed):
@@ -194,8 +195,10 @@ def test_bad_options_name_the_field_and_range(pipe, options, field, allowed):
 
 
 def test_exhibit_models_have_one_spelling(pipe):
-    assert parse_models("implicit-gan, procedural") == "procedural,implicit-gan"
-    assert parse_models("voxel-gan,procedural,implicit-gan,voxel-gan") is None  # all = unset
+    spelled = lambda v: pipe.prepare("gallery", "design", 1, {"exhibit_models": v}).spec.options[
+        "exhibit_models"]
+    assert spelled("implicit-gan, procedural") == "procedural,implicit-gan"
+    assert spelled("voxel-gan,procedural,implicit-gan,voxel-gan") is None  # all = unset
     every = pipe.prepare("gallery", "design", 1, {"exhibit_models": ",".join(PROP_MODELS)})
     unset = pipe.prepare("gallery", "design", 1, {})
     assert every.asset_id == unset.asset_id

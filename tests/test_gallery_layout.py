@@ -48,14 +48,14 @@ def test_stands_keep_aisles_walls_and_doorways(n):
         assert x1 <= -L.WALKWAY_M / 2 + 1e-9 or x0 >= L.WALKWAY_M / 2 - 1e-9
         for d0, d1, _ in plan.doors():
             assert x1 <= d0 - L.DOOR_CLEARANCE_M + 1e-9 or x0 >= d1 + L.DOOR_CLEARANCE_M - 1e-9
-    assert plan.height >= max(L.plinth_height(x.height) + x.height for x in f) + L.HEADROOM_M
+    assert plan.height >= max(L.top_height(x) for x in f) + L.HEADROOM_M
 
 
 def test_exhibits_sit_on_their_plinths():
     f = feet(12, seed=3)
     for s, x in zip(L.plan(f).stands, f):
         w, h, d = s.plinth
-        assert h == L.plinth_height(x.height)
+        assert h == L.plinth_height(x)
         assert s.exhibit[1] + x.lo[1] == pytest.approx(h)  # lowest point on the plinth top
         lo_x, hi_x = s.exhibit[0] + x.lo[0], s.exhibit[0] + x.hi[0]
         lo_z, hi_z = s.exhibit[2] + x.lo[2], s.exhibit[2] + x.hi[2]
@@ -64,22 +64,24 @@ def test_exhibits_sit_on_their_plinths():
         assert min(w, d) >= L.MIN_PLINTH_M
 
 
-def test_plinths_by_height():
-    assert L.plinth_height(0.3) == 0.9  # a vase at eye level
-    assert L.plinth_height(0.9) == 0.35  # a chair
-    assert L.plinth_height(3.0) == 0.1  # a column on a low base
+def test_plinths_by_size():
+    box = lambda w, h, d: L.Footprint((-w / 2, 0, -d / 2), (w / 2, h, d / 2))  # noqa: E731
+    assert L.plinth_height(box(0.2, 0.35, 0.2)) == 0.9  # a vase at eye level
+    assert L.plinth_height(box(0.5, 0.9, 0.5)) == 0.3  # a chair
+    assert L.plinth_height(box(1.6, 0.45, 0.4)) == 0.3  # a bench: furniture, though low
+    assert L.plinth_height(box(0.8, 3.0, 0.8)) == 0.1  # a column on a base
 
 
 def test_tall_exhibits_stand_behind_short_ones():
     """Sight lines: on each side, a stand in front of another (nearer the entrance, their
-    x ranges overlapping) holds an exhibit no taller."""
+    x ranges overlapping) holds an exhibit reaching no higher."""
     f = feet(24, seed=5)
     stands = L.plan(f).stands
     for a, b in itertools.permutations(stands, 2):
         same_side = np.sign(a.x) == np.sign(b.x)
         overlap = a.rect[0] < b.rect[2] and b.rect[0] < a.rect[2]
         if same_side and overlap and a.z > b.z:
-            assert f[a.index].height <= f[b.index].height + 1e-9
+            assert L.top_height(f[a.index]) <= L.top_height(f[b.index]) + 1e-9
 
 
 def test_chosen_room_is_compact_and_on_the_grid():

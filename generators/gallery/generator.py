@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from generators.core.asset import KIND_SCENE, Asset, CancelToken, Material, Spec
-from generators.core.errors import GenerationFailed, GeneratorError, InvalidOption, ModelLoadError
+from generators.core.errors import GenerationFailed, GeneratorError, ModelLoadError
 from generators.core.options import OptionSpec
 from generators.core.registry import Generator, GeneratorInfo, make_version
 from generators.export.scene import Light, SceneAsset, SceneNode
@@ -71,8 +71,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
                "sized to fit the exhibits with 1.2 m aisles)", min=4.0, max=100.0),
     OptionSpec("room_depth_m", "float", None, "inside depth (z) of the hall in metres (unset: "
                "sized to fit)", min=4.0, max=100.0),
-    OptionSpec("exhibit_models", "set", None, "comma-separated prop models the exhibits are "
-               "drawn from (unset: all of them)", choices=PROP_MODELS),
+    OptionSpec("exhibit_models", "set", None, "prop models the exhibits are drawn from, "
+               "comma-separated (unset: all of them)", choices=PROP_MODELS),
     # 256: 24 exhibits' maps and meshes stay within the 10 s and 40 MB budgets (MODEL_CARD).
     OptionSpec("texture_size", "int", 256, "edge in pixels of each exhibit's material maps",
                min=64, max=1024, power_of_two=True),
@@ -80,25 +80,6 @@ OPTIONS: tuple[OptionSpec, ...] = (
                max=50_000),
     FORMAT,
 )
-
-
-def parse_models(value: Any, field: str = "options.exhibit_models") -> str | None:
-    """The canonical spelling of an exhibit_models value: the named models in catalog order,
-    comma-joined; None when it names all of them (the same bytes as leaving it unset)."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidOption(field, f"got {value!r}; allowed: comma-separated names from "
-                            f"{', '.join(PROP_MODELS)}")
-    names = [n.strip() for n in value.split(",") if n.strip()]
-    bad = [n for n in names if n not in PROP_MODELS]
-    if bad or not names:
-        got = ", ".join(repr(n) for n in bad) if bad else repr(value)
-        raise InvalidOption(field, f"got {got}; allowed: one or more of "
-                            f"{', '.join(PROP_MODELS)}, comma-separated")
-    chosen = tuple(m for m in PROP_MODELS if m in names)
-    return None if chosen == PROP_MODELS else ",".join(chosen)
-
 
 
 class GalleryGenerator(Generator):
@@ -122,12 +103,12 @@ class GalleryGenerator(Generator):
                         + "; ".join(f"{k}: {t.description}" for k, t in THEMES.items()) + ")",
             categories=tuple(THEMES), options=OPTIONS)
 
-    def resolve(self, category: str, seed: int, options: Mapping[str, Any]) -> Spec:
-        """The prop options' checks, plus exhibit_models (a set of names) in one spelling."""
-        given = dict(options)
-        models = parse_models(given.pop("exhibit_models", None))
-        spec = super().resolve(category, seed, given)
-        return replace(spec, options={**spec.options, "exhibit_models": models})
+    def canonical(self, spec: Spec) -> Spec:
+        """exhibit_models naming every prop model is the theme's own mix: one spelling (unset),
+        one asset id."""
+        if spec.options["exhibit_models"] == ",".join(PROP_MODELS):
+            return replace(spec, options={**spec.options, "exhibit_models": None})
+        return spec
 
     # ----------------------------------------------------------------- exhibits
 

@@ -9,11 +9,11 @@ A rule set, in the order a visitor meets it:
   Rows are separated by aisles of at least `AISLE_M` (1.2 m: two people pass, a wheelchair
   turns), stands in a row by at least `AISLE_M` too, and the front row leaves an aisle before
   the entrance wall; the back row and the outermost stands keep `WALL_GAP_M` off the walls.
-- Sight lines: exhibits are placed tallest first from the back, so nothing hides a shorter
-  exhibit behind it; they alternate between the two sides so both halves look alike.
+- Sight lines: exhibits are placed from the back in order of how high they reach on their
+  plinths, so nothing hides a lower exhibit behind it; they alternate between the two sides so both halves look alike.
 - A stand is a plinth sized to its exhibit's footprint (`PLINTH_MARGIN_M` round it) and a
   placard lectern in front of it (`PLACARD_ZONE_M` of floor). Small exhibits stand high (eye
-  level), furniture low, tall ones (columns, floor lamps) on a low base: `plinth_height`.
+  level), furniture low, tall ones (columns, floor lamps) on a base: `plinth_height`.
 - Unset room sizes are chosen: the narrowest width (in `ROOM_STEP_M` steps) whose packed
   depth is at most `MAX_ASPECT` times it. A room too small is refused, naming the minimum.
 """
@@ -45,15 +45,6 @@ MAX_ROOM_M = 100.0
 MAX_ASPECT = 1.25  # a chosen hall is at most this much deeper than it is wide
 
 
-def plinth_height(exhibit_height: float) -> float:
-    """Small exhibits (vases) at eye level, furniture low, tall ones on a low base."""
-    if exhibit_height < 0.6:
-        return 0.9
-    if exhibit_height < 1.4:
-        return 0.35
-    return 0.1
-
-
 @dataclass(frozen=True)
 class Footprint:
     """An exhibit's axis-aligned bounds in its own frame (origin at its pivot), metres."""
@@ -64,6 +55,16 @@ class Footprint:
     @property
     def height(self) -> float:
         return self.hi[1] - self.lo[1]
+
+
+def plinth_height(f: Footprint) -> float:
+    """Small exhibits (vases) at eye level, tall ones (columns, floor lamps) on a low base,
+    furniture (chairs, tables, benches) on a low platform."""
+    if f.height >= 1.4:
+        return 0.1
+    if max(f.hi[i] - f.lo[i] for i in range(3)) < 0.6:
+        return 0.9
+    return 0.3
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,14 @@ def _stand_size(f: Footprint) -> tuple[float, float]:
     return w, d
 
 
+def top_height(f: Footprint) -> float:
+    """How high the exhibit reaches, standing on its plinth."""
+    return plinth_height(f) + f.height
+
+
 def _order(feet: Sequence[Footprint]) -> list[int]:
-    """Tallest first (ties in draw order): the back rows take them."""
-    return sorted(range(len(feet)), key=lambda i: (-round(feet[i].height, 6), i))
+    """Highest-reaching first (ties in draw order): the back rows take them."""
+    return sorted(range(len(feet)), key=lambda i: (-round(top_height(feet[i]), 6), i))
 
 
 def _rows(feet: Sequence[Footprint], width: float) -> list[list[list[int]]] | None:
@@ -209,7 +215,7 @@ def plan(feet: Sequence[Footprint], width: float | None = None,
                 cx = sign * (x + w / 2)
                 cz = z + d / 2
                 f = feet[i]
-                top = plinth_height(f.height)
+                top = plinth_height(f)
                 # The exhibit's footprint centre sits on the plinth centre; its lowest point
                 # on the plinth top.
                 ex = cx - (f.lo[0] + f.hi[0]) / 2
@@ -218,6 +224,6 @@ def plan(feet: Sequence[Footprint], width: float | None = None,
                                   (cx, cz + d / 2 + PLACARD_ZONE_M / 2))
                 x += w + gap
             z += _row_depth(feet, row) + AISLE_M + spare
-    tallest = max(plinth_height(f.height) + f.height for f in feet)
+    tallest = max(top_height(f) for f in feet)
     height = max(MIN_HEIGHT_M, math.ceil((tallest + HEADROOM_M) / ROOM_STEP_M) * ROOM_STEP_M)
     return Plan(float(width), float(depth), float(height), tuple(stands[i] for i in range(n)))
