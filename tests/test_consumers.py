@@ -249,3 +249,10 @@ def test_both_consumers_report_a_truncated_glb(blender, three):
     assert not b["ok"] and "Bad GLB" in b["error"]
     # three's GLTFLoader parses what it can of a cut file: the lost images are console errors.
     assert consumer_problems([three["reference/truncated.glb"]])
+
+
+def test_a_consumer_past_its_timeout_is_killed_with_a_clear_error(skinned):
+    with pytest.raises(RuntimeError, match="Blender's glTF import .* ran past its 0.2 s timeout"):
+        blender_import([skinned], timeout_s=0.2)
+    with pytest.raises(RuntimeError, match="three.js in headless Chromium .* ran past its 0.2 s"):
+        three_load([skinned], timeout_s=0.2)

@@ -39,6 +39,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -59,6 +60,7 @@ CHROMIUM = os.environ.get("VITRINE_CHROMIUM", "/usr/bin/chromium")
 # one in ~0.5 s under SwiftShader. The limits are for a wedged process, not a slow one.
 BLENDER_TIMEOUT_S = 60  # plus BLENDER_TIMEOUT_PER_FILE_S per file
 BLENDER_TIMEOUT_PER_FILE_S = 10
+THREE_TIMEOUT_S = 30  # plus THREE_TIMEOUT_PER_FILE_S per file
 THREE_TIMEOUT_PER_FILE_S = 60
 
 # Chromium's own notes about its software GL driver, not messages about the file.
@@ -94,18 +96,20 @@ def _tail(text: str, n: int = 3000) -> str:
 
 
 def _run(cmd: list[str], timeout: float, what: str) -> subprocess.CompletedProcess:
+    """Run a consumer in its own process group, so a timeout also ends what it started
+    (Chromium's processes under node)."""
+    proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
     try:
-        proc = subprocess.run(cmd, cwd=REPO_ROOT, capture_output=True, text=True,
-                              timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as err:
-        out = (err.stdout or b"")
-        out = out.decode(errors="replace") if isinstance(out, bytes) else out
-        raise RuntimeError(f"{what} ran past its {timeout:.0f} s timeout; last output:\n"
-                           f"{_tail(out)}") from err
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise RuntimeError(f"{what} ran past its {timeout:g} s timeout and was killed; last "
+                           f"output:\n{_tail(out + err)}") from None
     if proc.returncode != 0:
-        raise RuntimeError(f"{what} failed (exit {proc.returncode}):\n"
-                           f"{_tail(proc.stdout + proc.stderr)}")
-    return proc
+        raise RuntimeError(f"{what} failed (exit {proc.returncode}):\n{_tail(out + err)}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def _write(blobs: Sequence[Blob], tmp: Path) -> list[str]:
@@ -125,7 +129,8 @@ def blender_import(glbs: Sequence[Blob] | Blob, names: Sequence[str] | None = No
                    timeout_s: float | None = None) -> list[dict]:
     """Import each GLB into an empty Blender scene (one Blender process for the list); one
     report per GLB, in order, ``path`` set to ``names[i]`` (else ``blob[i]``). A file Blender
-    refuses is ``ok: False`` with its error; Blender itself failing raises RuntimeError."""
+    refuses is ``ok: False`` with its error; Blender itself failing, or running past
+    ``timeout_s`` (default: 60 s + 10 s per file), raises RuntimeError."""
     blobs = _as_list(glbs)
     names = list(names) if names is not None else [f"blob[{i}]" for i in range(len(blobs))]
     if len(names) != len(blobs):
@@ -156,11 +161,13 @@ def blender_import(glbs: Sequence[Blob] | Blob, names: Sequence[str] | None = No
 def three_load(glbs: Sequence[Blob] | Blob, play: bool = True,
                names: Sequence[str] | None = None,
                screenshots: Sequence[str | Path | None] | None = None,
-               width: int = 320, height: int = 240) -> list[dict]:
+               width: int = 320, height: int = 240,
+               timeout_s: float | None = None) -> list[dict]:
     """Load each GLB with three.js's GLTFLoader in one headless Chromium; one report per GLB,
     in order. ``play`` plays every clip (see the module docstring); ``screenshots[i]``, when
     given, is where the rendered frame of GLB i is saved as a PNG. Chromium's notes about its
-    software GL driver are dropped from ``console_warnings``."""
+    software GL driver are dropped from ``console_warnings``. Node, Chromium or the page
+    failing, or the whole run passing ``timeout_s``, raises RuntimeError."""
     blobs = _as_list(glbs)
     names = list(names) if names is not None else [f"blob[{i}]" for i in range(len(blobs))]
     if len(names) != len(blobs):
@@ -179,8 +186,9 @@ def three_load(glbs: Sequence[Blob] | Blob, play: bool = True,
             "screenshots": ([str(Path(s).resolve()) if s else None for s in screenshots]
                             if screenshots is not None else None),
         }))
-        proc = _run([node, str(THREE_SCRIPT), str(manifest)],
-                    30 + THREE_TIMEOUT_PER_FILE_S * len(blobs),
+        timeout = (timeout_s if timeout_s is not None else
+                   THREE_TIMEOUT_S + THREE_TIMEOUT_PER_FILE_S * len(blobs))
+        proc = _run([node, str(THREE_SCRIPT), str(manifest)], timeout,
                     "three.js in headless Chromium (tests/support/three_load.mjs)")
     try:
         result = json.loads(proc.stdout)
