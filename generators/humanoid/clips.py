@@ -18,6 +18,7 @@ CLIP_NAMES = ("idle", "walk", "run", "wave")  # the canonical order of the `clip
 FPS = 30  # keys per second; LINEAR interpolation between them
 DURATIONS_S = {"idle": 4.0, "walk": 1.1, "run": 0.7, "wave": 2.0}  # one loop each
 ARM_AT_SIDE_DEG = 8.0  # arms hang this far out from the vertical when lowered
+SOLE_M = 0.04  # vertices this close to the floor at rest are the ones that can touch it
 GROUNDED = {"walk": 0.0, "run": 0.04}  # clips whose feet are kept on the floor: flight, metres
 
 
@@ -135,7 +136,9 @@ def idle(tr: _Track) -> Clip:
 
 
 def _gait(tr: _Track, thigh: float, knee: float, arm: float, elbow: float, lean: float) -> Clip:
-    p = tr.phase
+    # A quarter period in: the clip starts (and is half-way) at the widest stride, the legs
+    # pass each other at a quarter and three quarters of it.
+    p = tr.phase + np.pi / 2
     _arms_down(tr, extra_out=4.0 if elbow > 30 else 0.0)
     for side, ph in (("l", p), ("r", p + np.pi)):
         swing = -thigh * np.sin(ph)  # negative: forward
@@ -210,8 +213,11 @@ def _grounded(clip: Clip, body, lift_m: float,
         i = np.concatenate([body.groups["foot_l"], body.groups["foot_r"]])
         feet = (body.vertices[i], body.joints[i], body.weights[i])
     v = np.asarray(feet[0], np.float64)
-    joints, weights = feet[1].astype(np.int64), feet[2].astype(np.float64)
     floor = float(v[:, 1].min())  # the rest pose's lowest point stays the floor
+    # Only the soles can touch the floor (toes, heel, ball): skinning those alone is enough.
+    sole = v[:, 1] < floor + SOLE_M
+    v = v[sole]
+    joints, weights = feet[1][sole].astype(np.int64), feet[2][sole].astype(np.float64)
     pos = np.asarray(body.joint_positions, np.float64)
     pelvis = list(body.joint_names).index("pelvis")
     rest = local_translations(pos, np.asarray(body.parents)).astype(np.float64)

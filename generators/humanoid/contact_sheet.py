@@ -111,8 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             images.append(draw(posed(asset)))
             labels.append(f"{cat} {seed}: {asset.metadata['height_m']:.2f} m")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    contact_sheet(images, labels, columns=args.per_category * 2 if args.per_category <= 4
-                  else args.per_category, path=args.out)
+    contact_sheet(images, labels, columns=args.per_category, path=args.out)
     print(args.out)
     return 0
 

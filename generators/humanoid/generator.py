@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import threading
 import zlib
 from collections.abc import Mapping
 from dataclasses import replace
@@ -114,6 +115,28 @@ def skin_maps(size: int, seed: int, tone: np.ndarray):
                                   normal_strength=1.0)
 
 
+# Cloth maps come from a set of FABRIC_BOLTS weaves per size (seed % FABRIC_BOLTS), each made
+# once per process: the texture GAN takes ~0.2-0.5 s for one on this CPU, more than the whole
+# rest of a character, and the look of a garment comes from its per-seed tint and cut.
+FABRIC_BOLTS = 16
+_BOLTS: dict[tuple[int, str, int, int], Any] = {}
+_BOLTS_LOCK = threading.Lock()
+
+
+def fabric_bolt(library: MaterialLibrary, size: int, bolt: int):
+    """The fabric maps of one bolt (a pure function of library, size and bolt; cached)."""
+    key = (id(library), library.version, size, bolt)
+    with _BOLTS_LOCK:
+        maps = _BOLTS.get(key)
+    if maps is None:
+        maps = library.maps("fabric", size, bolt + 1)
+        with _BOLTS_LOCK:
+            if len(_BOLTS) > 4 * FABRIC_BOLTS:  # a few sizes' worth
+                _BOLTS.clear()
+            _BOLTS[key] = maps
+    return maps
+
+
 def _linear(c) -> tuple[float, float, float, float]:
     return (*(float(round(x, 4)) for x in c), 1.0)
 
@@ -151,7 +174,8 @@ class Wardrobe:
 
     def fabric_maps(self):
         if self._fabric is None:
-            self._fabric = self.library.maps("fabric", self.fabric_size, self.seed)
+            self._fabric = fabric_bolt(self.library, self.fabric_size,
+                                       self.seed % FABRIC_BOLTS)
         return self._fabric
 
     def garment(self, name: str, kind: str) -> Material:
