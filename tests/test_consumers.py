@@ -229,12 +229,14 @@ def test_blender_imports_the_skinned_reference_as_an_armature_and_action(blender
     assert action["name"].startswith("Bend") and action["fcurves"] > 0
     assert "Tip" in action["bones"]
     assert action["frame_range"] == [1.0, 25.0]
+    assert [(li["name"], li["type"]) for li in r["lights"]] == [("Lamp", "POINT")]
 
 
 def test_three_plays_the_skinned_reference_and_the_mesh_moves(three):
     r = three["reference/skinned.glb"]
     assert consumer_problems([r]) == []
     assert r["skinned_meshes"] == 1 and sorted(r["bone_names"]) == ["Root", "Tip"]
+    assert r["lights"] == 1
     (clip,) = r["clips"]
     assert clip["name"] == "Bend" and clip["duration"] == pytest.approx(25 / 24, abs=0.05)
     (played,) = r["animation"]

@@ -9,8 +9,9 @@ The GLB holds an armature of two bones ("Root" from the floor to 1 m, "Tip" from
 Tip's parent Root), a 2 m cylinder of radius 0.1 m standing on the floor at glTF (0.3, 0, 0.5)
 (glTF bounds x 0.2..0.4, y 0..2, z 0.4..0.6), skinned to them (weights blend linearly
 over the middle 0.5 m) and one action, "Bend", that turns Tip 90 degrees about X over one
-second (frames 1 to 25 at 24 fps). The consumer harnesses are proven on it: at a quarter of the
-clip the cylinder's top has moved by decimetres, at t = 0 not at all.
+second (frames 1 to 25 at 24 fps), and a point light "Lamp" (KHR_lights_punctual). The
+consumer harnesses are proven on it: a quarter into the clip the top of the tube has moved by
+decimetres.
 """
 
 from __future__ import annotations
@@ -83,6 +84,11 @@ def build() -> None:
         if w > 0.0:
             g_tip.add([v.index], w, "REPLACE")
 
+    # one punctual light, so the harnesses' light reports are proven too (galleries have them)
+    lamp = bpy.data.objects.new("Lamp", bpy.data.lights.new("Lamp", "POINT"))
+    lamp.location = (1.0, -1.0, 2.5)
+    scene.collection.objects.link(lamp)
+
     action = bpy.data.actions.new("Bend")
     rig.animation_data_create().action = action
     pose_tip = rig.pose.bones["Tip"]
@@ -98,7 +104,7 @@ def main(argv: list[str]) -> None:
         raise SystemExit("usage: blender -b --python blender_make_skinned.py -- OUT.glb")
     build()
     bpy.ops.export_scene.gltf(filepath=args[0], export_format="GLB", export_animations=True,
-                              export_skins=True, export_apply=False)
+                              export_skins=True, export_apply=False, export_lights=True)
 
 
 main(sys.argv)
