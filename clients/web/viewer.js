@@ -15,9 +15,11 @@ import { RoomEnvironment } from 'three/addons/environments/RoomEnvironment.js';
 
 const EYE_HEIGHT = 1.6;   // m: walking height on a desktop, where a VR session starts
 const WALK_SPEED = 1.4;   // m/s, a museum stroll; Shift walks 3x faster
+const EXPOSURE_LUX = 2.0;  // exposure = this / the scene's typical lux (photometric lights)
 const ASSET_ID = /^[0-9a-f]{32}$/;  // asset ids: 128 bits of sha256, hex
-const RESERVED = new Set(['asset', 'model', 'category', 'seed', 'api']);  // not options
+const RESERVED = new Set(['asset', 'model', 'category', 'seed', 'api', 'env']);  // not options
 
+const scriptStart = performance.now();
 const params = new URLSearchParams(location.search);
 const api = new URL(withSlash(params.get('api') ?? '../v1/'), location.href);
 
@@ -42,10 +44,16 @@ document.body.appendChild(VRButton.createButton(renderer));
 
 const scene = new THREE.Scene();
 scene.background = new THREE.Color(0x1d1f24);
-// A soft image-based fill so metals and varnish have something to reflect.
-const pmrem = new THREE.PMREMGenerator(renderer);
-scene.environment = pmrem.fromScene(new RoomEnvironment(), 0.04).texture;
-pmrem.dispose();
+// A soft image-based fill so metals and varnish have something to reflect. Its
+// pre-filtering is instant on a GPU but takes 5-10 s on software WebGL (SwiftShader, what
+// headless Chromium and GPU-less VMs run), so there it is off unless ?env=1 asks for it.
+const software = /swiftshader|llvmpipe|software/i.test(rendererName(renderer));
+const useEnv = params.has('env') ? params.get('env') !== '0' : !software;
+if (useEnv) {
+  const pmrem = new THREE.PMREMGenerator(renderer);
+  scene.environment = pmrem.fromScene(new RoomEnvironment(), 0.04).texture;
+  pmrem.dispose();
+}
 const hemi = new THREE.HemisphereLight(0xf4f1ea, 0x3a3530, 0.6);  // sky / ground fill
 scene.add(hemi);
 // A key light for assets that bring no lights of their own (props); a scene's own
@@ -124,14 +132,22 @@ renderer.xr.addEventListener('sessionend', () => {
   controls.update();
 });
 
+// Frames are drawn on demand (a change of view, a load, a resize), every frame in VR: an
+// idle page costs nothing, which matters most on software WebGL.
+let dirty = true;
+const redraw = () => { dirty = true; };
+controls.addEventListener('change', redraw);
+window.addEventListener('resize', redraw);
 const timer = new THREE.Timer();
 renderer.setAnimationLoop((time) => {
   timer.update(time);
   const dt = Math.min(timer.getDelta(), 0.1);
   if (!renderer.xr.isPresenting) {
     walk(dt);
-    controls.update();
+    controls.update();  // damping: 'change' events while the view settles
+    if (!dirty) return;
   }
+  dirty = false;
   renderer.render(scene, camera);
   stats.frames += 1;
 });
@@ -151,6 +167,9 @@ const stats = {
   exhibits: [],          // nodes named by an asset id: {id, position: [x, y, z], extras}
   meshes: 0, triangles: 0, lights: 0,
   totalMs: null,         // from the request to the finest level shown
+  renderer: null,        // the WebGL renderer's name (SwiftShader: software)
+  environment: false,    // whether the image-based fill is on (?env=0|1; off on software WebGL)
+  pageMs: {},            // page time (ms since navigation) of: script, catalog, request, shown
   frames: 0,
   error: null,
 };
@@ -235,6 +254,7 @@ function request(fromParams) {
 async function load(req) {
   const token = ++loadToken;
   const started = performance.now();
+  stats.pageMs.request = started;
   Object.assign(stats, {
     state: req.asset ? 'loading' : 'generating', request: req, assetId: null, kind: null,
     header: null, generateMs: null, lods: [], lodOrder: [], exhibits: [], meshes: 0,
@@ -260,7 +280,7 @@ async function load(req) {
     stats.header = header;
     stats.assetId = header.assetId ?? header.asset_id;
     stats.kind = header.kind ?? null;
-    if (!req.asset) syncPickers(header);
+    syncPickers(header);  // the panel says what is shown, ready to vary its seed
     const glbs = (header.files ?? []).filter((f) => f.name.endsWith('.glb'));
     if (!glbs.length) throw new Error(`asset ${stats.assetId} has no GLB to show`);
     stats.state = 'loading';
@@ -290,6 +310,7 @@ async function load(req) {
     }
     await nextFrame();
     stats.totalMs = performance.now() - started;
+    stats.pageMs.shown = performance.now();
     stats.state = 'ready';
     const what = stats.kind === 'ASSET_KIND_SCENE' ? `${stats.exhibits.length} exhibits, ` : '';
     setStatus(`${header.model ?? ''} ${header.category ?? ''} seed ${header.seed ?? '?'}: ${what}`
@@ -324,11 +345,35 @@ function show(root, frame) {
       exhibits.push({ id: o.name, position: p.toArray(), extras: o.userData ?? {} });
     }
   });
+  // A scene's own lights are photometric (KHR_lights_punctual: candela): expose for the
+  // illuminance they give (a gallery's 60-250 lux), and keep the fills as weak as they look
+  // on a prop. A prop brings no lights: the key light and the fills light it.
+  const lux = lights ? typicalLux(root) : 0;
+  renderer.toneMappingExposure = lux ? EXPOSURE_LUX / lux : 1;
+  const fill = lux ? lux / EXPOSURE_LUX : 1;
   key.visible = lights === 0;
-  hemi.intensity = lights ? 0.35 : 0.6;
-  scene.environmentIntensity = lights ? 0.25 : 0.8;
+  hemi.intensity = (lights ? 0.25 : 0.6) * fill;
+  scene.environmentIntensity = (lights ? 0.15 : 0.8) * fill;
+  redraw();
   Object.assign(stats, { meshes, triangles, lights, exhibits });
   if (frame) frameCamera(root);
+}
+
+// The median illuminance the scene's lights give the floor straight below them, in lux
+// (intensity / height^2 for point and spot lights, a directional light's own intensity).
+function typicalLux(root) {
+  root.updateMatrixWorld(true);
+  const floor = new THREE.Box3().setFromObject(root).min.y;
+  const p = new THREE.Vector3();
+  const lux = [];
+  root.traverse((o) => {
+    if (!o.isLight) return;
+    if (o.isDirectionalLight) { lux.push(o.intensity); return; }
+    const h = Math.max(o.getWorldPosition(p).y - floor, 0.5);
+    lux.push(o.intensity / (h * h));
+  });
+  lux.sort((a, b) => a - b);
+  return lux.length ? lux[lux.length >> 1] : 0;
 }
 
 function frameCamera(root) {
@@ -338,10 +383,11 @@ function frameCamera(root) {
   const centre = box.getCenter(new THREE.Vector3());
   camera.far = Math.max(100, 4 * size.length());
   if (stats.kind === 'ASSET_KIND_SCENE' || (size.x > 4 && size.z > 4)) {
-    // A hall: stand inside, just in from a front corner, looking across at the far side.
-    camera.position.set(box.max.x - 0.2 * size.x, Math.min(EYE_HEIGHT + 0.6, box.max.y - 0.3),
-                        box.max.z - 0.08 * size.z);
-    controls.target.set(centre.x - 0.15 * size.x, 0.8, centre.z - 0.1 * size.z);
+    // A hall: stand in the entrance (+Z, the front wall), on the walkway a gallery keeps
+    // clear between its doors, a little above eye height, looking down the hall.
+    camera.position.set(centre.x + 0.1 * size.x, Math.min(EYE_HEIGHT + 0.8, box.max.y - 0.4),
+                        box.max.z - 0.3);
+    controls.target.set(centre.x - 0.05 * size.x, 0.9, centre.z - 0.2 * size.z);
   } else {
     // A prop: in front (+Z), a little to the side and above, the whole of it in view.
     const radius = 0.5 * size.length();
@@ -352,6 +398,7 @@ function frameCamera(root) {
   }
   camera.updateProjectionMatrix();
   controls.update();
+  redraw();
 }
 
 function dispose(root) {
@@ -425,6 +472,7 @@ async function init() {
     setStatus(stats.error, true);
     throw err;
   }
+  stats.pageMs.catalog = performance.now();
   ui.model.replaceChildren(...catalog.map((m) => new Option(m.name, m.name)));
   const first = request(params);
   ui.model.value = first?.model ?? (catalog.some((m) => m.name === 'gallery') ? 'gallery' : catalog[0]?.name);
@@ -440,12 +488,21 @@ async function init() {
   return start(first);
 }
 
+stats.pageMs.script = scriptStart;
+stats.renderer = rendererName(renderer);
+stats.environment = useEnv;
+stats.pageMs.scene = performance.now();  // renderer, environment and lights made
 window.vitrine = { ready: null, scene, camera, renderer, stats, load: (req) => start(req) };
 window.vitrine.ready = init();
 window.vitrine.ready.catch((err) => { if (!err.logged) console.error(`vitrine: ${err.message ?? err}`); });
 
 // ---------------------------------------------------------------------------------------
 
+function rendererName(r) {
+  const gl = r.getContext();
+  const info = gl.getExtension('WEBGL_debug_renderer_info');
+  return String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+}
 function withSlash(s) { return s.endsWith('/') ? s : `${s}/`; }
 function fmt(ms) { return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`; }
 function kib(n) { return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${Math.round(n / 1024)} KiB`; }

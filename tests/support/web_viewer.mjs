@@ -2,9 +2,10 @@
 // tests/test_web_viewer.py:
 //
 //   node tests/support/web_viewer.mjs URL [--screenshot out.png] [--timeout-ms 60000]
-//        [--width 1280] [--height 720] [--press KeyW:800]
+//        [--width 1280] [--height 720] [--generate 'category=vase&seed=2'] [--press KeyW:800]
 //
-// Opens URL, waits for `window.vitrine.ready`, takes the screenshot, optionally holds a key
+// Opens URL, waits for `window.vitrine.ready`, takes the screenshot, optionally sets the
+// panel's pickers and presses Generate (waiting for that load too), optionally holds a key
 // down for some ms (walking), and prints one JSON line: the viewer's stats, the names
 // of every object in the scene, the camera position, and every console error, page error
 // and failed request seen. Exit 0 when the page reported, 1 when it could not be driven.
@@ -48,6 +49,20 @@ try {
   report.waitMs = Date.now() - t0;
   const shot = opt('screenshot', null);
   if (shot) await page.screenshot({ path: shot });
+  const generate = opt('generate', null);
+  if (generate) {  // the panel: set pickers (id=value&...), press Generate, wait again
+    report.before = await page.evaluate(() => JSON.parse(JSON.stringify(window.vitrine.stats)));
+    for (const [id, value] of new URLSearchParams(generate)) {
+      const tag = await page.locator(`#${id}`).evaluate((el) => el.tagName);
+      if (tag === 'SELECT') await page.selectOption(`#${id}`, value);
+      else await page.fill(`#${id}`, value);
+    }
+    await page.click('#generate');
+    report.loadedAfterGenerate = await page.evaluate(
+      (ms) => Promise.race([window.vitrine.ready.then(() => 'ready', (e) => `error: ${e.message ?? e}`),
+                            new Promise((r) => setTimeout(() => r('timeout'), ms))]), timeout);
+    report.url = page.url();
+  }
   const press = opt('press', null);
   if (press) {
     const [key, ms] = press.split(':');
