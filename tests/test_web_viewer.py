@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import struct
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -38,8 +39,8 @@ SMALL = "max_triangles=3000&resolution=48&texture_size=128"  # quick props
 def base(tmp_path_factory):
     from generators.core import registry
 
-    server = start_server(tmp_path_factory.mktemp("web"), registry.load_models(["procedural"]),
-                          http_address="127.0.0.1:0")
+    models = registry.load_models(["procedural", "gallery"])  # gallery loads its prop models
+    server = start_server(tmp_path_factory.mktemp("web"), models, http_address="127.0.0.1:0")
     yield f"http://127.0.0.1:{server.running.http_port}"
     server.stop()
 
@@ -115,10 +116,11 @@ def test_a_prop_streams_coarsest_lod_first_and_the_desktop_walks(base, tmp_path)
     # what is on screen is the finest level (its triangles; the coarser ones were removed)
     assert stats["triangles"] == header["files"][-1]["triangles"]
     assert stats["meshes"] >= 1 and stats["lights"] == 0
+    assert "SwiftShader" in stats["renderer"] and stats["environment"] is False
     assert "3,000 triangles" in state["status"] or f"{stats['triangles']:,}" in state["status"]
     assert "lod2.glb" in state["timings"] and "total" in state["timings"]
     # the panel's pickers come from /v1/models
-    assert state["models"] == ["procedural"]
+    assert state["models"] == ["procedural", "gallery"]
     assert state["categories"] == ["chair", "table", "vase", "column", "bench", "lamp"]
     # W walked forward on the floor at eye height
     before, after = np.array(report["cameraBefore"]), np.array(state["camera"])
@@ -133,34 +135,97 @@ def test_an_asset_id_loads_that_assets_files(base, tmp_path):
                                 "options": {"max_triangles": 2000, "lod_count": 2,
                                             "resolution": 48, "texture_size": 64}})
     aid = made["header"]["assetId"]
-    report = browse(base, f"asset={aid}", tmp_path)
+    # env=1: the image-based fill that software WebGL leaves off by default, made anyway
+    report = browse(base, f"asset={aid}&env=1", tmp_path)
     assert report["loaded"] == "ready", report
     assert problems(report) == []
     stats = report["state"]["stats"]
     assert stats["assetId"] == aid and stats["request"] == {"asset": aid}
+    assert stats["environment"] is True
     assert stats["lodOrder"] == [1, 0]
     assert file_requests(report, aid) == ["lod1.glb", "lod0.glb"]
     assert not any("/v1/generate" in h["url"] for h in report["http"])  # fetched, not generated
-    assert report["state"]["categories"][0] == "chair"  # the pickers still fill
+    assert report["state"]["categories"][0] == "chair"  # the pickers show what it is
     fraction, colours = painted(report["png"])
     assert fraction > 0.005 and colours > 30, (fraction, colours)
 
 
-def test_a_refused_request_shows_the_servers_message(base, tmp_path):
-    report = browse(base, "model=procedural&category=dragon&seed=1", tmp_path)
+def test_a_refused_request_shows_the_servers_message_then_the_panel_generates(base, tmp_path):
+    report = browse(base, "model=procedural&category=dragon&seed=1", tmp_path,
+                    "--generate", "category=vase&seed=2")
     assert report["loaded"].startswith("error: NOT_FOUND"), report["loaded"]
-    state = report["state"]
-    assert state["stats"]["state"] == "error" and "dragon" in state["status"]
-    assert "chair" in state["status"]  # the server's message lists the categories
+    refused = report["before"]
+    assert refused["state"] == "error" and "dragon" in refused["error"]
+    assert "chair" in refused["error"]  # the server's message lists the categories
     assert report["pageErrors"] == []
     # the one failed call, and the viewer saying why; nothing else went wrong
     assert [h["status"] for h in report["http"] if h["status"] >= 400] == [404]
     errors = [m for m in report["console"] if not any(n in m for n in DRIVER_NOISE)]
     assert any(m.startswith("error: vitrine: NOT_FOUND") for m in errors), errors
     assert all("404" in m or "vitrine: NOT_FOUND" in m for m in errors), errors
+    # then the panel: vase, seed 2, Generate: the URL says what is shown
+    assert report["loadedAfterGenerate"] == "ready"
+    state = report["state"]
+    assert state["stats"]["request"] == {"model": "procedural", "category": "vase", "seed": "2"}
+    assert state["stats"]["lodOrder"] == [2, 1, 0]
+    assert "model=procedural&category=vase&seed=2" in report["url"]
+    assert state["status"].startswith("procedural vase seed 2")
 
 
-def save_for_readme(png: Path) -> None:
+def glb_json(data: bytes) -> dict:
+    """The JSON chunk of a GLB (glTF 2.0 binary: 12-byte header, then the JSON chunk)."""
+    magic, _, _ = struct.unpack_from("<4sII", data, 0)
+    length, kind = struct.unpack_from("<I4s", data, 12)
+    assert magic == b"glTF" and kind == b"JSON"
+    return json.loads(data[20:20 + length])
+
+
+def scene_exhibits(base: str, stats: dict) -> tuple[list[str], int]:
+    """(the exhibit ids the scene GLB lists: nodes carrying their own asset id, its lights)."""
+    (name,) = [f["name"] for f in stats["header"]["files"]]
+    with urllib.request.urlopen(f"{base}/v1/assets/{stats['assetId']}/{name}", timeout=60) as r:
+        doc = glb_json(r.read())
+    ids = [n["name"] for n in doc["nodes"]
+           if n.get("extras", {}).get("vitrine", {}).get("asset_id") == n["name"]]
+    lights = sum("KHR_lights_punctual" in n.get("extensions", {}) for n in doc["nodes"])
+    return ids, lights
+
+
+def check_gallery(base: str, report: dict, exhibits: int) -> list[dict]:
+    assert report["loaded"] == "ready", report
+    assert problems(report) == []
+    stats = report["state"]["stats"]
+    assert stats["kind"] == "ASSET_KIND_SCENE" and stats["lodOrder"] == [0]
+    ids, lights = scene_exhibits(base, stats)
+    assert len(ids) == len(set(ids)) == exhibits
+    # every exhibit is in the viewer's scene graph under its own asset id, with its request
+    shown = {e["id"]: e for e in stats["exhibits"]}
+    assert sorted(shown) == sorted(ids)
+    assert set(ids) <= set(report["state"]["names"])
+    for e in shown.values():
+        req = e["extras"]["vitrine"]["request"]
+        assert req["model"] in ("procedural", "voxel-gan", "implicit-gan"), req
+        assert e["position"][1] > 0  # on its plinth, above the floor
+    assert stats["lights"] == lights > exhibits  # a spot per exhibit plus the fills
+    assert f"{exhibits} exhibits" in report["state"]["status"]
+    # a lit hall fills the view: floor, walls and ceiling, shaded
+    fraction, colours = painted(report["png"])
+    assert fraction > 0.8 and colours > 300, (fraction, colours)
+    return stats["exhibits"]
+
+
+def test_a_gallery_holds_every_exhibit_the_glb_lists(base, tmp_path):
+    report = browse(base, "model=gallery&category=design&seed=2&exhibits=6", tmp_path,
+                    "--width", "960", "--height", "540")
+    check_gallery(base, report, 6)
+    assert report["state"]["categories"] == ["antiquities", "design", "sculpture-hall"]
+
+
+def test_a_24_exhibit_gallery_is_shown_whole(base, tmp_path):
+    """The README's picture (VITRINE_VIEWER_PNG=docs/viewer.png keeps it)."""
+    report = browse(base, "model=gallery&category=antiquities&seed=3&exhibits=24", tmp_path,
+                    timeout_s=120)
+    check_gallery(base, report, 24)
     target = os.environ.get("VITRINE_VIEWER_PNG")
     if target:
-        shutil.copy(png, ROOT / target)
+        shutil.copy(report["png"], ROOT / target)
