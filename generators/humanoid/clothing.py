@@ -47,7 +47,8 @@ OUTFITS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 
 # Dressing order, inner layer first: each garment is pushed out of those dressed before it.
-_LAYER = {"trousers": 0, "hair": 0, "boots": 1, "tunic": 2, "robe": 2, "hood": 3, "helmet": 3}
+# Long hair falls over a collar; hoods and helmets go on over everything.
+_LAYER = {"trousers": 0, "boots": 1, "tunic": 2, "robe": 2, "hair": 3, "hood": 4, "helmet": 4}
 SKIN_GAP_M = 0.005  # a garment vertex stays at least this far outside the skin
 LAYER_GAP_M = 0.004  # ... and this far outside a garment dressed before it
 # The push-out measures against the nearest vertex's tangent plane, which overstates the true
@@ -200,15 +201,21 @@ def _interior(fit: _Fit, faces: np.ndarray, rings: int = 2) -> np.ndarray:
 # ----------------------------------------------------------------------------- shapes
 
 
+Hem = tuple[np.ndarray, np.ndarray, float]  # a point on the hem's plane, its normal into the garment, reach
+
+
 def _shell(fit: _Fit, mask: np.ndarray, offset: np.ndarray, smooth: int, max_faces: int, normal_smooth: int = 0,
-           melt: bool = False):
+           melt: bool = False, hems: Sequence[Hem] = ()):
     """Offset shell of the body region `mask` -> (vertices, faces, covered welded vertices).
 
     `offset` [W] is the distance along the normal per body vertex (metres); `smooth` rounds of
     Taubin smoothing melt small features (toes, ears); `normal_smooth` rounds average the
     normals first, so a thick offset does not shoot sideways out of a crease. `melt` smooths
     the region first and offsets along the smoothed surface's own normals (feet: an offset
-    from the toes' sides would run into the next toe). The push-out happens later.
+    from the toes' sides would run into the next toe). `hems` are the planes the region was
+    cut by: boundary vertices within reach of a hem's point and up to 4 cm inside it are put
+    on its plane, so a hem is straight rather than the zigzag of the body's edges it crossed.
+    The push-out happens later.
     """
     faces = _region_faces(fit, mask)
     if len(faces) == 0:
@@ -227,6 +234,12 @@ def _shell(fit: _Fit, mask: np.ndarray, offset: np.ndarray, smooth: int, max_fac
         v = v - 0.53 * (lap @ v - v)
     if melt:
         v = v + _vertex_normals(v, f) * offset[used, None]
+    if hems:
+        edge = _boundary_vertices(f)
+        for point, inward, reach in hems:
+            depth = (v[edge] - point) @ inward
+            snap = (depth > -0.01) & (depth < 0.04) & (np.linalg.norm(v[edge] - point, axis=1) < reach)
+            v[edge[snap]] -= depth[snap, None] * inward
     if len(f) > max_faces:
         v, f = fast_simplification.simplify(
             v.astype(np.float32), f.astype(np.int32), target_reduction=1.0 - max_faces / len(f)
@@ -366,7 +379,13 @@ def _upper(fit: _Fit, rng: np.random.Generator, sleeve: float, hem_y: float, bas
     # most on included: a mask by bone alone leaves holes there).
     torso = ~fit.of("head", "neck_01", *_ARMS) & (fit.v[:, 1] >= hem_y)
     offset = np.full(len(fit.v), base)
+    up = np.array([0.0, 1.0, 0.0])
+    hems: list[Hem] = [(np.array([0.0, hem_y, 0.0]), up, np.inf)]
     for s in ("l", "r"):
+        a, b = (f"upperarm_{s}", f"lowerarm_{s}") if sleeve <= 1.0 else (f"lowerarm_{s}", f"hand_{s}")
+        bone = fit.p(b) - fit.p(a)
+        cuff = fit.p(a) + (sleeve if sleeve <= 1.0 else sleeve - 1.0) * bone
+        hems.append((cuff, -bone / np.linalg.norm(bone), 0.12))
         arm_t = np.where(fit.along(f"upperarm_{s}", f"lowerarm_{s}") <= 1.0,
                          fit.along(f"upperarm_{s}", f"lowerarm_{s}"),
                          1.0 + fit.along(f"lowerarm_{s}", f"hand_{s}"))
@@ -375,7 +394,8 @@ def _upper(fit: _Fit, rng: np.random.Generator, sleeve: float, hem_y: float, bas
         # A sleeve loosens towards its cuff: bell sleeves on a robe.
         ramp = np.clip((arm_t - max(sleeve - 0.8, 0.0)) / 0.8, 0.0, 1.0)
         offset = np.where(arm, base + cuff_flare * ramp**2, offset)
-    return _shell(fit, torso, offset, smooth=4, max_faces=max_faces)
+    # Smooth enough that cloth hides muscle definition and the navel, not the figure.
+    return _shell(fit, torso, offset, smooth=10, max_faces=max_faces, normal_smooth=3, hems=hems)
 
 
 def _tunic(fit: _Fit, rng: np.random.Generator):
@@ -415,7 +435,9 @@ def _trousers(fit: _Fit, rng: np.random.Generator):
     base = float(rng.uniform(0.006, 0.009))
     bag = float(rng.uniform(0.0, 0.02))  # baggy legs widen below the knee
     ramp = np.clip((knee - fit.v[:, 1]) / max(knee - ankle, 1e-3), 0.0, 1.0)
-    v, f, covered = _shell(fit, mask, base + bag * ramp, smooth=3, max_faces=2400)
+    up = np.array([0.0, 1.0, 0.0])
+    hems = [(np.array([0.0, waist, 0.0]), -up, np.inf), (np.array([0.0, cuff, 0.0]), up, np.inf)]
+    v, f, covered = _shell(fit, mask, base + bag * ramp, smooth=3, max_faces=2400, hems=hems)
     return [(v, f)], covered, None
 
 
@@ -483,8 +505,11 @@ def _hood(fit: _Fit, rng: np.random.Generator):
 def _helmet(fit: _Fit, rng: np.random.Generator):
     head = fit.p("head")
     full = bool(rng.random() < 0.4)
-    brow = _head_level(fit, 0.25 if full else rng.uniform(0.6, 0.66))
-    mask = fit.of("head", "neck_01") & (fit.v[:, 1] > brow)
+    # The rim runs from the brow (or the jaw, for a full helmet) down to the nape behind.
+    s = np.clip((fit.v[:, 2] - fit.head_back) / (fit.head_front - fit.head_back), 0.0, 1.0)
+    front, back = (0.25, 0.1) if full else (rng.uniform(0.6, 0.66), rng.uniform(0.3, 0.4))
+    rim = _head_level(fit, back + (front - back) * s)
+    mask = fit.of("head", "neck_01") & (fit.v[:, 1] > rim)
     if full:
         mask &= ~_face_hole(fit, 0.7, 0.05, 0.75)
     v, f, covered = _shell(fit, mask, np.full(len(fit.v), rng.uniform(0.012, 0.02)), smooth=30, max_faces=1800,
@@ -503,6 +528,10 @@ def _hair(fit: _Fit, rng: np.random.Generator):
     # The hairline: low at the nape, high over the forehead.
     line = _head_level(fit, 0.1 + rng.uniform(0.65, 0.75) * s**1.5)
     mask = fit.of("head", "neck_01") & (fit.v[:, 1] > line) & ~_face_hole(fit, 0.8, 0.0, 0.85)
+    y = fit.v[:, 1]
+    ears = (np.abs(fit.v[:, 0] - head[0]) > 0.8 * fit.head_half_width) & (y > _head_level(fit, 0.25)) \
+        & (y < _head_level(fit, 0.62))
+    mask &= ~ears  # ears stick out of the hair
     offset = np.full(len(fit.v), rng.uniform(0.006, 0.014))
     if style == "long":  # down the back of the neck to the shoulder blades
         length = fit.p("neck_01")[1] - rng.uniform(0.05, 0.2)
