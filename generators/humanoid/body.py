@@ -655,3 +655,29 @@ def body_from_params(params: ShapeParams | dict, height_m: float | None = None) 
     height = params.height_m if height_m is None else float(height_m)
     v = place(shaped_vertices(params), height)
     return body_from_vertices(v, params)
+
+
+def joint_fit_error(seeds: int = 10) -> dict[str, float]:
+    """How far the regressed joints are from MakeHuman's own joint-cube centres, in mm at
+    MakeHuman's scale, over `seeds` bodies per category (the model card's figure):
+    {"mean", "p95", "max"} plus the worst joint's mean."""
+    tpl = template()
+    a = _load_arrays()
+    starts = np.concatenate([[0], np.cumsum(a["head_lens"])])
+    errs = []
+    for category in CATEGORIES:
+        for seed in range(1, seeds + 1):
+            p = sample_params(category, seed)
+            base = tpl.base_vertices.astype(np.float64)
+            for name, w in target_weights(p).items():
+                t = tpl.target(name)
+                if t is not None:
+                    base[t[0]] += t[1] * (w * 1e-3)
+            got = fit_joints(base[tpl.render_to_base], tpl)
+            cubes = np.stack([base[a["head_sets"][starts[j]:starts[j + 1]]].mean(axis=0)
+                              for j in range(len(starts) - 1)])
+            errs.append(np.linalg.norm(got - cubes, axis=1)[1:] * 100.0)  # dm -> mm; not Root
+    e = np.asarray(errs)
+    worst = int(np.argmax(e.mean(axis=0)))
+    return {"mean": float(e.mean()), "p95": float(np.percentile(e, 95)), "max": float(e.max()),
+            f"worst ({tpl.joint_names[worst + 1]}) mean": float(e.mean(axis=0)[worst])}
