@@ -616,16 +616,29 @@ def _skin(fit: _Fit, v: np.ndarray, k: int = 4) -> np.ndarray:
 
 
 def _skirt_weights(fit: _Fit, dense: np.ndarray, v: np.ndarray, top: float, hem: float) -> np.ndarray:
-    """A skirt follows the pelvis at its waist and both thighs, by side, towards its hem."""
+    """Where a skirt lies on a leg it follows that thigh (not the calf: it does not bend at the
+    knee); where it spans the gap between the legs or flares away from them it follows the
+    pelvis and both thighs by side, the thighs more towards the hem, so a stride neither
+    tears it between the legs nor pushes a knee through it."""
     pel, tl, tr = fit.j("pelvis"), fit.j("thigh_l"), fit.j("thigh_r")
+    near = dense.copy()
+    for s, thigh in (("l", tl), ("r", tr)):
+        for below in (f"calf_{s}", f"foot_{s}", f"ball_{s}"):
+            near[:, thigh] += 0.5 * near[:, fit.j(below)]
+            near[:, fit.j(below)] *= 0.5
     half = max(abs(fit.p("thigh_l")[0] - fit.p("thigh_r")[0]), 0.05)
     side = np.clip((v[:, 0] - fit.p("pelvis")[0]) / half, -1.0, 1.0)  # +1 = left leg
-    follow = 0.6 * np.clip((top - v[:, 1]) / max(top - hem, 1e-3), 0.0, 1.0)  # 0 waist .. 0.6 hem
-    out = np.zeros_like(dense)
-    out[:, pel] = 1.0 - follow
-    out[:, tl] = follow * 0.5 * (1.0 + side)
-    out[:, tr] = follow * 0.5 * (1.0 - side)
-    return out
+    # 0 at the waist to 0.85 from the knees down: a thigh swings the skirt over it soon below
+    # the hip, or its front pokes through.
+    knee = fit.p("calf_l")[1]
+    follow = 0.85 * np.clip((top - v[:, 1]) / max(top - max(knee, hem), 1e-3), 0.0, 1.0) ** 0.7
+    span = np.zeros_like(dense)
+    span[:, pel] = 1.0 - follow
+    span[:, tl] = follow * 0.5 * (1.0 + side)
+    span[:, tr] = follow * 0.5 * (1.0 - side)
+    gap, _ = fit.tree.query(v)
+    away = np.clip((gap - 0.02) / 0.06, 0.0, 1.0)[:, None]  # 0 on the leg .. 1 six cm off it
+    return (1.0 - away) * near + away * span
 
 
 def _top4(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
