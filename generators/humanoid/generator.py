@@ -72,9 +72,13 @@ OPTIONS = (SKELETON, CLIPS, HEIGHT_M, MAX_TRIANGLES, LOD_COUNT, TEXTURE_SIZE, FO
 LOD_RATIO = 0.25
 MIN_PRIMITIVE_TRIANGLES = 12
 
-# Skin tones (linear RGB), blended by the body's race weights (african, asian, caucasian),
-# then varied per seed.
-_SKIN = np.asarray([(0.22, 0.12, 0.07), (0.62, 0.42, 0.28), (0.74, 0.50, 0.38)])
+# Skin tones (linear RGB), darkest to lightest, and how likely each is for MakeHuman's race
+# weights (african, asian, caucasian): a seed draws one, then varies it a little.
+_SKIN = np.asarray([(0.10, 0.055, 0.035), (0.22, 0.12, 0.07), (0.40, 0.25, 0.15),
+                    (0.55, 0.37, 0.25), (0.68, 0.47, 0.34), (0.78, 0.56, 0.44)])
+_SKIN_BY_RACE = np.asarray([(0.45, 0.45, 0.10, 0.0, 0.0, 0.0),
+                            (0.0, 0.05, 0.35, 0.45, 0.15, 0.0),
+                            (0.0, 0.0, 0.05, 0.20, 0.40, 0.35)])
 _HAIR = np.asarray([(0.02, 0.015, 0.01), (0.09, 0.05, 0.02), (0.25, 0.14, 0.05),
                     (0.45, 0.30, 0.12), (0.30, 0.08, 0.03)])
 _GREY_HAIR = np.asarray([(0.55, 0.55, 0.55), (0.75, 0.74, 0.72), (0.35, 0.34, 0.33)])
@@ -149,7 +153,8 @@ class Wardrobe:
         self.seed, self.size, self.library = seed, size, materials
         rng = _rng(seed, "wardrobe")
         race = np.asarray(body.params.race if body.params else (0.0, 0.0, 1.0))
-        tone = (race / race.sum()) @ _SKIN * rng.uniform(0.85, 1.1)
+        odds = (race / race.sum()) @ _SKIN_BY_RACE
+        tone = _SKIN[rng.choice(len(_SKIN), p=odds / odds.sum())] * rng.uniform(0.9, 1.08)
         self.tone = tone
         palette = _GREY_HAIR if category == "elder" else _HAIR
         self.hair = palette[rng.integers(len(palette))]
