@@ -28,6 +28,37 @@ COLOURS = {  # RGB per material; the body is "skin"
     "hair": (60, 40, 25),
 }
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "card" / "clothing.png"
+# Mid-stride, as world-space rotation vectors about each joint's rest position (radians).
+STRIDE = {"thigh_l": [-0.48, 0, 0], "calf_l": [0.35, 0, 0], "thigh_r": [0.45, 0, 0], "calf_r": [0.2, 0, 0],
+          "upperarm_l": [0.4, 0, 0], "upperarm_r": [-0.4, 0, 0], "lowerarm_l": [-0.5, 0, 0],
+          "lowerarm_r": [-0.3, 0, 0]}
+
+
+def posed(body, rotations: dict[str, list[float]]):
+    """A function skinning (vertices, joints, weights) into the pose (linear blend skinning,
+    as an engine does): shows that cloth moves with the limbs it is weighted to."""
+    from scipy.spatial.transform import Rotation
+
+    pos, parents = np.asarray(body.joint_positions, np.float64), np.asarray(body.parents)
+    world: list[np.ndarray | None] = [None] * len(body.joint_names)
+
+    def get(j: int) -> np.ndarray:
+        if world[j] is None:
+            local = np.eye(4)
+            if body.joint_names[j] in rotations:
+                r = Rotation.from_rotvec(rotations[body.joint_names[j]]).as_matrix()
+                local[:3, :3], local[:3, 3] = r, pos[j] - r @ pos[j]
+            world[j] = local if parents[j] < 0 else get(int(parents[j])) @ local
+        return world[j]
+
+    w = np.stack([get(j) for j in range(len(body.joint_names))])
+
+    def skin(v, joints, weights):
+        v4 = np.c_[np.asarray(v, np.float64), np.ones(len(v))]
+        moved = np.einsum("nkij,nj->nki", w[np.asarray(joints, np.int64)], v4)[..., :3]
+        return (np.asarray(weights, np.float64)[..., None] * moved).sum(axis=1)
+
+    return skin
 
 
 def render(meshes: list[tuple[np.ndarray, np.ndarray, tuple[int, int, int]]], size: int = 260,
@@ -90,7 +121,12 @@ def main(argv: list[str]) -> int:
             for az in (0.0, 180.0):
                 tiles.append(render(meshes, azimuth_deg=az))
                 labels.append(f"{category} {'+'.join(outfit)}"[:40] if az == 0 else "back")
-    viz.contact_sheet(tiles, labels, columns=min(8, 2 * max(len(o) for o in OUTFITS.values())), path=out)
+            skin = posed(body, STRIDE)
+            moved = [skin(body.vertices, body.joints, body.weights)]
+            moved += [skin(g.vertices, g.joints, g.weights) for g in garments]
+            tiles.append(render([(m, f, c) for m, (_, f, c) in zip(moved, meshes, strict=True)], azimuth_deg=70.0))
+            labels.append("skinned mid-stride")
+    viz.contact_sheet(tiles, labels, columns=9, path=out)
     log.info("wrote %s (%d tiles)", out, len(tiles))
     return 0
 
