@@ -159,6 +159,17 @@ def test_outfits_layer_within_budget(category, body_of):
                     assert np.mean(side > 0) > 0.9 and side.min() > -0.003, (inner, outer)
 
 
+@pytest.mark.parametrize("height_m", (bodies.MIN_HEIGHT_M, bodies.MAX_HEIGHT_M))
+def test_the_height_option_extremes_are_dressed_outside_the_skin(height_m):
+    for category in ("child", "stocky"):
+        body = bodies.body_from_params(bodies.sample_params(category, 0), height_m)
+        scene = _skin_scene(body)
+        for outfit in OUTFITS[category] + (("robe", "hood"),):
+            for g in dress(body, outfit, np.random.default_rng(0)):
+                _check_garment(g, body)
+                assert scene.compute_signed_distance(g.vertices).numpy().min() > 0.0, (height_m, g.name)
+
+
 def test_every_category_has_outfits_of_known_garments():
     assert set(OUTFITS) == set(CATEGORIES)
     for outfits in OUTFITS.values():

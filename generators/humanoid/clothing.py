@@ -572,7 +572,7 @@ assert all(m in MATERIALS for _, ms in _BUILDERS.values() for m in ms)
 
 
 def _push_out(v: np.ndarray, colliders: list[tuple[cKDTree, np.ndarray, np.ndarray, float]],
-              rounds: int = 5, k: int = 4, reach: float = 0.05) -> np.ndarray:
+              rounds: int = 8, k: int = 6, reach: float = 0.05) -> np.ndarray:
     """Move each vertex out until it is each collider's gap outside the tangent planes of its k
     nearest vertices on the body and on every other collider within `reach` (k > 1 matters in creases, where one
     plane is not enough); colliders are (tree, points, normals, gap). Each round pushes along
@@ -655,8 +655,9 @@ def _part_axes(fit: _Fit) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, tupl
     """(origin, axis, forward reference, joints) of each body part a cylinder unwraps."""
     fwd = np.array([0.0, 0.0, 1.0])
     up = np.array([0.0, 1.0, 0.0])
-    axes = [(fit.p("pelvis"), up, fwd, ("Root", "pelvis", "spine_01", "spine_02", "spine_03", "neck_01",
-                                          "head", "clavicle_l", "clavicle_r"))]
+    axes = [(fit.p("pelvis"), up, fwd, ("Root", "pelvis", "spine_01", "spine_02", "spine_03", "clavicle_l",
+                                          "clavicle_r")),
+            (fit.p("head"), up, fwd, ("neck_01", "head"))]
     for s in ("l", "r"):
         a = fit.p(f"hand_{s}") - fit.p(f"upperarm_{s}")
         axes.append((fit.p(f"upperarm_{s}"), a / np.linalg.norm(a), fwd, (f"upperarm_{s}", f"lowerarm_{s}",
