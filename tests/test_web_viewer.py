@@ -20,9 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import start_server
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 DRIVER = ROOT / "tests" / "support" / "web_viewer.mjs"
@@ -39,7 +38,8 @@ SMALL = "max_triangles=3000&resolution=48&texture_size=128"  # quick props
 def base(tmp_path_factory):
     from generators.core import registry
 
-    models = registry.load_models(["procedural", "gallery"])  # gallery loads its prop models
+    # the gallery and the prop models its exhibits come from (finer=1 asks them directly)
+    models = registry.load_models(["procedural", "voxel-gan", "implicit-gan", "gallery"])
     server = start_server(tmp_path_factory.mktemp("web"), models, http_address="127.0.0.1:0")
     yield f"http://127.0.0.1:{server.running.http_port}"
     server.stop()
@@ -120,7 +120,10 @@ def test_a_prop_streams_coarsest_lod_first_and_the_desktop_walks(base, tmp_path)
     assert "3,000 triangles" in state["status"] or f"{stats['triangles']:,}" in state["status"]
     assert "lod2.glb" in state["timings"] and "total" in state["timings"]
     # the panel's pickers come from /v1/models
-    assert state["models"] == ["procedural", "gallery"]
+    with urllib.request.urlopen(f"{base}/v1/models", timeout=30) as r:
+        catalog = json.load(r)["models"]
+    assert state["models"] == [m["name"] for m in catalog]
+    assert "gallery" in state["models"]
     assert state["categories"] == ["chair", "table", "vase", "column", "bench", "lamp"]
     # W walked forward on the floor at eye height
     before, after = np.array(report["cameraBefore"]), np.array(state["camera"])
@@ -214,11 +217,27 @@ def check_gallery(base: str, report: dict, exhibits: int) -> list[dict]:
     return stats["exhibits"]
 
 
-def test_a_gallery_holds_every_exhibit_the_glb_lists(base, tmp_path):
-    report = browse(base, "model=gallery&category=design&seed=2&exhibits=6", tmp_path,
-                    "--width", "960", "--height", "540")
-    check_gallery(base, report, 6)
-    assert report["state"]["categories"] == ["antiquities", "design", "sculpture-hall"]
+def test_a_gallery_holds_every_exhibit_the_glb_lists_and_swaps_in_finer_ones(base, tmp_path):
+    report = browse(base, "model=gallery&category=design&seed=2&exhibits=6&finer=1", tmp_path,
+                    "--width", "960", "--height", "540", timeout_s=90)
+    exhibits = check_gallery(base, report, 6)
+    state, stats = report["state"], report["state"]["stats"]
+    assert state["categories"] == ["antiquities", "design", "sculpture-hall"]
+    assert stats["request"]["finer"] is True
+    # An exhibit's request, sent as it is, is that exhibit's own asset: its id names the node.
+    req = exhibits[0]["extras"]["vitrine"]["request"]
+    again = post_generate(base, {**req, "seed": str(req["seed"])})
+    assert again["header"]["assetId"] == exhibits[0]["id"]
+    # finer=1: each exhibit asked again without the hall's budget (lod_count, max_triangles,
+    # texture_size): another asset of the same shape, its finer levels swapped in its place
+    assert [f["id"] for f in stats["finer"]] == [e["id"] for e in exhibits]
+    for f, e in zip(stats["finer"], exhibits):
+        assert "error" not in f, f
+        assert f["assetId"] != f["id"] and f["files"][-1] == "lod0.glb", f
+        budget = e["extras"]["vitrine"]["request"]["options"]["max_triangles"]
+        assert f["triangles"] > budget, (f, budget)
+    assert "6 of 6 exhibits finer" in state["status"]
+    assert "6 exhibits finer in" in state["timings"]
 
 
 def test_a_24_exhibit_gallery_is_shown_whole(base, tmp_path):

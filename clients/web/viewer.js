@@ -4,6 +4,8 @@
 //   /viewer/?model=gallery&category=antiquities&seed=3&exhibits=24   POST /v1/generate, then load
 //   &api=http://host:port/v1/                               another server (default: ../v1/)
 //
+//   &finer=1                                                then swap each exhibit for its
+//                                                           prop at the model's own detail
 // Any other query key is sent as an option (`exhibits`, `max_triangles`, `pivot`, ...).
 // A prop's GLBs arrive one by one, coarsest first; each finer level replaces the one shown.
 // Tests read `window.vitrine`: `ready` (a promise for the current load), `scene`, `stats`.
@@ -16,8 +18,11 @@ import { RoomEnvironment } from 'three/addons/environments/RoomEnvironment.js';
 const EYE_HEIGHT = 1.6;   // m: walking height on a desktop, where a VR session starts
 const WALK_SPEED = 1.4;   // m/s, a museum stroll; Shift walks 3x faster
 const EXPOSURE_LUX = 2.0;  // exposure = this / the scene's typical lux (photometric lights)
+// The options a gallery sets on its exhibits to keep one hall light; ?finer=1 drops them,
+// so each exhibit comes back at its model's own detail (more triangles, levels and texels).
+const HALL_BUDGET = ['lod_count', 'max_triangles', 'texture_size'];
 const ASSET_ID = /^[0-9a-f]{32}$/;  // asset ids: 128 bits of sha256, hex
-const RESERVED = new Set(['asset', 'model', 'category', 'seed', 'api', 'env']);  // not options
+const RESERVED = new Set(['asset', 'model', 'category', 'seed', 'api', 'env', 'finer']);  // not options
 
 const scriptStart = performance.now();
 const params = new URLSearchParams(location.search);
@@ -26,7 +31,7 @@ const api = new URL(withSlash(params.get('api') ?? '../v1/'), location.href);
 const $ = (id) => document.getElementById(id);
 const ui = {
   model: $('model'), category: $('category'), seed: $('seed'), exhibits: $('exhibits'),
-  exhibitsRow: $('exhibits-row'), generate: $('generate'), status: $('status'),
+  exhibitsRow: $('exhibits-row'), finer: $('finer'), finerRow: $('finer-row'), generate: $('generate'), status: $('status'),
   timings: $('timings'),
 };
 
@@ -165,6 +170,8 @@ const stats = {
   lods: [],              // every GLB shown, in arrival order: {name, lod, bytes, triangles, fetchMs, parseMs, atMs}
   lodOrder: [],          // the lod of each, in arrival order (coarsest first: 2, 1, 0)
   exhibits: [],          // nodes named by an asset id: {id, position: [x, y, z], extras}
+  finer: [],             // ?finer=1: per exhibit {id, assetId, files: [shown, coarsest first], triangles, ms} or {id, error}
+  finerMs: null,         // from the hall shown to the last exhibit swapped
   meshes: 0, triangles: 0, lights: 0,
   totalMs: null,         // from the request to the finest level shown
   renderer: null,        // the WebGL renderer's name (SwiftShader: software)
@@ -190,6 +197,9 @@ function showTimings() {
     parts.push(`${l.name} ${kib(l.bytes)} in ${fmt(l.fetchMs)} + parse ${fmt(l.parseMs)}`);
   }
   if (stats.totalMs != null) parts.push(`total ${fmt(stats.totalMs)}`);
+  if (stats.finerMs != null) {
+    parts.push(`${stats.finer.filter((f) => f.assetId).length} exhibits finer in ${fmt(stats.finerMs)}`);
+  }
   ui.timings.textContent = parts.join(' · ');
 }
 
@@ -238,9 +248,10 @@ let shown = null;        // the root currently in the scene
 let loadToken = 0;       // a newer load makes an older one stop
 
 function request(fromParams) {
-  if (fromParams.has('asset')) return { asset: fromParams.get('asset') };
+  const finer = fromParams.get('finer') === '1' ? { finer: true } : {};
+  if (fromParams.has('asset')) return { asset: fromParams.get('asset'), ...finer };
   if (!fromParams.has('model')) return null;
-  const req = { model: fromParams.get('model'), category: fromParams.get('category') ?? '' };
+  const req = { model: fromParams.get('model'), category: fromParams.get('category') ?? '', ...finer };
   if (fromParams.has('seed')) req.seed = fromParams.get('seed');  // uint64: a string in JSON
   const options = {};
   for (const [k, v] of fromParams) {
@@ -257,7 +268,7 @@ async function load(req) {
   stats.pageMs.request = started;
   Object.assign(stats, {
     state: req.asset ? 'loading' : 'generating', request: req, assetId: null, kind: null,
-    header: null, generateMs: null, lods: [], lodOrder: [], exhibits: [], meshes: 0,
+    header: null, generateMs: null, lods: [], lodOrder: [], exhibits: [], finer: [], finerMs: null, meshes: 0,
     triangles: 0, lights: 0, totalMs: null, error: null,
   });
   showTimings();
@@ -269,7 +280,8 @@ async function load(req) {
     } else {
       setStatus(`generating ${req.model} ${req.category}${req.seed ? ` seed ${req.seed}` : ''}`);
       answer = await call('generate', {
-        method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(req),
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ ...req, finer: undefined }),
       });
       stats.generateMs = performance.now() - started;
     }
@@ -311,10 +323,16 @@ async function load(req) {
     await nextFrame();
     stats.totalMs = performance.now() - started;
     stats.pageMs.shown = performance.now();
+    if (req.finer && stats.exhibits.length) {
+      await finerExhibits(token);
+      if (token !== loadToken) return stats;
+    }
     stats.state = 'ready';
     const what = stats.kind === 'ASSET_KIND_SCENE' ? `${stats.exhibits.length} exhibits, ` : '';
+    const swapped = stats.finer.filter((f) => f.assetId).length;
     setStatus(`${header.model ?? ''} ${header.category ?? ''} seed ${header.seed ?? '?'}: ${what}`
-      + `${stats.triangles.toLocaleString('en')} triangles, ${stats.lights} lights`);
+      + `${stats.triangles.toLocaleString('en')} triangles, ${stats.lights} lights`
+      + (req.finer ? `, ${swapped} of ${stats.exhibits.length} exhibits finer` : ''));
     showTimings();
     return stats;
   } catch (err) {
@@ -331,8 +349,26 @@ function show(root, frame) {
   if (shown) { scene.remove(shown); dispose(shown); }
   shown = root;
   scene.add(root);
+  const lights = count(root);
+  // A scene's own lights are photometric (KHR_lights_punctual: candela): expose for the
+  // illuminance they give (a gallery's 60-250 lux), and keep the fills as weak as they look
+  // on a prop. A prop brings no lights: the key light and the fills light it.
+  const lux = lights ? typicalLux(root) : 0;
+  renderer.toneMappingExposure = lux ? EXPOSURE_LUX / lux : 1;
+  const fill = lux ? lux / EXPOSURE_LUX : 1;
+  key.visible = lights === 0;
+  hemi.intensity = (lights ? 0.25 : 0.6) * fill;
+  scene.environmentIntensity = (lights ? 0.15 : 0.8) * fill;
+  redraw();
+  if (frame) frameCamera(root);
+}
+
+// What `root` holds, into stats: meshes, triangles, lights, and the exhibits (nodes named by
+// an asset id); returns the number of lights.
+function count(root) {
   let meshes = 0, triangles = 0, lights = 0;
   const exhibits = [];
+  root.updateMatrixWorld(true);
   root.traverse((o) => {
     if (o.isMesh) {
       meshes += 1;
@@ -345,18 +381,80 @@ function show(root, frame) {
       exhibits.push({ id: o.name, position: p.toArray(), extras: o.userData ?? {} });
     }
   });
-  // A scene's own lights are photometric (KHR_lights_punctual: candela): expose for the
-  // illuminance they give (a gallery's 60-250 lux), and keep the fills as weak as they look
-  // on a prop. A prop brings no lights: the key light and the fills light it.
-  const lux = lights ? typicalLux(root) : 0;
-  renderer.toneMappingExposure = lux ? EXPOSURE_LUX / lux : 1;
-  const fill = lux ? lux / EXPOSURE_LUX : 1;
-  key.visible = lights === 0;
-  hemi.intensity = (lights ? 0.25 : 0.6) * fill;
-  scene.environmentIntensity = (lights ? 0.15 : 0.8) * fill;
-  redraw();
   Object.assign(stats, { meshes, triangles, lights, exhibits });
-  if (frame) frameCamera(root);
+  return lights;
+}
+
+// ?finer=1: each exhibit carries its request (extras.vitrine.request). Asked again without
+// the hall's budget options it is the same shape at its model's own detail: its levels
+// finer than what the hall shows replace the exhibit in place, coarsest first, one exhibit
+// after another (what an engine does with a gallery's exhibit nodes).
+async function finerExhibits(token) {
+  const t0 = performance.now();
+  const nodes = [];
+  shown.traverse((o) => { if (ASSET_ID.test(o.name) && o.userData?.vitrine?.request) nodes.push(o); });
+  for (const [i, node] of nodes.entries()) {
+    const { model, category, seed, options = {} } = node.userData.vitrine.request;
+    const opts = Object.fromEntries(Object.entries(options).filter(([k]) => !HALL_BUDGET.includes(k)));
+    const entry = { id: node.name };
+    stats.finer.push(entry);
+    setStatus(`exhibit ${i + 1} of ${nodes.length}: ${model} ${category} seed ${seed}, finer`);
+    const tStart = performance.now();
+    try {
+      const answer = await call('generate', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ model, category, seed: String(seed), options: opts }),
+      });
+      if (token !== loadToken) return;
+      const header = answer.header;
+      const urls = new Map((answer.files ?? []).map((f) => [f.name, new URL(f.url, api).href]));
+      let have = trianglesOf(node);
+      const levels = header.files.filter((f) => f.name.endsWith('.glb') && Number(f.triangles) > have);
+      Object.assign(entry, { assetId: header.assetId, files: [], triangles: have });
+      let holder = node;
+      for (const f of levels) {
+        const gltf = await loader.parseAsync(await download(urls.get(f.name), Number(f.sizeBytes), () => {}), '');
+        if (token !== loadToken) return;
+        holder = swapInto(holder, gltf.scene, header.assetId);
+        have = Number(f.triangles);
+        entry.files.push(f.name);
+        entry.triangles = have;
+        redraw();
+      }
+      entry.ms = performance.now() - tStart;
+    } catch (err) {
+      entry.error = String(err.message ?? err);
+      console.warn(`vitrine: exhibit ${node.name} stays as the hall made it: ${entry.error}`);
+    }
+  }
+  count(shown);
+  stats.finerMs = performance.now() - t0;
+  showTimings();
+  await nextFrame();
+}
+
+function trianglesOf(root) {
+  let n = 0;
+  root.traverse((o) => {
+    if (o.isMesh) n += (o.geometry.index ? o.geometry.index.count : o.geometry.attributes.position.count) / 3;
+  });
+  return n;
+}
+
+// Put `content` where `old` stands (same parent and transform, same name and extras, so it
+// is still the exhibit of that asset id); returns the new holder.
+function swapInto(old, content, assetId) {
+  const holder = new THREE.Group();
+  holder.name = old.name;
+  holder.userData = { ...old.userData, finer: assetId };
+  holder.position.copy(old.position);
+  holder.quaternion.copy(old.quaternion);
+  holder.scale.copy(old.scale);
+  holder.add(content);
+  old.parent.add(holder);
+  old.parent.remove(old);
+  dispose(old);
+  return holder;
 }
 
 // The median illuminance the scene's lights give the floor straight below them, in lux
@@ -423,6 +521,7 @@ function fillCategories() {
   ui.category.replaceChildren(...(m?.categories ?? []).map((c) => new Option(c, c)));
   const ex = (m?.options ?? []).find((o) => o.name === 'exhibits');
   ui.exhibitsRow.hidden = !ex;
+  ui.finerRow.hidden = m?.kind !== 'ASSET_KIND_SCENE';
   if (ex) {
     ui.exhibits.min = ex.min ?? 0;
     ui.exhibits.max = ex.max ?? '';
@@ -445,6 +544,7 @@ function fromPanel() {
   q.set('category', ui.category.value);
   if (ui.seed.value) q.set('seed', ui.seed.value);
   if (!ui.exhibitsRow.hidden && ui.exhibits.value) q.set('exhibits', ui.exhibits.value);
+  if (!ui.finerRow.hidden && ui.finer.checked) q.set('finer', '1');
   if (params.has('api')) q.set('api', params.get('api'));
   return q;
 }
@@ -480,6 +580,7 @@ async function init() {
   if (first?.category) ui.category.value = first.category;
   if (first?.seed) ui.seed.value = first.seed;
   if (first?.options?.exhibits) ui.exhibits.value = first.options.exhibits;
+  ui.finer.checked = Boolean(first?.finer);
   if (!first) {
     stats.state = 'idle';
     setStatus('pick a model and press Generate');
