@@ -205,7 +205,7 @@ Hem = tuple[np.ndarray, np.ndarray, float]  # a point on the hem's plane, its no
 
 
 def _shell(fit: _Fit, mask: np.ndarray, offset: np.ndarray, smooth: int, max_faces: int, normal_smooth: int = 0,
-           melt: bool = False, hems: Sequence[Hem] = ()):
+           melt: bool = False, hems: Sequence[Hem] = (), fill: np.ndarray | None = None):
     """Offset shell of the body region `mask` -> (vertices, faces, covered welded vertices).
 
     `offset` [W] is the distance along the normal per body vertex (metres); `smooth` rounds of
@@ -215,7 +215,9 @@ def _shell(fit: _Fit, mask: np.ndarray, offset: np.ndarray, smooth: int, max_fac
     from the toes' sides would run into the next toe). `hems` are the planes the region was
     cut by: boundary vertices within reach of a hem's point and up to 4 cm inside it are put
     on its plane, so a hem is straight rather than the zigzag of the body's edges it crossed.
-    The push-out happens later.
+    `fill` [W] marks vertices whose shape the cloth should not follow (ears under a hood):
+    their shell positions are interpolated from the rest (harmonic fill). The push-out
+    happens later.
     """
     faces = _region_faces(fit, mask)
     if len(faces) == 0:
@@ -229,6 +231,10 @@ def _shell(fit: _Fit, mask: np.ndarray, offset: np.ndarray, smooth: int, max_fac
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-9)
     if not melt:
         v = v + n * offset[used, None]
+    if fill is not None and fill[used].any():
+        free = fill[used]
+        for _ in range(60):  # Jacobi iterations of the Laplace equation over the filled part
+            v[free] = (lap @ v)[free]
     for _ in range(smooth):  # Taubin's lambda|mu pair: smooths without shrinking the region away
         v = v + 0.5 * (lap @ v - v)
         v = v - 0.53 * (lap @ v - v)
@@ -487,6 +493,13 @@ def _face_hole(fit: _Fit, width: float, bottom: float, top: float) -> np.ndarray
     return front & (x**2 + y**2 < 1.0)
 
 
+def _ears(fit: _Fit) -> np.ndarray:
+    """Mask [W] of the ears: the sides of the head between cheekbone and temple heights."""
+    y = fit.v[:, 1]
+    side = np.abs(fit.v[:, 0] - fit.p("head")[0]) > 0.8 * fit.head_half_width
+    return fit.of("head") & side & (y > _head_level(fit, 0.25)) & (y < _head_level(fit, 0.62))
+
+
 def _hood(fit: _Fit, rng: np.random.Generator):
     head = fit.p("head")
     neck = fit.p("neck_01")
@@ -495,7 +508,14 @@ def _hood(fit: _Fit, rng: np.random.Generator):
     face = _face_hole(fit, rng.uniform(0.75, 0.95), -0.3, rng.uniform(0.8, 0.9))
     mask = (fit.of("head", "neck_01") | cowl) & ~face
     loose = float(rng.uniform(0.022, 0.04))
-    v, f, covered = _shell(fit, mask, np.full(len(fit.v), loose), smooth=30, max_faces=2200, normal_smooth=10)
+    # Room for the ears, a soft swell over each (a hard-edged one would print a disc).
+    offset = np.full(len(fit.v), loose)
+    ears = _ears(fit)
+    for side in (fit.v[:, 0] > fit.p("head")[0], fit.v[:, 0] <= fit.p("head")[0]):
+        if (ears & side).any():
+            d2 = ((fit.v - fit.v[ears & side].mean(axis=0)) ** 2).sum(axis=1)
+            offset += 0.015 * np.exp(-d2 / (2 * 0.04**2))
+    v, f, covered = _shell(fit, mask, offset, smooth=30, max_faces=2200, normal_smooth=10, fill=ears)
     if rng.random() < 0.5:  # a pointed hood: a peak behind the crown
         tip = np.array([head[0], fit.head_top + 0.01, fit.head_back - 0.01])
         v = _bump(v, tip, 0.05, rng.uniform(0.03, 0.07), np.array([0.0, 0.5, -0.87]))
@@ -513,7 +533,7 @@ def _helmet(fit: _Fit, rng: np.random.Generator):
     if full:
         mask &= ~_face_hole(fit, 0.7, 0.05, 0.75)
     v, f, covered = _shell(fit, mask, np.full(len(fit.v), rng.uniform(0.012, 0.02)), smooth=30, max_faces=1800,
-                           normal_smooth=10)
+                           normal_smooth=10, fill=_ears(fit))
     if rng.random() < 0.5:  # a crest along the midline
         for t in np.linspace(-0.08, 0.08, 9):
             v = _bump(v, np.array([head[0], fit.head_top, head[2] + t]), 0.012, 0.012, np.array([0.0, 1.0, 0.0]))
@@ -528,15 +548,16 @@ def _hair(fit: _Fit, rng: np.random.Generator):
     # The hairline: low at the nape, high over the forehead.
     line = _head_level(fit, 0.1 + rng.uniform(0.65, 0.75) * s**1.5)
     mask = fit.of("head", "neck_01") & (fit.v[:, 1] > line) & ~_face_hole(fit, 0.8, 0.0, 0.85)
-    y = fit.v[:, 1]
-    ears = (np.abs(fit.v[:, 0] - head[0]) > 0.8 * fit.head_half_width) & (y > _head_level(fit, 0.25)) \
-        & (y < _head_level(fit, 0.62))
-    mask &= ~ears  # ears stick out of the hair
+    mask &= ~_ears(fit)  # ears stick out of the hair
     offset = np.full(len(fit.v), rng.uniform(0.006, 0.014))
     if style == "long":  # down the back of the neck to the shoulder blades
-        length = fit.p("neck_01")[1] - rng.uniform(0.05, 0.2)
-        back = fit.of("neck_01", "spine_03", "head") & (fit.v[:, 2] < fit.p("neck_01")[2] - 0.01)
-        back &= (fit.v[:, 1] > length) & (np.abs(fit.v[:, 0]) < 0.12)
+        neck = fit.p("neck_01")
+        length = neck[1] - rng.uniform(0.05, 0.2)
+        half = rng.uniform(0.8, 1.3) * fit.head_half_width  # as wide as the head, or a little more
+        # Its lower end is rounded: half an ellipse below the nape.
+        depth = np.clip((neck[1] - fit.v[:, 1]) / (neck[1] - length), 0.0, 1.0)
+        back = fit.of("neck_01", "spine_03", "head") & (fit.v[:, 2] < neck[2] - 0.01)
+        back &= (fit.v[:, 1] > length) & (np.abs(fit.v[:, 0] - head[0]) < half * np.sqrt(1.0 - depth**2))
         mask |= back
         offset = offset + 0.03 * np.clip((head[1] - fit.v[:, 1]) / 0.2, 0.0, 1.0)
     v, f, covered = _shell(fit, mask, offset, smooth=12, max_faces=1600, normal_smooth=6)
