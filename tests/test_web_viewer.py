@@ -125,6 +125,8 @@ def test_a_prop_streams_coarsest_lod_first_and_the_desktop_walks(base, tmp_path)
     assert state["models"] == [m["name"] for m in catalog]
     assert "gallery" in state["models"]
     assert state["categories"] == ["chair", "table", "vase", "column", "bench", "lamp"]
+    # WebXR: the Enter VR button is on the page (headless Chromium has no headset)
+    assert state["vrButton"] in ("ENTER VR", "VR NOT SUPPORTED"), state["vrButton"]
     # W walked forward on the floor at eye height
     before, after = np.array(report["cameraBefore"]), np.array(state["camera"])
     assert after[1] == pytest.approx(EYE_HEIGHT)

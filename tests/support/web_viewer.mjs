@@ -78,6 +78,7 @@ try {
     return { stats: JSON.parse(JSON.stringify(v.stats)), names,
              camera: v.camera.position.toArray(),
              status: document.getElementById('status').textContent,
+             vrButton: document.getElementById('VRButton')?.textContent ?? null,
              timings: document.getElementById('timings').textContent,
              models: [...document.getElementById('model').options].map((o) => o.value),
              categories: [...document.getElementById('category').options].map((o) => o.value) };
