@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 from support.gltf_validator import validate_glb
 
+from generators.core.asset import Mesh
 from generators.core.errors import InvalidOption
 from generators.core.registry import load_models
 from generators.export.scene import accessor_array, read_glb
 from generators.gallery import layout as L
 from generators.gallery.generator import PROP_MODELS, THEMES
+from generators.gallery.support import floating_parts
 from generators.pipeline import Pipeline
 
 SMALL = {"texture_size": 64, "max_triangles": 600}
@@ -70,7 +72,10 @@ def stands(gltf, binary):
         kids = {nodes[c]["name"]: c for c in nodes[s]["children"]}
         ex = next(c for name, c in kids.items() if "vitrine" in nodes[c].get("extras", {}))
         placard = [w[c][1] for c in nodes[kids["placard"]]["children"]]
-        out.append({"node": nodes[ex], "exhibit": w[ex][1], "plinth": w[kids["plinth"]][1],
+        prim = gltf["meshes"][nodes[ex]["mesh"]]["primitives"][0]
+        faces = accessor_array(gltf, binary, prim["indices"]).reshape(-1, 3)
+        out.append({"node": nodes[ex], "exhibit": w[ex][1], "faces": faces,
+                    "plinth": w[kids["plinth"]][1],
                     "placard": np.concatenate(placard),
                     "spot": w[kids["spot"]][0]})
     return out
@@ -118,7 +123,10 @@ def test_24_exhibits_on_their_plinths_apart_and_clear_of_the_doors(pipe):
     for s in got:
         ex_lo, ex_hi = aabb(s["exhibit"])
         pl_lo, pl_hi = aabb(s["plinth"])
-        # Lowest point on the plinth top within 1 cm, and inside its footprint.
+        # No part of it floats (a table top without legs), ...
+        v = s["exhibit"].astype(np.float32)
+        assert floating_parts(Mesh(v, s["faces"], np.zeros_like(v), 0)) == 0
+        # ... its lowest point is on the plinth top within 1 cm, and inside its footprint.
         assert abs(ex_lo[1] - pl_hi[1]) <= 0.01, s["node"]["name"]
         assert pl_lo[1] == pytest.approx(0.0, abs=1e-6)
         assert np.all(ex_lo[[0, 2]] >= pl_lo[[0, 2]] - 1e-4)

@@ -19,6 +19,7 @@ from generators.core.registry import Generator, GeneratorInfo, make_version
 from generators.export.scene import Light, SceneAsset, SceneNode
 from generators.gallery import layout as L
 from generators.gallery import parts
+from generators.gallery.support import floating_parts
 from generators.geometry.options import FORMAT
 from generators.pipeline import Pipeline
 from generators.texture.materials import MaterialLibrary, tile_m
@@ -26,7 +27,8 @@ from generators.texture.materials import MaterialLibrary, tile_m
 log = logging.getLogger(__name__)
 
 PROP_MODELS = ("procedural", "voxel-gan", "implicit-gan")  # exhibits come from these
-SHELL_TEXTURE = 512  # edge of the floor's and walls' maps (a 1 m marble or stone repeat)
+SHELL_TEXTURE = 512  # edge of the floor's maps (a 1 m marble or stone repeat)
+WALL_TEXTURE = 256  # walls' and plinths' plaster: its relief is faint, a 0.5 m repeat is unseen
 EXHIBIT_LUX = 250.0  # illuminance the spot over each exhibit gives its top (museum: 150-300)
 FILL_LUX = 60.0  # what the ceiling's fill lights give the floor below them
 FILL_SPACING_M = 6.0  # one fill light per this many metres, each way
@@ -34,6 +36,7 @@ FILL_SPACING_M = 6.0  # one fill light per this many metres, each way
 # than a 5k-triangle exhibit keeps, and implicit-gan's default 128 costs ~8x the field
 # evaluations (the 24-exhibit budget is 10 s).
 EXHIBIT_RESOLUTION = 64
+MAX_REDRAWS = 3  # seeds tried again for an exhibit with a floating part (support.py)
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,8 @@ class GalleryGenerator(Generator):
     # ----------------------------------------------------------------- exhibits
 
     def draw(self, spec: Spec) -> list[dict[str, Any]]:
-        """The exhibits' requests (model, category, seed, options), drawn from the seed."""
+        """The exhibits' requests (model, category, seed, options), drawn from the seed (the
+        first draw: `generate_one` draws another seed for an exhibit that would not stand)."""
         theme = THEMES[spec.category]
         models = (spec.options["exhibit_models"] or ",".join(PROP_MODELS)).split(",")
         cats = list(theme.exhibits)
@@ -134,51 +138,71 @@ class GalleryGenerator(Generator):
             })
         return out
 
-    def _exhibits(self, requests: list[dict[str, Any]], cancel: CancelToken | None):
-        """(job, asset) per request, in order: one generate call per prop model."""
-        jobs = [self.props.prepare(r["model"], r["category"], r["seed"], r["options"])
-                for r in requests]
-        assets: list[Asset | None] = [None] * len(jobs)
-        for model in PROP_MODELS:
-            idxs = [i for i, r in enumerate(requests) if r["model"] == model]
-            if not idxs:
-                continue
-            t0 = time.perf_counter()
-            results = self.props.models[model].generate([jobs[i].spec for i in idxs], cancel)
-            log.debug("gallery: %d %s exhibits in %.0f ms", len(idxs), model,
-                      (time.perf_counter() - t0) * 1e3)
-            for i, res in zip(idxs, results):
-                if isinstance(res, GeneratorError):
-                    r = requests[i]
-                    raise GenerationFailed(f"exhibit {i} ({r['model']} {r['category']} seed "
-                                           f"{r['seed']}) failed: {res}")
-                assets[i] = res
+    def _exhibits(self, spec: Spec, requests: list[dict[str, Any]],
+                  cancel: CancelToken | None):
+        """(job, asset) per request, in order: one generate call per prop model and round.
+        An exhibit with a part that floats (`floating_parts`) is drawn again with another seed
+        (deterministically, up to MAX_REDRAWS times); `requests` is updated in place."""
+        jobs: list[Any] = [None] * len(requests)
+        assets: list[Asset | None] = [None] * len(requests)
+        todo = list(range(len(requests)))
+        for attempt in range(MAX_REDRAWS + 1):
+            for i in todo:
+                r = requests[i]
+                jobs[i] = self.props.prepare(r["model"], r["category"], r["seed"], r["options"])
+            for model in PROP_MODELS:
+                idxs = [i for i in todo if requests[i]["model"] == model]
+                if not idxs:
+                    continue
+                t0 = time.perf_counter()
+                results = self.props.models[model].generate([jobs[i].spec for i in idxs],
+                                                            cancel)
+                log.debug("gallery: %d %s exhibits in %.0f ms", len(idxs), model,
+                          (time.perf_counter() - t0) * 1e3)
+                for i, res in zip(idxs, results):
+                    if isinstance(res, GeneratorError):
+                        r = requests[i]
+                        raise GenerationFailed(f"exhibit {i} ({r['model']} {r['category']} "
+                                               f"seed {r['seed']}) failed: {res}")
+                    assets[i] = res
+            todo = [i for i in todo if floating_parts(assets[i].meshes[0])]
+            if not todo or attempt == MAX_REDRAWS:
+                break
+            for i in todo:
+                rng = np.random.default_rng([0x6A11E27, spec.seed, i, attempt + 1])
+                log.debug("gallery: exhibit %d (%s %s seed %d) has a floating part; drawn "
+                          "again", i, requests[i]["model"], requests[i]["category"],
+                          requests[i]["seed"])
+                requests[i]["seed"] = int(rng.integers(1, 2**31 - 1))
+        if todo:
+            log.warning("gallery %s seed %d: exhibits %s still have floating parts after %d "
+                        "draws", spec.category, spec.seed, todo, MAX_REDRAWS + 1)
         return list(zip(jobs, assets))
 
     # ----------------------------------------------------------------- scene
 
     def _shell_materials(self, theme: Theme, seed: int) -> dict[str, Any]:
         floor = self.materials.prop_material(theme.floor, SHELL_TEXTURE, seed)
-        stone = self.materials.maps("stone", SHELL_TEXTURE, seed)
+        stone = self.materials.maps("stone", WALL_TEXTURE, seed)
         walls = Material("plaster", (1.0, 1.0, 1.0, 1.0), 1.0, 1.0,
                          parts.plaster(stone, theme.wall_tint))
         if isinstance(theme.plinth, str):
-            plinth = self.materials.prop_material(theme.plinth, SHELL_TEXTURE // 2, seed + 1)
-            plinth_tile = tile_m(theme.plinth, SHELL_TEXTURE // 2)
+            plinth = self.materials.prop_material(theme.plinth, WALL_TEXTURE, seed + 1)
+            plinth_tile = tile_m(theme.plinth, WALL_TEXTURE)
         else:
-            small = self.materials.maps("stone", SHELL_TEXTURE // 2, seed + 1)
+            small = self.materials.maps("stone", WALL_TEXTURE, seed + 1)
             plinth = Material("plinth_plaster", (1.0, 1.0, 1.0, 1.0), 1.0, 1.0,
                               parts.plaster(small, theme.plinth))
-            plinth_tile = tile_m("stone", SHELL_TEXTURE // 2)
+            plinth_tile = tile_m("stone", WALL_TEXTURE)
         return {"floor": floor, "floor_tile": tile_m(theme.floor, SHELL_TEXTURE),
-                "walls": walls, "wall_tile": tile_m("stone", SHELL_TEXTURE),
+                "walls": walls, "wall_tile": tile_m("stone", WALL_TEXTURE),
                 "plinth": plinth, "plinth_tile": plinth_tile}
 
     def generate_one(self, spec: Spec, cancel: CancelToken | None = None) -> Asset:
         theme = THEMES[spec.category]
         requests = self.draw(spec)
         t0 = time.perf_counter()
-        made = self._exhibits(requests, cancel)
+        made = self._exhibits(spec, requests, cancel)
         t_gen = time.perf_counter() - t0
         feet = [L.Footprint(tuple(map(float, a.bounds[0])), tuple(map(float, a.bounds[1])))
                 for _, a in made]

@@ -53,8 +53,8 @@ def _base_colour_maps(gltf: dict, binary: bytes) -> list[np.ndarray]:
 
 
 def faces(glb: bytes, skip: set[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(triangles [F, 3, 3] world, colours [F, 3] 0-1, draw group [F]: 0 floor, 1 walls, 2 the
-    rest) of every mesh node not named in `skip` (nor under one)."""
+    """(triangles [F, 3, 3] world, colours [F, 3] 0-1, draw group [F]: 0 floor, 1 walls,
+    2 boxes, 3 the rest) of every mesh node not named in `skip` (nor under one)."""
     gltf, binary = read_glb(glb)
     maps = _base_colour_maps(gltf, binary)
     tris, cols, groups = [], [], []
@@ -83,8 +83,10 @@ def faces(glb: bytes, skip: set[str]) -> tuple[np.ndarray, np.ndarray, np.ndarra
             tris.append(v[f])
             cols.append(c)
             name = node["name"]
+            # Boxes (plinths, lecterns) sort by their farthest corner: a plinth's big top face
+            # is drawn before the exhibit standing on it.
             groups.append(np.full(len(f), 0 if name == "floor" else
-                                  1 if name.startswith("wall") else 2))
+                                  1 if name.startswith("wall") else 2 if len(f) < 200 else 3))
         for c in node.get("children", []):
             visit(c, m)
 
@@ -113,8 +115,10 @@ def draw(tris: np.ndarray, cols: np.ndarray, groups: np.ndarray, eye, target, si
     n /= np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-12)
     light = 0.5 + 0.5 * np.abs(n @ KEY)
     rgb = np.clip(np.rint(255 * cols * light[:, None]), 0, 255).astype(int)
-    # Floor first, then the walls, then everything else far to near.
-    order = np.lexsort((-z.mean(axis=1), groups))
+    # Floor first, then the walls, then everything else far to near (boxes by their
+    # farthest corner).
+    depth = np.where(groups == 2, z.max(axis=1), z.mean(axis=1))
+    order = np.lexsort((-depth, np.minimum(groups, 2)))
     img = Image.new("RGB", (w, h), SKY)
     pen = ImageDraw.Draw(img)
     poly = np.stack([sx, sy], axis=-1).reshape(-1, 6)
