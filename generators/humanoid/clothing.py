@@ -369,6 +369,15 @@ def _tube(origin: np.ndarray, axis: np.ndarray, b1: np.ndarray, b2: np.ndarray, 
     return v, np.concatenate(f)
 
 
+def _taubin(v: np.ndarray, f: np.ndarray, rounds: int) -> np.ndarray:
+    """Taubin's lambda|mu smoothing (lambda 0.5, mu -0.53): smooths without shrinking."""
+    lap = _adjacency(len(v), f)
+    for _ in range(rounds):
+        v = v + 0.5 * (lap @ v - v)
+        v = v - 0.53 * (lap @ v - v)
+    return v
+
+
 def _bump(v: np.ndarray, centre: np.ndarray, radius: float, height: float, direction: np.ndarray) -> np.ndarray:
     """Push vertices near `centre` along `direction` by a Gaussian of the given height."""
     d2 = ((v - centre) ** 2).sum(axis=1)
@@ -404,7 +413,7 @@ def _upper(fit: _Fit, rng: np.random.Generator, sleeve: float, hem_y: float, bas
     return _shell(fit, torso, offset, smooth=10, max_faces=max_faces, normal_smooth=3, hems=hems)
 
 
-def _tunic(fit: _Fit, rng: np.random.Generator):
+def _tunic(fit: _Fit, rng: np.random.Generator, outfit: Sequence[str]):
     sleeve = float(rng.choice([0.35, 1.0, 1.85]))  # short, to the elbow, long
     long_hem = bool(rng.random() < 0.5)
     base = float(rng.uniform(0.009, 0.014))
@@ -422,7 +431,7 @@ def _tunic(fit: _Fit, rng: np.random.Generator):
     return [(v, f), (sv, sf)], covered, ("skirt", len(v), top, hem)
 
 
-def _robe(fit: _Fit, rng: np.random.Generator):
+def _robe(fit: _Fit, rng: np.random.Generator, outfit: Sequence[str]):
     base = float(rng.uniform(0.010, 0.016))
     waist = fit.p("spine_01")[1] + rng.uniform(-0.02, 0.04)
     v, f, covered = _upper(fit, rng, float(rng.uniform(1.8, 1.95)), waist - 0.05, base, rng.uniform(0.0, 0.05), 3400)
@@ -433,7 +442,7 @@ def _robe(fit: _Fit, rng: np.random.Generator):
     return [(v, f), (sv, sf)], covered, ("skirt", len(v), waist, hem)
 
 
-def _trousers(fit: _Fit, rng: np.random.Generator):
+def _trousers(fit: _Fit, rng: np.random.Generator, outfit: Sequence[str]):
     waist = fit.p("spine_01")[1] + rng.uniform(-0.02, 0.03)
     ankle, knee = fit.p("foot_l")[1], fit.p("calf_l")[1]
     cuff = ankle + rng.uniform(0.03, 0.12) if rng.random() < 0.8 else knee - rng.uniform(0.02, 0.08)
@@ -447,7 +456,7 @@ def _trousers(fit: _Fit, rng: np.random.Generator):
     return [(v, f)], covered, None
 
 
-def _boots(fit: _Fit, rng: np.random.Generator):
+def _boots(fit: _Fit, rng: np.random.Generator, outfit: Sequence[str]):
     """Per foot: a lofted tube from heel to toe (capped both ends: it spans the gaps between
     the toes, which a shell falls into) and a shaft around the shin from the ankle to `top`."""
     ankle_y, knee_y = fit.p("foot_l")[1], fit.p("calf_l")[1]
@@ -500,7 +509,7 @@ def _ears(fit: _Fit) -> np.ndarray:
     return fit.of("head") & side & (y > _head_level(fit, 0.25)) & (y < _head_level(fit, 0.62))
 
 
-def _hood(fit: _Fit, rng: np.random.Generator):
+def _hood(fit: _Fit, rng: np.random.Generator, outfit: Sequence[str]):
     head = fit.p("head")
     neck = fit.p("neck_01")
     cowl = fit.of("spine_03", "clavicle_l", "clavicle_r", "upperarm_l", "upperarm_r")
@@ -522,7 +531,7 @@ def _hood(fit: _Fit, rng: np.random.Generator):
     return [(v, f)], covered, None
 
 
-def _helmet(fit: _Fit, rng: np.random.Generator):
+def _helmet(fit: _Fit, rng: np.random.Generator, outfit: Sequence[str]):
     head = fit.p("head")
     full = bool(rng.random() < 0.4)
     # The rim runs from the brow (or the jaw, for a full helmet) down to the nape behind.
@@ -540,9 +549,11 @@ def _helmet(fit: _Fit, rng: np.random.Generator):
     return [(v, f)], covered, None
 
 
-def _hair(fit: _Fit, rng: np.random.Generator):
+def _hair(fit: _Fit, rng: np.random.Generator, outfit: Sequence[str]):
     head = fit.p("head")
     style = str(rng.choice(["short", "long", "bun"]))
+    if "hood" in outfit or "helmet" in outfit:
+        style = "short"  # a bun or a mane under a helmet would only crumple it
     z_front, z_back = fit.head_front, fit.head_back
     s = np.clip((fit.v[:, 2] - z_back) / (z_front - z_back), 0.0, 1.0)
     # The hairline: low at the nape, high over the forehead.
@@ -595,28 +606,33 @@ assert all(m in MATERIALS for _, ms in _BUILDERS.values() for m in ms)
 def _push_out(v: np.ndarray, colliders: list[tuple[cKDTree, np.ndarray, np.ndarray, float]],
               rounds: int = 8, k: int = 6, reach: float = 0.05) -> np.ndarray:
     """Move each vertex out until it is each collider's gap outside the tangent planes of its k
-    nearest vertices on the body and on every other collider within `reach` (k > 1 matters in creases, where one
-    plane is not enough); colliders are (tree, points, normals, gap). Each round pushes along
-    the plane that is short by most."""
-    active = np.arange(len(v))
+    nearest vertices, on the body (colliders[0]) and on every other collider within `reach`
+    (k > 1 matters in creases, where one plane is not enough); colliders are (tree, points,
+    normals, gap). Each round pushes along the plane that is short by most."""
+    boxes = [(-np.inf, np.inf)] + [(c[1].min(axis=0) - reach, c[1].max(axis=0) + reach) for c in colliders[1:]]
     reaches = [np.inf] + [reach] * (len(colliders) - 1)  # the body always counts
+    active = np.arange(len(v))
     for _ in range(rounds):  # only the vertices moved last round can still be short
         a = v[active]
         short = np.zeros(len(a))
         normal = np.zeros_like(a)
-        for (tree, pts, nrm, g), within in zip(colliders, reaches, strict=True):
-            dist, i = tree.query(a, k=k)
-            dist, i = dist.reshape(len(a), k), i.reshape(len(a), k)  # [A, k]
-            need = g - ((a[:, None] - pts[i]) * nrm[i]).sum(axis=2)  # [A, k]
+        for (tree, pts, nrm, g), within, (lo, hi) in zip(colliders, reaches, boxes, strict=True):
+            near = np.flatnonzero(((a >= lo) & (a <= hi)).all(axis=1))  # a boot is far from a helmet
+            if len(near) == 0:
+                continue
+            b = a[near]
+            dist, i = tree.query(b, k=k)
+            dist, i = dist.reshape(len(b), k), i.reshape(len(b), k)  # [B, k]
+            need = g - ((b[:, None] - pts[i]) * nrm[i]).sum(axis=2)  # [B, k]
             # Planes facing away from the nearest one are the far side of a thin part (a toe),
             # and far vertices say nothing about this surface here.
             same_side = (nrm[i] * nrm[i[:, :1]]).sum(axis=2) > 0.0
             need = np.where(same_side & (dist < within), need, -np.inf)
             worst = need.argmax(axis=1)
-            need = need[np.arange(len(a)), worst]
-            more = need > short
-            short[more] = need[more]
-            normal[more] = nrm[i[more, worst[more]]]
+            need = need[np.arange(len(b)), worst]
+            more = need > short[near]
+            short[near[more]] = need[more]
+            normal[near[more]] = nrm[i[more, worst[more]]]
         move = short > 0
         if not move.any():
             break
@@ -754,10 +770,12 @@ def dress(body: Body, outfit: Sequence[str], rng: np.random.Generator) -> list[G
     for name in sorted(outfit, key=lambda g: _LAYER[g]):
         build, materials = _BUILDERS[name]
         material = str(rng.choice(materials))
-        parts, covered, skirt = build(fit, rng)
+        parts, covered, skirt = build(fit, rng, outfit)
         v = np.concatenate([p[0] for p in parts]).astype(np.float64)
         offsets = np.cumsum([0] + [len(p[0]) for p in parts])
         f = np.concatenate([p[1] + o for p, o in zip(parts, offsets[:-1], strict=True)]).astype(np.int64)
+        v = _push_out(v, colliders)
+        v = _taubin(v, f, 2)  # the push moves vertices one by one: even it out, then check again
         v = _push_out(v, colliders)
         dense = _skin(fit, v)
         if skirt is not None:
