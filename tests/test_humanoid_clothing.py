@@ -306,6 +306,17 @@ def test_hides_are_covered(body_of):
         assert np.quantile(dist, 0.99) < 0.06, (name, np.quantile(dist, 0.99))
 
 
+def test_hair_under_headgear_is_short(body_of):
+    body = body_of("heroic")
+    neck = body.joint_positions[body.joint_names.index("neck_01"), 1]
+    back = float(np.asarray(body.vertices)[body.groups["body"], 2].min())
+    for seed in range(6):
+        gs = {g.name: g for g in dress(body, ["hair", "helmet"], np.random.default_rng(seed))}
+        hair = gs["hair"].vertices
+        assert hair[:, 1].min() > neck - 0.02  # no long hair down the back
+        assert hair[:, 2].min() > back - 0.05  # no bun behind the head
+
+
 def test_unknown_garment_is_refused_naming_the_garments(body_of):
     with pytest.raises(ValueError) as err:
         dress(body_of("heroic"), ["tunic", "cape"], np.random.default_rng(0))
