@@ -1,6 +1,7 @@
 """The clothing card: bodies of every category dressed in each outfit, front and back.
 
     .venv/bin/python -m generators.humanoid.garments.card [out.png]
+    .venv/bin/python -m generators.humanoid.garments.card --bench   # dress() times, triangles
 
 Software-rendered like `generators/viz.py` (orthographic, painter's algorithm on Pillow), but
 with a colour per face so skin and each material read apart.
@@ -106,9 +107,37 @@ def dressed_meshes(body, garments) -> list[tuple[np.ndarray, np.ndarray, tuple[i
     return meshes
 
 
+def bench(seeds: int = 8) -> None:
+    """Print dress() wall time (p50/p95/max, after one warm call per pair) and outfit
+    triangles over every category x outfit x `seeds` bodies."""
+    import time
+
+    from generators.humanoid import body as bodies
+    from generators.humanoid.clothing import OUTFITS, dress
+
+    times, tris = [], []
+    for category, outfits in OUTFITS.items():
+        for seed in range(seeds):
+            body = bodies.body_from_params(bodies.sample_params(category, seed))
+            for outfit in outfits:
+                dress(body, outfit, np.random.default_rng(seed))
+                t = time.perf_counter()
+                garments = dress(body, outfit, np.random.default_rng(seed))
+                times.append(1000 * (time.perf_counter() - t))
+                tris.append(sum(len(g.faces) for g in garments))
+    ms = np.asarray(times)
+    print(f"dress() over {len(ms)} (body, outfit) pairs: p50 {np.median(ms):.0f} ms, "
+          f"p95 {np.percentile(ms, 95):.0f} ms, max {ms.max():.0f} ms; "
+          f"outfit triangles median {int(np.median(tris))}, max {max(tris)}")
+
+
 def main(argv: list[str]) -> int:
     from generators.humanoid import body as bodies
     from generators.humanoid.clothing import OUTFITS, dress
+
+    if argv[:1] == ["--bench"]:
+        bench()
+        return 0
 
     out = Path(argv[0]) if argv else DEFAULT_OUT
     tiles, labels = [], []
