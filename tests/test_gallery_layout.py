@@ -65,7 +65,7 @@ def test_exhibits_sit_on_their_plinths():
 
 
 def test_plinths_by_size():
-    box = lambda w, h, d: L.Footprint((-w / 2, 0, -d / 2), (w / 2, h, d / 2))  # noqa: E731
+    box = lambda w, h, d: L.Footprint((-w / 2, 0, -d / 2), (w / 2, h, d / 2))
     assert L.plinth_height(box(0.2, 0.35, 0.2)) == 0.9  # a vase at eye level
     assert L.plinth_height(box(0.5, 0.9, 0.5)) == 0.3  # a chair
     assert L.plinth_height(box(1.6, 0.45, 0.4)) == 0.3  # a bench: furniture, though low

@@ -44,5 +44,5 @@ def export_asset(asset: Asset, fmt: str = "glb") -> list[FileBlob]:
 
 from generators.export import character as _character  # noqa: F401  (characters' "glb")
 from generators.export import glb as _glb  # noqa: F401  (registers "glb")
-from generators.export import texture as _texture  # noqa: F401  (texture assets' "glb")
 from generators.export import scene as _scene  # noqa: F401  (scene assets' "glb")
+from generators.export import texture as _texture  # noqa: F401  (texture assets' "glb")
