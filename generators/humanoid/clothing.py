@@ -369,6 +369,14 @@ def _tube(origin: np.ndarray, axis: np.ndarray, b1: np.ndarray, b2: np.ndarray, 
     return v, np.concatenate(f)
 
 
+def _grow(mask: np.ndarray, f: np.ndarray, rings: int) -> np.ndarray:
+    """`mask` [V] grown by `rings` edges over the faces f."""
+    mask = mask.copy()
+    for _ in range(rings):
+        mask[f[mask[f].any(axis=1)].reshape(-1)] = True
+    return mask
+
+
 def _taubin(v: np.ndarray, f: np.ndarray, rounds: int) -> np.ndarray:
     """Taubin's lambda|mu smoothing (lambda 0.5, mu -0.53): smooths without shrinking."""
     lap = _adjacency(len(v), f)
@@ -604,14 +612,17 @@ assert all(m in MATERIALS for _, ms in _BUILDERS.values() for m in ms)
 
 
 def _push_out(v: np.ndarray, colliders: list[tuple[cKDTree, np.ndarray, np.ndarray, float]],
-              rounds: int = 8, k: int = 6, reach: float = 0.05) -> np.ndarray:
+              rounds: int = 8, k: int = 6, reach: float = 0.05,
+              only: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Move each vertex out until it is each collider's gap outside the tangent planes of its k
     nearest vertices, on the body (colliders[0]) and on every other collider within `reach`
     (k > 1 matters in creases, where one plane is not enough); colliders are (tree, points,
-    normals, gap). Each round pushes along the plane that is short by most."""
+    normals, gap). Each round pushes along the plane that is short by most. `only`: the
+    vertex indices to check (default all). -> (v, mask of the vertices moved)."""
     boxes = [(-np.inf, np.inf)] + [(c[1].min(axis=0) - reach, c[1].max(axis=0) + reach) for c in colliders[1:]]
     reaches = [np.inf] + [reach] * (len(colliders) - 1)  # the body always counts
-    active = np.arange(len(v))
+    active = np.arange(len(v)) if only is None else np.asarray(only, np.int64)
+    moved = np.zeros(len(v), bool)
     for _ in range(rounds):  # only the vertices moved last round can still be short
         a = v[active]
         short = np.zeros(len(a))
@@ -638,7 +649,8 @@ def _push_out(v: np.ndarray, colliders: list[tuple[cKDTree, np.ndarray, np.ndarr
             break
         v[active[move]] += short[move, None] * normal[move]
         active = active[move]
-    return v
+        moved[active] = True
+    return v, moved
 
 
 def _skin(fit: _Fit, v: np.ndarray, k: int = 4) -> np.ndarray:
@@ -774,9 +786,11 @@ def dress(body: Body, outfit: Sequence[str], rng: np.random.Generator) -> list[G
         v = np.concatenate([p[0] for p in parts]).astype(np.float64)
         offsets = np.cumsum([0] + [len(p[0]) for p in parts])
         f = np.concatenate([p[1] + o for p, o in zip(parts, offsets[:-1], strict=True)]).astype(np.int64)
-        v = _push_out(v, colliders)
-        v = _taubin(v, f, 2)  # the push moves vertices one by one: even it out, then check again
-        v = _push_out(v, colliders)
+        v, moved = _push_out(v, colliders)
+        if moved.any():  # the push moves vertices one by one: even out around them, check again
+            near = _grow(moved, f, 2)
+            v[near] = _taubin(v, f, 2)[near]
+            v, _ = _push_out(v, colliders, only=np.flatnonzero(near))
         dense = _skin(fit, v)
         if skirt is not None:
             _, first, top, hem = skirt
