@@ -8,7 +8,9 @@ Two ways to make cloth, both fitted to THIS body in its rest pose:
   topology, so it has no seam at an armpit or a crotch, and only its hems are open;
 - a *skirt*: rings around a vertical axis whose radius per angle is the largest radius of
   the body there (so it spans the gap between the legs), hanging straight down from the
-  hips and flaring by a per-seed amount; its top ring tucks under the shell above it.
+  hips and flaring by a per-seed amount; its top ring tucks under the shell above it. Boots
+  are the same kind of rings lofted heel to toe and up the shin (a shell would fall into the
+  gaps between the toes).
 
 Then every garment is pushed out of the body and of the garments dressed before it (a
 nearest-vertex signed distance), skinned from the nearest body vertices (a skirt blends
