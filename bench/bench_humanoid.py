@@ -1,6 +1,7 @@
-"""humanoid benchmark: p50/p90 of one default character per category, as the server builds it.
+"""Character benchmark: p50/p90 of one default character per category, as the server builds it.
 
     .venv/bin/python bench/bench_humanoid.py                  # 10 seeds per category
+    .venv/bin/python bench/bench_humanoid.py --model character-gan
     .venv/bin/python bench/bench_humanoid.py --seeds 20 --options texture_size=512
 
 Loads the model the way the server does (`load_models`, once, not timed: that parses or
@@ -43,16 +44,17 @@ def _options(pairs: list[str]) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="humanoid", help="a character model (default humanoid)")
     ap.add_argument("--seeds", type=int, default=10, help="seeds per category")
     ap.add_argument("--first-seed", type=int, default=5000)
     ap.add_argument("--options", nargs="*", default=[], help="NAME=VALUE request options")
     args = ap.parse_args()
     options = _options(args.options)
     t0 = time.perf_counter()
-    pipe = Pipeline(load_models(["humanoid"]))
+    pipe = Pipeline(load_models([args.model]))
     load_s = time.perf_counter() - t0
-    model = pipe.models["humanoid"]
-    print(f"# humanoid benchmark ({platform.machine()}, {os.cpu_count()} cores, torch "
+    model = pipe.models[args.model]
+    print(f"# {args.model} benchmark ({platform.machine()}, {os.cpu_count()} cores, torch "
           f"{torch.__version__}, {torch.get_num_threads()} threads; model {model.info.version} "
           f"loaded in {load_s:.1f} s, not counted; options {options or 'defaults'})\n")
     print("| category | seeds | p50 ms | p90 ms | generate p50 ms | export p50 ms | files MB | "
@@ -62,7 +64,7 @@ def main() -> None:
     for category in model.info.categories:
         wall, gen, exp, size, tris = [], [], [], [], []
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            job = pipe.prepare("humanoid", category, seed, options)
+            job = pipe.prepare(args.model, category, seed, options)
             t = time.perf_counter()
             built = pipe.build([job])[0]
             wall.append((time.perf_counter() - t) * 1e3)

@@ -39,6 +39,9 @@ REQUESTS = {  # model -> (category, seed, options): small, so the test is quick
     "voxel-gan": ("vase", 3, SMALL),
     "implicit-gan": ("lamp", 3, SMALL),
     "texture-gan": ("marble", 3, {"texture_size": 64}),
+    "humanoid": ("heroic", 3, {"lod_count": 1, "texture_size": 64, "max_triangles": 4000}),
+    "character-gan": ("elder", 3, {"lod_count": 1, "texture_size": 64, "max_triangles": 4000}),
+    "gallery": ("design", 3, {"exhibits": 2, "texture_size": 64, "max_triangles": 1000}),
 }
 
 

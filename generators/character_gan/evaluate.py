@@ -105,6 +105,24 @@ def heights(sample, categories, n: int, seed: int = 0) -> list[tuple[str, float,
     return rows
 
 
+def baselines(categories, n: int, train_per_category: int, seed: int = 0):
+    """Failure baselines the table must tell apart from a good model: every sample the
+    category's mean training body (collapse), and the next category's bodies (wrong class)."""
+    train, lab = data.bodies("train", train_per_category, categories)
+
+    def collapsed(cat, k, s):
+        return np.repeat(train[lab == categories.index(cat)].mean(0, keepdims=True), k, 0)
+
+    def wrong(cat, k, s):
+        other = (categories.index(cat) + 1) % len(categories)
+        return train[lab == other][-k:]
+
+    return {name: evaluate(fn, categories, n, train_per_category=train_per_category,
+                           seed=seed)
+            for name, fn in (("collapsed to the mean body", collapsed),
+                             ("the next category's bodies", wrong))}
+
+
 def sampler(G, categories):
     """sample(category, n, seed) of an EMA generator (fresh latents; evaluation only)."""
 
@@ -129,6 +147,8 @@ def main(argv=None) -> int:
     ap.add_argument("--run", help="evaluate a training run directory instead of shipped weights")
     ap.add_argument("--normalize", action="store_true",
                     help="scale every cloud to a unit box (hides height) instead of metres")
+    ap.add_argument("--baselines", action="store_true",
+                    help="also score two failure baselines (collapse, wrong category)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the numbers to this JSON file")
     args = ap.parse_args(argv)
@@ -158,6 +178,9 @@ def main(argv=None) -> int:
     print(f"\n{'category':<10} {'height m (gen)':>16} {'height m (held-out)':>20}")
     for cat, gm, gs, rm, rs in heights(sample, cats, args.n, args.seed):
         print(f"{cat:<10} {gm:>9.3f} ± {gs:.3f} {rm:>13.3f} ± {rs:.3f}")
+    if args.baselines:
+        for name, rep in baselines(cats, args.n, args.train_per_category, args.seed).items():
+            print("\n" + format_table(rep, title=f"baseline: {name}"))
     if args.json:
         Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     return 0

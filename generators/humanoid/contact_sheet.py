@@ -1,6 +1,8 @@
 """The model card's contact sheet: characters posed mid-walk, all at one scale.
 
     .venv/bin/python -m generators.humanoid.contact_sheet [--out generators/humanoid/card/contact_sheet.png]
+    .venv/bin/python -m generators.humanoid.contact_sheet --model character-gan \
+        --out generators/character_gan/card/contact_sheet.png
 
 Each character is generated through the model, posed by linear blend skinning on the CPU at
 half the walk clip's duration, and drawn (orthographic, flat Lambert, painter's algorithm)
@@ -95,6 +97,7 @@ def draw(parts, size: int = TILE, metres: float = METRES, azimuth_deg: float = 2
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="humanoid", help="a character model (default humanoid)")
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--per-category", type=int, default=4)
     ap.add_argument("--categories", default=",".join(CATEGORIES))
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO)
     from generators.core.registry import load_models
 
-    model = load_models(["humanoid"])["humanoid"]
+    model = load_models([args.model])[args.model]
     images, labels = [], []
     for cat in args.categories.split(","):
         for seed in range(1, args.per_category + 1):
