@@ -1,8 +1,9 @@
-"""`humanoid` characters through Blender's glTF importer and three.js in headless Chromium.
+"""Characters through Blender's glTF importer and three.js in headless Chromium.
 
-Every category x skeleton (unreal, mixamo, vrm) with every clip, at a small budget (the
-skeleton only renames joints, the category changes the body), plus one character at the
-default options with its lod0 and coarsest level. All of them go through one Blender and one
+Every `humanoid` category x skeleton (unreal, mixamo, vrm) with every clip, at a small budget
+(the skeleton only renames joints, the category changes the body), every `character-gan`
+category (its bodies are the network's; the rig is re-fitted to them), plus one character at
+the default options with its lod0 and coarsest level. All of them go through one Blender and one
 Chromium run. Blender must build an armature holding every joint of the GLB's skin with the
 GLB's parent chain and one action per clip; three.js must play every clip and the skinned mesh
 must move, with no console error or warning.
@@ -79,14 +80,15 @@ def _cases(built: list[Built]) -> list[Case]:
         glbs = sorted((f for f in b.files if f.name.endswith(".glb")), key=lambda f: f.lod)
         for f in {glbs[0].name: glbs[0], glbs[-1].name: glbs[-1]}.values():
             tol = BOUNDS_TOL_M if f.lod == 0 else COARSE_TOL_M
-            name = f"{b.category}/{opts['skeleton']}/{opts['max_triangles']}/{f.name}"
+            name = (f"{b.job.model.info.name}/{b.category}/{opts['skeleton']}/"
+                    f"{opts['max_triangles']}/{f.name}")
             cases.append(Case(name, opts["skeleton"], clips, f.data, f.triangles, b.bounds, tol))
     return cases
 
 
 @pytest.fixture(scope="module")
 def pipe() -> Pipeline:
-    return Pipeline(registry.load_models(["humanoid"]))
+    return Pipeline(registry.load_models(["humanoid", "character-gan"]))
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +98,8 @@ def cases(pipe) -> list[Case]:
     assert set(skeletons) == set(HIPS), skeletons
     jobs = [pipe.prepare("humanoid", c, SEED, {**SMALL, "skeleton": s})
             for c in info.categories for s in skeletons]
+    jobs += [pipe.prepare("character-gan", c, SEED, SMALL)
+             for c in pipe.models["character-gan"].info.categories]
     jobs.append(pipe.prepare("humanoid", info.categories[0], SEED, {}))  # defaults, all LODs
     return _cases(pipe.build(jobs))
 
@@ -125,8 +129,11 @@ def _box_problems(name: str, got: dict | None, want, tol: float) -> list[str]:
 def test_the_matrix_covers_every_category_and_skeleton(pipe, cases):
     info = pipe.models["humanoid"].info
     assert info.kind == "character"
-    small = {(c.name.split("/")[0], c.skeleton) for c in cases if "/6000/" in c.name}
+    small = {(c.name.split("/")[1], c.skeleton) for c in cases
+             if c.name.startswith("humanoid/") and "/6000/" in c.name}
     assert small == {(cat, s) for cat in info.categories for s in HIPS}
+    learned = {c.name.split("/")[1] for c in cases if c.name.startswith("character-gan/")}
+    assert learned == set(pipe.models["character-gan"].info.categories)
     clips = next(o for o in info.options if o.name == "clips").choices
     assert all(sorted(c.clips) == sorted(clips) for c in cases)
 
