@@ -15,9 +15,17 @@ from grpc_reflection.v1alpha import reflection
 from vitrine.v1 import assets_pb2 as pb
 
 from generators.core.registry import Generator, add_model_dir, load_models
+from server.auth import (
+    Authenticator,
+    CallGate,
+    parse_tokens,
+    server_credentials,
+    server_ssl_context,
+)
 from server.cache import AssetCache
 from server.config import ServerConfig
 from server.http import HttpFace
+from server.limits import Limiter
 from server.metrics import MetricsEndpoint, serve_metrics
 from server.service import AssetService, add_to_server
 
@@ -63,9 +71,24 @@ async def create_server(
         for model_dir in config.model_dirs:
             add_model_dir(model_dir)
         models = load_models(config.models or None)
+    defaults = config.client_limits()
+    # Tokens and certificates are read before anything binds: a bad file is refused at start
+    # (TokenFileError names the line; OSError names the file).
+    tokens = parse_tokens(config.auth_tokens, defaults) if config.auth_tokens else None
+    credentials = None
+    ssl_context = None
+    if config.tls:
+        credentials = server_credentials(config.tls_cert, config.tls_key, config.tls_client_ca)
+        ssl_context = server_ssl_context(config.tls_cert, config.tls_key, config.tls_client_ca)
     cache = AssetCache(config.data_dir, config.cache_max_bytes)
     service = AssetService(models, cache, config)
-    server = grpc.aio.server(options=config.channel_options())
+    auth = Authenticator(tokens, defaults)
+    limiter = Limiter()
+    service.auth, service.limiter = auth, limiter
+    gate = CallGate(auth, limiter,
+                    on_refused=lambda client, why: service.metrics.refusals.labels(
+                        client, why).inc())
+    server = grpc.aio.server(options=config.channel_options(), interceptors=[gate])
     add_to_server(service, server)  # bytes that do not parse: INVALID_ARGUMENT, no traceback
     health_servicer = health.aio.HealthServicer()
     service.health = health_servicer  # NOT_SERVING while the data dir cannot be written
@@ -74,7 +97,8 @@ async def create_server(
         (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
          reflection.SERVICE_NAME), server)
     try:
-        port = server.add_insecure_port(config.address)
+        port = (server.add_secure_port(config.address, credentials) if credentials is not None
+                else server.add_insecure_port(config.address))
     except RuntimeError:  # grpcio >= 1.5x raises instead of returning 0
         port = 0
     if port == 0:
@@ -93,7 +117,7 @@ async def create_server(
     if config.http_address is not None:
         http = HttpFace(service, config.viewer_dir)
         try:
-            await http.start(config.http_address)
+            await http.start(config.http_address, ssl_context)
         except OSError as err:
             if endpoint is not None:
                 await endpoint.stop()
@@ -111,12 +135,17 @@ async def serve(config: ServerConfig, port_file: str | None = None) -> None:
     """Run until SIGINT/SIGTERM, then shut down gracefully."""
     running = await create_server(config)
     host = config.address.rsplit(":", 1)[0]
-    log.info("vitrine serving on %s:%d (models: %s; cache %s, cap %.1f GiB)", host,
+    auth = running.service.auth
+    log.info("vitrine serving on %s:%d (models: %s; cache %s, cap %.1f GiB; %s; %s)", host,
              running.port, ", ".join(running.service.models), config.data_dir,
-             config.cache_max_bytes / 2**30)
+             config.cache_max_bytes / 2**30,
+             "TLS" + (" with client certificates" if config.tls_client_ca else "")
+             if config.tls else "plaintext",
+             f"{len(auth.tokens)} client tokens" if auth.enabled else "no tokens")
     if running.http is not None:
-        log.info("HTTP on http://%s:%d/ (viewer: /viewer/, API: /v1/openapi.json)",
-                 config.http_address.rsplit(":", 1)[0], running.http_port)
+        log.info("HTTP on %s://%s:%d/ (viewer: /viewer/, API: /v1/openapi.json)",
+                 "https" if config.tls else "http", config.http_address.rsplit(":", 1)[0],
+                 running.http_port)
     if port_file:
         Path(port_file).write_text(str(running.port))
     stop = asyncio.Event()

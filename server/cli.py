@@ -1,7 +1,8 @@
 """The server distribution's operations verbs of the `vitrine` command.
 
     vitrine serve [--address 127.0.0.1:50051] [--http-address HOST:PORT] [--data-dir .vitrine-data]
-                  [--model-dir DIR]...
+                  [--model-dir DIR]... [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
+                  [--auth-tokens FILE] [--log-file PATH [--log-format text|json]]
     vitrine train MODEL [the trainer's options]       (`vitrine train -h` lists the models)
     vitrine export MODEL --run RUN (--ship | --name NAME [--out-dir models])
     vitrine eval MODEL [the evaluation's options]
@@ -170,13 +171,77 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+# Log files rotate at this size, keeping this many old ones: at most 60 MB on disk.
+LOG_FILE_BYTES, LOG_FILE_BACKUPS = 10 * 2**20, 5
+
+
+class _JsonFormatter:
+    """One JSON object per line: time, level, logger, request id, message (+ traceback)."""
+
+    def __init__(self) -> None:
+        import logging
+
+        self._base = logging.Formatter()
+
+    def format(self, record) -> str:
+        import json
+
+        doc = {"time": self._base.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+               "level": record.levelname, "logger": record.name,
+               "request_id": getattr(record, "request_id", "-"), "message": record.getMessage()}
+        if record.exc_info:
+            doc["exception"] = self._base.formatException(record.exc_info)
+        return json.dumps(doc, ensure_ascii=False)
+
+
+def setup_serve_logging(level: str, log_file: str | None, log_format: str) -> None:
+    """Log to stderr and, with a file, to it too, rotated by size; each line carries the
+    request id of the call it belongs to ('-' outside calls)."""
+    import logging
+    import logging.handlers
+
+    from server.auth import RequestIdFilter
+
+    if log_format == "json":
+        formatter = _JsonFormatter()
+    else:
+        formatter = logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s")
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if log_file:
+        handlers.append(logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=LOG_FILE_BYTES, backupCount=LOG_FILE_BACKUPS, encoding="utf-8"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    for handler in handlers:
+        handler.setFormatter(formatter)  # type: ignore[arg-type]
+        handler.addFilter(RequestIdFilter())
+        root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import asyncio
 
+    try:
+        setup_serve_logging(args.log_level, args.log_file, args.log_format)
+    except (OSError, ValueError) as err:
+        print(f"vitrine serve: cannot log to {args.log_file}: {err}", file=sys.stderr)
+        return EXIT_USAGE
+
     from generators.core.errors import ModelLoadError
     from server.app import serve
+    from server.auth import TokenFileError
     from server.config import ServerConfig
+    from server.limits import parse_rate
 
+    try:
+        rate = parse_rate(args.client_rate)
+    except ValueError:
+        print(f"vitrine serve: --client-rate must be R/s or R/min with R >= 0 (e.g. 20/s), "
+              f"got {args.client_rate!r}", file=sys.stderr)
+        return EXIT_USAGE
     try:
         config = ServerConfig(
             address=args.address, data_dir=args.data_dir,
@@ -184,6 +249,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             workers=args.workers, models=tuple(args.models.split(",")) if args.models else (),
             model_dirs=tuple(args.model_dir), metrics_address=args.metrics_address,
             http_address=args.http_address,
+            tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
+            auth_tokens=args.auth_tokens, client_concurrency=args.client_concurrency,
+            client_rate=rate, client_burst=args.client_burst,
+            max_streams_per_connection=args.max_streams_per_connection,
         )
     except ValueError as err:
         print(f"vitrine serve: {err}", file=sys.stderr)
@@ -193,7 +262,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ModelLoadError as err:
         print(f"vitrine serve: cannot start: {err}", file=sys.stderr)
         return EXIT_REFUSED
+    except TokenFileError as err:
+        print(f"vitrine serve: --auth-tokens: {err}", file=sys.stderr)
+        return EXIT_USAGE
     except OSError as err:
+        if "TLS" in str(err):
+            print(f"vitrine serve: {err}", file=sys.stderr)
+            return EXIT_USAGE
         flag = ("--metrics-address HOST:PORT" if "metrics address" in str(err) else
                 "--http-address HOST:PORT (make serve: HTTP_ADDRESS=HOST:PORT)"
                 if "HTTP address" in str(err) else
@@ -230,7 +305,33 @@ def _add_serve(sub) -> None:
     p.add_argument("--port-file", help="write the bound port here (useful with port 0)")
     p.add_argument("--metrics-address", metavar="HOST:PORT",
                    help="serve Prometheus metrics over HTTP here (GET /metrics); off by default")
-    p.set_defaults(fn=cmd_serve)
+    s = p.add_argument_group("security (both faces)")
+    s.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate (chain)")
+    s.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    s.add_argument("--tls-client-ca", metavar="PEM",
+                   help="require client certificates signed by this CA (mTLS)")
+    s.add_argument("--auth-tokens", metavar="FILE",
+                   help="require 'authorization: Bearer <token>': one line per client, "
+                        "'<token> <client-name> [concurrency=N] [rate=R/s] [burst=N]' "
+                        "(# comments); health stays open")
+    lim = p.add_argument_group("per-client limits (defaults for clients whose token line sets "
+                               "none; a client is its token's name, else its peer host)")
+    lim.add_argument("--client-concurrency", type=int, default=16, metavar="N",
+                     help="calls in progress at once per client (default %(default)s)")
+    lim.add_argument("--client-rate", default="50/s", metavar="R/s",
+                     help="calls started per second per client, 0 = unlimited "
+                          "(default %(default)s)")
+    lim.add_argument("--client-burst", type=int, default=0, metavar="N",
+                     help="calls at once above the rate (default: the rate)")
+    lim.add_argument("--max-streams-per-connection", type=int, default=64, metavar="N",
+                     help="HTTP/2 streams open at once on one connection (default %(default)s)")
+    lg = p.add_argument_group("logs")
+    lg.add_argument("--log-file", metavar="PATH",
+                    help=f"also log here, rotated at {LOG_FILE_BYTES // 2**20} MB keeping "
+                         f"{LOG_FILE_BACKUPS} old files")
+    lg.add_argument("--log-format", choices=("text", "json"), default="text",
+                    help="text lines, or one JSON object per line (default %(default)s)")
+    p.set_defaults(fn=cmd_serve, own_logging=True)
 
 
 def _add_family_verbs(sub) -> None:

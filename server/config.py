@@ -40,6 +40,21 @@ class ServerConfig:
     http_address: str | None = None
     # The web viewer's static files, served at /viewer/ by the HTTP face when the folder exists.
     viewer_dir: Path = Path(__file__).resolve().parents[1] / "clients" / "web"
+    # TLS for both faces (PEM files); None = plaintext. With tls_client_ca, clients must
+    # present a certificate signed by that CA (mTLS).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    # The tokens file (server/auth.py documents it); None = no authentication, and clients
+    # are told apart by their peer host.
+    auth_tokens: Path | None = None
+    # Per-client limits for clients whose token line does not set its own (server/limits.py).
+    client_concurrency: int = 16  # calls in progress at once per client
+    client_rate: float = 50.0  # calls started per second per client; 0 = unlimited
+    client_burst: int = 0  # calls above the rate at once; 0 = max(1, rate)
+    # HTTP/2 streams one connection may have open at once (grpc.max_concurrent_streams);
+    # more wait in the client's transport, not on the server.
+    max_streams_per_connection: int = 64
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
@@ -60,6 +75,23 @@ class ServerConfig:
             if not (sep and host and port.isdigit() and int(port) <= 65535):
                 raise ValueError(f"HTTP address must be HOST:PORT, got {self.http_address!r}")
         self.viewer_dir = Path(self.viewer_dir)
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("TLS needs both a certificate and its key (--tls-cert, --tls-key)")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
+        if self.max_streams_per_connection < 1:
+            raise ValueError("max_streams_per_connection must be >= 1")
+        self.client_limits()  # refuse bad limits at start
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    def client_limits(self):
+        """The default per-client limits (ValueError when out of range)."""
+        from server.limits import ClientLimits
+
+        return ClientLimits(self.client_concurrency, self.client_rate, self.client_burst)
 
     def channel_options(self) -> list[tuple[str, int]]:
         """gRPC core options for the server."""
@@ -74,4 +106,5 @@ class ServerConfig:
             ("grpc.http2.max_pings_without_data", 0),  # our own pings: no limit while idle
             # Without this, Linux lets a second server bind the same port and steal calls.
             ("grpc.so_reuseport", 0),
+            ("grpc.max_concurrent_streams", self.max_streams_per_connection),
         ]

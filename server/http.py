@@ -14,6 +14,13 @@ share the cache, validation, scheduler limits, coalescing and metrics. Engine UR
 
 Errors are `{"code": "NOT_FOUND", "message": ..., "field": ...}` from the same CallErrors the
 gRPC side turns into statuses (server/status.py).
+
+With `--auth-tokens`, every route but CORS preflights and /viewer/ needs the header
+`Authorization: Bearer <token>` (401 UNAUTHENTICATED without it); the same per-client limits
+as gRPC apply (429 with Retry-After). The viewer sends no token: with tokens on, it can show
+files but not call the API. Every response carries `X-Request-Id` (the client's own, when it
+sends a sane one), also on the request's log lines. With `--tls-cert` this face is HTTPS with
+the same certificate (and client CA).
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ from prometheus_client import Counter, Histogram
 from vitrine.v1 import assets_pb2 as pb
 
 from generators.core.errors import short_repr
+from server.auth import clean_request_id, current_client, current_request_id
 from server.http_openapi import OPENAPI
+from server.limits import Refused
 from server.service import AssetService, Ready
 from server.status import CallError, to_call_error
 
@@ -47,7 +56,8 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 # download and a cache check need are exposed to scripts.
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
-    "Access-Control-Expose-Headers": "ETag, Content-Range, Content-Length, Accept-Ranges",
+    "Access-Control-Expose-Headers": "ETag, Content-Range, Content-Length, Accept-Ranges, "
+                                     "X-Request-Id, Retry-After",
 }
 PREFLIGHT_MAX_AGE_S = 86_400
 # How each status of the gRPC side reads over HTTP.
@@ -56,6 +66,7 @@ HTTP_STATUS = {
     grpc.StatusCode.FAILED_PRECONDITION: 400,
     grpc.StatusCode.OUT_OF_RANGE: 416,
     grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
     grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
     grpc.StatusCode.CANCELLED: 499,  # the client went away (nginx's convention)
     grpc.StatusCode.UNIMPLEMENTED: 501,
@@ -64,13 +75,15 @@ HTTP_STATUS = {
 }
 # aiohttp's own refusals (no such route, wrong method, body too large) in the same JSON.
 _CODE_OF_STATUS = {400: "INVALID_ARGUMENT", 404: "NOT_FOUND", 405: "UNIMPLEMENTED",
-                   413: "INVALID_ARGUMENT", 416: "OUT_OF_RANGE", 429: "RESOURCE_EXHAUSTED",
+                   401: "UNAUTHENTICATED", 413: "INVALID_ARGUMENT", 416: "OUT_OF_RANGE",
+                   429: "RESOURCE_EXHAUSTED",
                    503: "UNAVAILABLE"}
 # Types the viewer's files need that Python's mimetypes may not know (a module script served
 # as application/octet-stream is refused by browsers).
 _VIEWER_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".json": "application/json",
                  ".glb": "model/gltf-binary", ".wasm": "application/wasm", ".css": "text/css",
                  ".html": "text/html"}
+_REQUEST_ID = web.RequestKey("request_id", str)
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -157,7 +170,7 @@ class HttpFace:
     # ------------------------------------------------------------------ assembly
 
     def _build_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._observed, self._errors])
+        app = web.Application(middlewares=[self._observed, self._gate, self._errors])
         r = app.router
         r.add_get("/v1/models", self.models, allow_head=False)
         r.add_post("/v1/generate", self.generate)
@@ -171,14 +184,15 @@ class HttpFace:
         app.on_response_prepare.append(_add_cors)
         return app
 
-    async def start(self, address: str) -> int:
-        """Bind `address` (HOST:PORT; port 0 picks one) and serve; returns the port. OSError
-        when it cannot bind."""
+    async def start(self, address: str, ssl_context=None) -> int:
+        """Bind `address` (HOST:PORT; port 0 picks one) and serve (HTTPS with `ssl_context`);
+        returns the port. OSError when it cannot bind."""
         host, _, port = address.rpartition(":")
         # handler_cancellation: a client that goes away cancels its generation, as on gRPC.
         self._runner = web.AppRunner(self.app, access_log=None, handler_cancellation=True)
         await self._runner.setup()
-        self._site = web.TCPSite(self._runner, host.strip("[]"), int(port))
+        self._site = web.TCPSite(self._runner, host.strip("[]"), int(port),
+                                 ssl_context=ssl_context)
         try:
             await self._site.start()
         except OSError:
@@ -212,6 +226,9 @@ class HttpFace:
         resource = request.match_info.route.resource
         route = resource.canonical if resource is not None else "unmatched"
         start, status = time.perf_counter(), 500
+        rid = clean_request_id(request.headers.get("X-Request-Id"))
+        request[_REQUEST_ID] = rid
+        current_request_id.set(rid)
         task = asyncio.current_task()
         self._tasks.add(task)
         self._idle.clear()
@@ -236,6 +253,34 @@ class HttpFace:
                 self._idle.set()
             self.requests.labels(route, str(status)).inc()
             self.latency.labels(route).observe(time.perf_counter() - start)
+
+    @web.middleware
+    async def _gate(self, request: web.Request, handler) -> web.StreamResponse:
+        """Tokens and per-client limits, as the gRPC side's CallGate (server/auth.py)."""
+        auth, limiter = self.service.auth, self.service.limiter
+        if auth is None or request.method == "OPTIONS" or request.path == "/viewer" or \
+                request.path.startswith("/viewer/"):
+            return await handler(request)
+        identity = auth.identify(request.headers.get("Authorization"),
+                                 request.remote or "unknown")
+        if identity is None:
+            log.info("HTTP %s %s: refused: missing or unknown bearer token (401)",
+                     request.method, short_repr(request.path))
+            self.service.metrics.refusals.labels("unauthenticated", "unauthenticated").inc()
+            return error_response(401, "UNAUTHENTICATED", "missing or unknown token: send the "
+                                  "header 'Authorization: Bearer <token>'",
+                                  headers={"WWW-Authenticate": "Bearer"})
+        current_client.set(identity)
+        try:
+            release = limiter.acquire(identity.name, identity.limits)
+        except Refused as exc:
+            self.service.metrics.refusals.labels(identity.name, exc.reason).inc()
+            return error_response(429, "RESOURCE_EXHAUSTED", str(exc), headers={
+                "Retry-After": str(max(1, math.ceil(exc.retry_after_s)))})
+        try:
+            return await handler(request)
+        finally:
+            release()
 
     @web.middleware
     async def _errors(self, request: web.Request, handler) -> web.StreamResponse:
@@ -349,7 +394,8 @@ class HttpFace:
 
     async def preflight(self, request: web.Request) -> web.Response:
         allowed = request.headers.get("Access-Control-Request-Headers",
-                                      "Content-Type, Range, If-None-Match, If-Range")
+                                      "Content-Type, Range, If-None-Match, If-Range, "
+                                      "Authorization, X-Request-Id")
         return web.Response(status=204, headers={
             "Access-Control-Allow-Methods": "GET, HEAD, POST, OPTIONS",
             "Access-Control-Allow-Headers": allowed,
@@ -359,3 +405,5 @@ class HttpFace:
 async def _add_cors(request: web.Request, response: web.StreamResponse) -> None:
     for key, value in CORS_HEADERS.items():
         response.headers.setdefault(key, value)
+    if _REQUEST_ID in request:
+        response.headers.setdefault("X-Request-Id", request[_REQUEST_ID])

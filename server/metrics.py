@@ -52,6 +52,11 @@ class Metrics:
             ["model"], buckets=_GENERATION_BUCKETS, registry=r)
         self.bytes_streamed = Counter(
             "vitrine_streamed_bytes", "Asset file bytes sent in chunks", registry=r)
+        self.refusals = Counter(
+            "vitrine_refusals", "Calls refused before any work, by client (the token's client "
+            "name, 'peer:HOST' without tokens, 'unauthenticated') and reason (unauthenticated, "
+            "concurrency, rate: the client's limits; queue, share, deadline: the scheduler's)",
+            ["client", "reason"], registry=r)
 
     def watch(self, cache: AssetCache, scheduler: Scheduler) -> None:
         """Report the cache's and the scheduler's own counts at each scrape."""

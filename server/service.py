@@ -27,10 +27,11 @@ from generators.core.errors import GeneratorError, short_repr
 from generators.core.registry import Generator
 from generators.pipeline import Built, Job, Pipeline
 from server import convert
+from server.auth import current_client, current_deadline, current_request_id
 from server.cache import AssetCache, CachedAsset
 from server.config import ServerConfig
 from server.metrics import Metrics
-from server.scheduler import Scheduler
+from server.scheduler import Overloaded, Scheduler
 from server.status import CallError, rpc_code, to_call_error
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,10 @@ class AssetService(pb_grpc.AssetServiceServicer):
         # asset id -> the generation in flight for it (`_coalesced`); event-loop only.
         self._inflight: dict[str, asyncio.Future] = {}
         self.health = None  # the server's health.aio.HealthServicer, set by create_server
+        # Tokens and per-client limits (server/auth.py, server/limits.py), set by
+        # create_server; the HTTP face applies the same ones.
+        self.auth = None
+        self.limiter = None
         self.writable = True  # the last cache write succeeded (see _set_writable)
 
     # ------------------------------------------------------------------ rpcs
@@ -217,7 +222,16 @@ class AssetService(pb_grpc.AssetServiceServicer):
         def work(cancel: CancelToken) -> list[Built | GeneratorError]:
             return self.pipeline.build(jobs, cancel)
 
-        results, queued_s = await self.scheduler.run(work)
+        identity = current_client.get()
+        client = identity.name if identity is not None else ""
+        deadline = current_deadline.get()
+        remaining = None if deadline is None else deadline - time.monotonic()
+        try:
+            results, queued_s = await self.scheduler.run(work, client=client,
+                                                         deadline_s=remaining)
+        except Overloaded as exc:
+            self.metrics.refusals.labels(client or "-", exc.reason).inc()
+            raise
         out: list[Ready | CallError] = []
         for result in results:
             if isinstance(result, GeneratorError):
@@ -352,7 +366,11 @@ class AssetService(pb_grpc.AssetServiceServicer):
         self.count_error(err)
         if err.code == grpc.StatusCode.INTERNAL:
             log.exception("internal error", exc_info=exc)
-        await context.abort(err.code, err.message, trailing_metadata=err.trailing_metadata())
+        trailers = err.trailing_metadata()
+        rid = current_request_id.get()
+        if rid != "-":  # abort's trailers replace those set before: the id goes with them
+            trailers = (*trailers, ("x-request-id", rid))
+        await context.abort(err.code, err.message, trailing_metadata=trailers)
 
 
 class Malformed:

@@ -74,8 +74,8 @@ def test_broken_stream_is_resumed_with_fetch(client, monkeypatch):
     full = client.generate("procedural", "table", seed=12, **FAST)
     real_generate = client.stub.Generate
 
-    def flaky(req, timeout=None):
-        for i, part in enumerate(real_generate(req, timeout=timeout)):
+    def flaky(req, timeout=None, metadata=None):
+        for i, part in enumerate(real_generate(req, timeout=timeout, metadata=metadata)):
             if i == 2:  # header, one chunk, then the connection "drops"
                 raise _Unavailable()
             yield part
@@ -91,7 +91,7 @@ def test_broken_stream_is_resumed_with_fetch(client, monkeypatch):
     real_fetch = client.stub.Fetch
     monkeypatch.setattr(client.stub, "Generate", flaky)
     monkeypatch.setattr(client.stub, "Fetch",
-                        lambda req, timeout=None: fetches.append(req) or real_fetch(req))
+                        lambda req, timeout=None, metadata=None: fetches.append(req) or real_fetch(req))
     again = client.generate("procedural", "table", seed=12, **FAST)
     assert again.files == full.files
     assert len(fetches) == 1 and (fetches[0].file_index, fetches[0].offset) != (0, 0)

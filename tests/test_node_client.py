@@ -106,3 +106,41 @@ def test_option_flags_are_the_proto_fields(live, tmp_path):
     bounds = json.loads((out / "header.json").read_text())["bounds"]
     assert bounds["min"]["y"] == pytest.approx(-bounds["max"]["y"], abs=1e-3)
     assert bounds["min"]["y"] < 0
+
+
+def test_token_and_ca_file_over_tls(tmp_path):
+    import os
+
+    from conftest import start_server
+    from test_server_auth import TOKEN_A, _procedural, make_pki
+
+    (tmp_path / "pki").mkdir()
+    pki = make_pki(tmp_path / "pki")
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"{TOKEN_A} node-client\n")
+    server = start_server(tmp_path, _procedural(), tls_cert=pki / "server.pem",
+                          tls_key=pki / "server.key", auth_tokens=tokens)
+    try:
+        address = f"localhost:{server.running.port}"
+        env = {k: v for k, v in os.environ.items() if k != "VITRINE_TOKEN"}
+
+        def run(*args, extra_env=None):
+            return subprocess.run(["node", str(SCRIPT), "--address", address, *args],
+                                  capture_output=True, text=True, timeout=120, check=False,
+                                  env=env | (extra_env or {}))
+
+        r = run("--ca-file", str(pki / "ca.pem"), "models")
+        assert r.returncode == 1 and "UNAUTHENTICATED" in r.stderr, r.stderr
+        r = run("--ca-file", str(pki / "ca.pem"), "--token", TOKEN_A, "models")
+        assert r.returncode == 0, r.stderr
+        assert "procedural" in {m["name"] for m in json.loads(r.stdout)["models"]}
+        out = tmp_path / "out"
+        r = run("--ca-file", str(pki / "ca.pem"), "generate", "procedural", "--category",
+                "chair", "--seed", "3", "--max-triangles", "500", "--resolution", "32",
+                "-o", str(out), extra_env={"VITRINE_TOKEN": TOKEN_A})
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout.strip().splitlines()[-1])["ok"]
+        r = run("--token", TOKEN_A, "models")  # plaintext to the TLS port
+        assert r.returncode == 3, r.stderr
+    finally:
+        server.stop()

@@ -66,7 +66,8 @@ function usage(optionSpecs) {
   const enums = optionSpecs.filter((o) => o.kind === 'enum')
     .map((o) => `  --${o.flag}  ${o.choices.join(' | ')} (or ${o.values.join(' | ')})`);
   return `usage:
-  vitrine_client.mjs [--address HOST:PORT] [--proto FILE] [--timeout S] models
+  vitrine_client.mjs [--address HOST:PORT] [--proto FILE] [--timeout S] [--token T]
+                    [--ca-file PEM | --tls] [--cert-file PEM --key-file PEM] models
   vitrine_client.mjs [...] generate MODEL --category C [--seed N]
 ${lines.join('\n')} -o OUTDIR
   vitrine_client.mjs [...] fetch ASSET_ID [--file-index I --offset O] -o OUTDIR
@@ -74,6 +75,10 @@ ${lines.join('\n')} -o OUTDIR
   --address   server address (default $VITRINE_ADDRESS or 127.0.0.1:50051)
   --proto     path to vitrine/v1/assets.proto (default: the repository's copy)
   --timeout   deadline of the call in seconds (default: none)
+  --token     bearer token for a server started with --auth-tokens (default $VITRINE_TOKEN)
+  --ca-file   connect with TLS, trusting this CA's PEM (the server's --tls-cert signer)
+  --tls       connect with TLS, trusting the system's CAs
+  --cert-file, --key-file   this client's certificate and key, for a server that wants one
   --seed      0 to 2^63-1; 0 or none: the server picks (and reports it)
 generate's options are the fields of vitrine.v1.Options in that .proto; enum values:
 ${enums.join('\n')}
@@ -93,6 +98,11 @@ const COMMON_OPTIONS = {
   address: { type: 'string' },
   proto: { type: 'string' },
   timeout: { type: 'string' },
+  token: { type: 'string' },
+  'ca-file': { type: 'string' },
+  tls: { type: 'boolean' },
+  'cert-file': { type: 'string' },
+  'key-file': { type: 'string' },
   category: { type: 'string' },
   seed: { type: 'string' },
   'file-index': { type: 'string' },
@@ -267,6 +277,36 @@ class GrpcCallError extends Error {
     super(`${name}: ${details}`);
     this.code = err.code;
   }
+}
+
+// TLS when a CA, --tls or a client certificate is given; plaintext otherwise.
+function credentialsOf(values) {
+  const read = (flag) => {
+    try {
+      return readFileSync(values[flag]);
+    } catch (err) {
+      throw new UsageError(`--${flag}: cannot read ${values[flag]} (${err.code || err.message})`);
+    }
+  };
+  if ((values['cert-file'] === undefined) !== (values['key-file'] === undefined)) {
+    throw new UsageError('--cert-file and --key-file go together');
+  }
+  if (!values['ca-file'] && !values.tls && !values['cert-file']) {
+    return grpc.credentials.createInsecure();
+  }
+  return grpc.credentials.createSsl(
+    values['ca-file'] ? read('ca-file') : null,
+    values['key-file'] ? read('key-file') : null,
+    values['cert-file'] ? read('cert-file') : null,
+  );
+}
+
+// `authorization: Bearer <token>` on every call when a token is given.
+function metadataOf(values) {
+  const metadata = new grpc.Metadata();
+  const token = values.token ?? process.env.VITRINE_TOKEN;
+  if (token) metadata.set('authorization', `Bearer ${token}`);
+  return metadata;
 }
 
 function callOptions(timeoutS) {
@@ -512,14 +552,16 @@ async function main(argv) {
     if (!(timeoutS > 0)) throw new UsageError(`--timeout must be a positive number of seconds`);
   }
   const resumeHint = `node ${process.argv[1]} --address ${address}`;
+  const credentials = credentialsOf(values);
+  const metadata = metadataOf(values);
 
   if (command === 'models') {
     if (rest.length) throw new UsageError(`models takes no arguments, got ${rest.join(' ')}`);
     rejectOptions(values, [...generateOnly(optionSpecs), ...FETCH_ONLY, 'out'], 'models');
-    const client = new AssetService(address, grpc.credentials.createInsecure());
+    const client = new AssetService(address, credentials);
     try {
       const response = await new Promise((res, rej) => {
-        client.ListModels({}, callOptions(timeoutS), (err, r) => (err ? rej(err) : res(r)));
+        client.ListModels({}, metadata, callOptions(timeoutS), (err, r) => (err ? rej(err) : res(r)));
       });
       process.stdout.write(JSON.stringify(response, null, 2) + '\n');
       return EXIT_OK;
@@ -538,9 +580,9 @@ async function main(argv) {
     const options = optionsOf(values, optionSpecs);
     const seed = values.seed === undefined ? 0n : parseInteger(values.seed, 'seed', 0n, MAX_SEED);
     const request = { model: rest[0], category: values.category, seed: seed.toString(), options };
-    const client = new AssetService(address, grpc.credentials.createInsecure());
+    const client = new AssetService(address, credentials);
     try {
-      const call = client.Generate(request, callOptions(timeoutS));
+      const call = client.Generate(request, metadata, callOptions(timeoutS));
       return await runStreamingCommand({
         call, address, resumeHint,
         assembler: new Assembler({ outDir }),
@@ -557,10 +599,11 @@ async function main(argv) {
     const outDir = requireOut(values);
     const fileIndex = Number(parseUint(values['file-index'], 'file-index', UINT32_MAX) ?? 0n);
     const offset = parseUint(values.offset, 'offset', UINT64_MAX) ?? 0n;
-    const client = new AssetService(address, grpc.credentials.createInsecure());
+    const client = new AssetService(address, credentials);
     try {
       const call = client.Fetch(
-        { asset_id: rest[0], file_index: fileIndex, offset: offset.toString() }, callOptions(timeoutS));
+        { asset_id: rest[0], file_index: fileIndex, offset: offset.toString() }, metadata,
+        callOptions(timeoutS));
       return await runStreamingCommand({
         call, address, resumeHint,
         assembler: new Assembler({ outDir, resumeFileIndex: fileIndex, resumeOffset: offset }),

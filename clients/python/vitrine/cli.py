@@ -34,6 +34,22 @@ def _add_address(p: argparse.ArgumentParser) -> None:
     p.add_argument("--address", default=DEFAULT_ADDRESS,
                    help="server host:port (default: $VITRINE_ADDRESS or %(default)s)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds per call (default 300)")
+    p.add_argument("--token", default=None,
+                   help="bearer token for a server started with --auth-tokens "
+                        "(default: $VITRINE_TOKEN)")
+    p.add_argument("--ca-file", metavar="PEM", default=None,
+                   help="connect with TLS, trusting this CA (the server's --tls-cert signer)")
+    p.add_argument("--tls", action="store_true",
+                   help="connect with TLS, trusting the system's CAs")
+    p.add_argument("--cert-file", metavar="PEM", help="this client's certificate (mTLS)")
+    p.add_argument("--key-file", metavar="PEM", help="its private key (mTLS)")
+
+
+def _client(args: argparse.Namespace):
+    from vitrine.client import Client
+
+    return Client(args.address, timeout=args.timeout, token=args.token, ca_file=args.ca_file,
+                  tls=args.tls, cert_file=args.cert_file, key_file=args.key_file)
 
 
 def _int_type(lo: int, hi: int, hint: str = ""):
@@ -151,9 +167,9 @@ class _Progress:
 def cmd_models(args: argparse.Namespace) -> int:
     from google.protobuf import json_format
 
-    from vitrine.client import OPTION_FIELDS, Client
+    from vitrine.client import OPTION_FIELDS
 
-    with Client(args.address, timeout=args.timeout) as client:
+    with _client(args) as client:
         models = client.list_models()
     if args.json:
         print(json.dumps([json_format.MessageToDict(m) for m in models], indent=2))
@@ -226,7 +242,7 @@ def _exploration(args: argparse.Namespace) -> list[tuple[str, dict]] | None:
 def cmd_generate(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from vitrine.client import Client, VitrineError, request
+    from vitrine.client import VitrineError, request
 
     try:
         batch = _exploration(args)
@@ -237,7 +253,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         reqs = [request(args.model, args.category, args.seed, **{**_options(args), **extra})
                 for _, extra in batch]
         failed = 0
-        with Client(args.address, timeout=args.timeout) as client:
+        with _client(args) as client:
             results = client.generate_batch(reqs)
         for (folder, _), asset in zip(batch, results):
             if isinstance(asset, VitrineError):
@@ -247,7 +263,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             print(f"{folder}:")
             _report(asset, asset.save(Path(args.output) / folder))
         return EXIT_REFUSED if failed else 0
-    with Client(args.address, timeout=args.timeout) as client, \
+    with _client(args) as client, \
             _Progress(f"{args.model}/{args.category}") as progress:
         asset = client.generate(args.model, args.category, args.seed, progress=progress,
                                 **_options(args))
@@ -256,9 +272,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from vitrine.client import Client
-
-    with Client(args.address, timeout=args.timeout) as client, \
+    with _client(args) as client, \
             _Progress(args.asset_id[:12]) as progress:
         asset = client.fetch(args.asset_id, progress=progress)
     _report(asset, asset.save(args.output))

@@ -205,16 +205,37 @@ def request(model: str, category: str, seed: int = 0, **options: Any) -> pb.Gene
 
 class Client:
     def __init__(self, address: str = DEFAULT_ADDRESS, timeout: float | None = 300.0,
-                 retries: int = 3):
+                 retries: int = 3, *, token: str | None = None,
+                 ca_file: str | os.PathLike | None = None, tls: bool | None = None,
+                 cert_file: str | os.PathLike | None = None,
+                 key_file: str | os.PathLike | None = None):
+        """`token`: sent as `authorization: Bearer <token>` on every call (default
+        $VITRINE_TOKEN). TLS is used when `tls` is true or a `ca_file` (the PEM that signed
+        the server's certificate; None with tls=True = the system roots) or a client
+        certificate is given; `cert_file` + `key_file` are this client's certificate for a
+        server that requires one (mTLS)."""
         self.address = address
         self.timeout = timeout  # per call, seconds; None = no deadline
         self.retries = retries  # Fetch-resumes after a broken stream
-        self.channel = grpc.insecure_channel(address, options=[
+        token = token if token is not None else os.environ.get("VITRINE_TOKEN") or None
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
+        options = [
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             # Idle connections stay open through proxies; the server accepts pings >= 10 s.
             ("grpc.keepalive_time_ms", 45_000),
             ("grpc.keepalive_permit_without_calls", 1),
-        ])
+        ]
+        if (cert_file is None) != (key_file is None):
+            raise ValueError("a client certificate needs both cert_file and key_file")
+        self.tls = bool(tls or ca_file is not None or cert_file is not None)
+        if self.tls:
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=Path(ca_file).read_bytes() if ca_file else None,
+                private_key=Path(key_file).read_bytes() if key_file else None,
+                certificate_chain=Path(cert_file).read_bytes() if cert_file else None)
+            self.channel = grpc.secure_channel(address, creds, options=options)
+        else:
+            self.channel = grpc.insecure_channel(address, options=options)
         self.stub = pb_grpc.AssetServiceStub(self.channel)
 
     def close(self) -> None:
@@ -227,14 +248,15 @@ class Client:
         self.close()
 
     def list_models(self) -> list[pb.ModelInfo]:
-        return list(self._call(lambda: self.stub.ListModels(pb.ListModelsRequest(),
-                                                            timeout=self.timeout)).models)
+        return list(self._call(lambda: self.stub.ListModels(
+            pb.ListModelsRequest(), timeout=self.timeout, metadata=self._metadata)).models)
 
     def generate(self, model: str, category: str, seed: int = 0, *,
                  progress: ProgressFn | None = None, **options: Any) -> Asset:
         """Generate one asset; returns it verified. Raises VitrineError if refused."""
         req = request(model, category, seed, **options)
-        stream = self._stream(lambda: self.stub.Generate(req, timeout=self.timeout))
+        stream = self._stream(lambda: self.stub.Generate(req, timeout=self.timeout,
+                                                                metadata=self._metadata))
         return self._assemble(stream, progress)
 
     def generate_batch(self, requests: Iterable[pb.GenerateRequest], *,
@@ -244,7 +266,8 @@ class Client:
         results: list[Asset | VitrineError | None] = [None] * len(reqs)
         current: dict[int, _Assembly] = {}
         for part in self._stream(lambda: self.stub.GenerateBatch(
-                pb.GenerateBatchRequest(requests=reqs), timeout=self.timeout)):
+                pb.GenerateBatchRequest(requests=reqs), timeout=self.timeout,
+                metadata=self._metadata)):
             i = part.request_index
             kind = part.WhichOneof("part")
             if kind == "error":
@@ -265,7 +288,8 @@ class Client:
 
     def fetch(self, asset_id: str, *, progress: ProgressFn | None = None) -> Asset:
         stream = self._stream(lambda: self.stub.Fetch(pb.FetchRequest(asset_id=asset_id),
-                                                      timeout=self.timeout))
+                                                      timeout=self.timeout,
+                                                      metadata=self._metadata))
         return self._assemble(stream, progress)
 
     # ------------------------------------------------------------------ internals
@@ -295,7 +319,7 @@ class Client:
                 fi, off = asm.resume_point()
                 parts = self._stream(lambda fi=fi, off=off, aid=asm.header.asset_id: self.stub.Fetch(
                     pb.FetchRequest(asset_id=aid, file_index=fi, offset=off),
-                    timeout=self.timeout))
+                    timeout=self.timeout, metadata=self._metadata))
         if asm is None:
             raise VitrineError(grpc.StatusCode.DATA_LOSS, "the stream ended before a header")
         return asm.finish()
@@ -315,7 +339,10 @@ class Client:
     def _error(self, err: grpc.RpcError) -> VitrineError:
         code = err.code()
         message = err.details() or code.name
-        if code == grpc.StatusCode.UNAVAILABLE:
+        if code == grpc.StatusCode.UNAUTHENTICATED:
+            message = (f"{message} (pass token=..., `vitrine --token`, or set VITRINE_TOKEN to "
+                       "a token from the server's --auth-tokens file)")
+        elif code == grpc.StatusCode.UNAVAILABLE:
             message = (f"cannot reach a vitrine server at {self.address} ({message}); start one "
                        f"with `make serve` in a clone of vitrine, or `vitrine serve --address "
                        f"{self.address}` where the server package (vitrine-server) is installed")
