@@ -140,11 +140,11 @@ class Pipeline:
                       b.triangles) for b in blobs]
         export_ms = (time.perf_counter() - t0) * 1000
         # A texture has no geometry: its bounds stay at zero.
-        if asset.meshes:
-            lo, hi = asset.bounds
-            bounds = (tuple(map(float, lo)), tuple(map(float, hi)))
-        else:
+        box = asset.bounds
+        if box is None:
             bounds = ((0.0,) * 3, (0.0,) * 3)
+        else:
+            bounds = (tuple(map(float, box[0])), tuple(map(float, box[1])))
         # The same figure the CLI prints (header timings generate_ms + export_ms).
         log.info("generated %s %s seed=%d id=%s in %.0f ms (generate %.0f, export %.0f)",
                  job.model.info.name, asset.category, asset.seed, job.asset_id,

@@ -66,3 +66,14 @@ def test_one_failing_job_fails_only_itself(pipe, monkeypatch):
     out = pipe.build(jobs)
     assert isinstance(out[0], Built) and isinstance(out[2], Built)
     assert isinstance(out[1], EmptyShape)
+
+
+def test_a_scene_reports_the_bounds_of_its_whole_tree():
+    from generators.core.registry import load_models
+
+    pipe = Pipeline(load_models(["gallery"]))
+    built = pipe.build([pipe.prepare("gallery", "design", 3, {"exhibits": 2,
+                                                              "texture_size": 64})])[0]
+    lo, hi = built.bounds
+    # The hall: wider and deeper than a few metres, a ceiling above head height.
+    assert hi[0] - lo[0] > 3 and hi[2] - lo[2] > 3 and hi[1] > 2.5 and lo[1] <= 0.0

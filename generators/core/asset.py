@@ -111,8 +111,11 @@ class Asset:
     generate_ms: float | None = field(default=None, compare=False)
 
     @property
-    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
-        """AABB of the finest level of detail."""
+    def bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """AABB of the finest level of detail; None for an asset without geometry (a texture).
+        Kinds that keep their geometry elsewhere (scenes) override it."""
+        if not self.meshes:
+            return None
         v = self.meshes[0].vertices
         return v.min(axis=0), v.max(axis=0)
 

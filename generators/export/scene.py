@@ -97,6 +97,17 @@ class SceneAsset(Asset):
         if self.kind != KIND_SCENE or self.root is None:
             raise ValueError("a SceneAsset has kind 'scene' and a root node")
 
+    @property
+    def bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """World AABB of every mesh in the tree (what the header's bounds report)."""
+        boxes = [(w.min(axis=0), w.max(axis=0)) for w in
+                 (world_vertices(n, m) for n, m in self.root.walk() if n.mesh is not None)
+                 if len(w)]
+        if not boxes:
+            return None
+        return (np.min([b[0] for b in boxes], axis=0).astype(np.float32),
+                np.max([b[1] for b in boxes], axis=0).astype(np.float32))
+
 
 def node_matrix(node: SceneNode) -> np.ndarray:
     """The node's local transform [4, 4] (rotation then translation, as glTF composes TRS)."""
