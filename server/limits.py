@@ -75,10 +75,10 @@ def parse_rate(text: str) -> float:
 class _State:
     __slots__ = ("active", "stamp", "tokens")
 
-    def __init__(self, tokens: float):
+    def __init__(self, tokens: float, now: float):
         self.active = 0
         self.tokens = tokens
-        self.stamp = time.monotonic()
+        self.stamp = now
 
 
 class Limiter:
@@ -95,7 +95,7 @@ class Limiter:
         with self._lock:
             st = self._clients.get(client)
             if st is None:
-                st = self._clients[client] = _State(limits.bucket)
+                st = self._clients[client] = _State(limits.bucket, now)
             if st.active >= limits.concurrency:
                 raise Refused("concurrency", f"client {client}: {st.active} calls in progress, "
                               f"its limit is {limits.concurrency}; retry when one finishes", 0.1)

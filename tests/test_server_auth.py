@@ -85,7 +85,7 @@ def test_tokens_file_gives_names_and_limits(tokens_file):
 
 @pytest.mark.parametrize("text,says", [
     (f"{TOKEN_A}\n", ":1: expected '<token> <client-name>"),
-    (f"# c\n\nshort name\n", ":3: token too short"),
+    ("# c\n\nshort name\n", ":3: token too short"),
     (f"{TOKEN_A} a b=c\n", ":1: 'b=c': expected concurrency=N"),
     (f"{TOKEN_A} a rate=fast\n", ":1: 'rate=fast': rate must be R/s"),
     (f"{TOKEN_A} a concurrency=0\n", "concurrency must be an integer >= 1"),
