@@ -286,3 +286,55 @@ def test_mtls_refuses_a_client_without_a_certificate(tmp_path, pki):
             assert "procedural" in {m.name for m in client.list_models()}
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------------------- logs
+
+
+def test_log_lines_carry_the_request_id_and_the_file_rotates(tmp_path, tokens_file):
+    from test_reliability import ServeProcess
+
+    log_file = tmp_path / "vitrine.log"
+    server = ServeProcess(tmp_path / "run", tmp_path / "data", "--auth-tokens",
+                          str(tokens_file), "--log-file", str(log_file), "--log-format", "json")
+    try:
+        with grpc.insecure_channel(server.address) as ch:
+            stub = pb_grpc.AssetServiceStub(ch)
+            with pytest.raises(grpc.RpcError) as err:
+                stub.ListModels(pb.ListModelsRequest(), timeout=10,
+                                metadata=(("x-request-id", "trace-me-1"),))
+            assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert dict(err.value.trailing_metadata())["x-request-id"] == "trace-me-1"
+    finally:
+        server.stop()
+    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert {"time", "level", "logger", "request_id", "message"} <= set(lines[0])
+    mine = [d for d in lines if d["request_id"] == "trace-me-1"]
+    assert mine and "UNAUTHENTICATED" in mine[0]["message"]
+    assert any("vitrine serving on" in d["message"] and d["request_id"] == "-" for d in lines)
+
+
+def test_serve_logging_rotates_by_size(tmp_path):
+    import logging
+    import logging.handlers
+
+    from server.cli import LOG_FILE_BACKUPS, LOG_FILE_BYTES, setup_serve_logging
+
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    try:
+        setup_serve_logging("INFO", str(tmp_path / "v.log"), "text")
+        files = [h for h in root.handlers if isinstance(h, logging.handlers.RotatingFileHandler)]
+        assert len(files) == 1
+        assert (files[0].maxBytes, files[0].backupCount) == (LOG_FILE_BYTES, LOG_FILE_BACKUPS)
+        assert LOG_FILE_BYTES * (LOG_FILE_BACKUPS + 1) <= 64 * 2**20
+        logging.getLogger("server.test").info("hello")
+        files[0].flush()
+        assert "INFO server.test [-]: hello" in (tmp_path / "v.log").read_text()
+    finally:
+        for h in list(root.handlers):
+            root.removeHandler(h)
+            h.close()
+        for h in saved[0]:
+            root.addHandler(h)
+        root.setLevel(saved[1])

@@ -158,10 +158,25 @@ def test_a_deadline_the_queue_cannot_meet_is_refused_up_front(limited):
         release.set()
 
 
-def test_four_clients_with_sixteen_streams_each_get_fair_shares(limited):
+@pytest.fixture(scope="module")
+def serve_process(tmp_path_factory):
+    """`vitrine serve` in its own process, so the clients' event loop and the server's do not
+    share a GIL (what a refusal takes is the server's figure, not this process's)."""
+    from test_reliability import ServeProcess
+
+    d = tmp_path_factory.mktemp("soak")
+    tokens = d / "tokens"
+    tokens.write_text("".join(f"{t} {n}\n" for n, t in TOKENS.items()))
+    server = ServeProcess(d / "run", d / "data", "--auth-tokens", str(tokens), "--workers", "2")
+    yield server
+    server.stop()
+
+
+def test_four_clients_with_sixteen_streams_each_get_fair_shares(serve_process):
     """4 clients x 16 concurrent streams of cache misses against 2 workers for a few seconds:
     each client completes at least half an equal share, every refusal is RESOURCE_EXHAUSTED,
     and refusals are fast."""
+    limited = serve_process
     served = dict.fromkeys(TOKENS, 0)
     refusal_s: list[float] = []
     other: list[str] = []
