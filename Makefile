@@ -1,5 +1,5 @@
 # vitrine: two commands on a fresh machine.
-#   make serve   set everything up, then run the server on 127.0.0.1:50051
+#   make serve   set everything up, then serve gRPC on 127.0.0.1:50051 and HTTP on 127.0.0.1:8080
 #   make test    set everything up, then run the test suite
 #   make train-MODEL   train, export and evaluate a shipped model (`vitrine reproduce MODEL`)
 SHELL := /bin/bash
