@@ -23,7 +23,6 @@ from generators.export import FileBlob, register_format
 from generators.export.glb import (
     ARRAY_BUFFER,
     ELEMENT_ARRAY_BUFFER,
-    FLOAT,
     GENERATOR,
     LINEAR,
     LINEAR_MIPMAP_LINEAR,
@@ -31,17 +30,14 @@ from generators.export.glb import (
     REPEAT,
     TEXTURE_ORDER,
     TRIANGLES,
-    UNSIGNED_INT,
-    UNSIGNED_SHORT,
+    BufferBuilder,
     _lod_materials,
     _material_json,
-    _pad4,
     glb_container,
 )
 from generators.geometry.uv import tangents
 from generators.texture.pbr import PNG_MIME, png_bytes
 
-UNSIGNED_BYTE = 5121
 WEIGHT_SUM_TOLERANCE = 2e-3  # well inside the validator's check
 
 
@@ -107,45 +103,14 @@ def _shift_textures(obj, offset: int):
     return obj
 
 
-class _Buffer:
-    def __init__(self) -> None:
-        self.blobs: list[bytes] = []
-        self.views: list[dict] = []
-        self.accessors: list[dict] = []
-        self.offset = 0
-
-    def view(self, raw: bytes, target: int | None = None) -> int:
-        v = {"buffer": 0, "byteOffset": self.offset, "byteLength": len(raw)}
-        if target is not None:
-            v["target"] = target
-        self.views.append(v)
-        self.blobs.append(_pad4(raw))
-        self.offset += len(self.blobs[-1])
-        return len(self.views) - 1
-
-    def accessor(self, a: np.ndarray, ctype: int, kind: str, target: int | None = None,
-                 bounds: bool = False) -> int:
-        acc = {"bufferView": self.view(a.tobytes(), target), "componentType": ctype,
-               "count": int(a.shape[0]), "type": kind}
-        if bounds:
-            flat = a.reshape(len(a), -1)
-            acc["min"] = [float(x) for x in flat.min(axis=0)]
-            acc["max"] = [float(x) for x in flat.max(axis=0)]
-        self.accessors.append(acc)
-        return len(self.accessors) - 1
-
-    def binary(self) -> bytes:
-        return b"".join(self.blobs)
-
-
 def character_to_glb(rig: CharacterRig, prims: list[SkinnedPrimitive], name: str) -> bytes:
     """One level of detail of a character as a self-contained GLB."""
     n = len(rig.joint_names)
     parents = np.asarray(rig.parents)
     if (parents < 0).sum() != 1 or parents[0] != -1:
         raise ValueError("a skeleton needs exactly one root, listed first")
-    buf = _Buffer()
-    jtype, jdtype = (UNSIGNED_BYTE, "<u1") if n <= 256 else (UNSIGNED_SHORT, "<u2")
+    buf = BufferBuilder()
+    jdtype = "u1" if n <= 256 else "<u2"  # JOINTS_0: unsigned byte or short
 
     materials, images, textures = [], [], []
     primitives = []
@@ -153,21 +118,21 @@ def character_to_glb(rig: CharacterRig, prims: list[SkinnedPrimitive], name: str
         _check(prim, n)
         v = np.ascontiguousarray(prim.vertices, "<f4")
         nrm = np.ascontiguousarray(prim.normals, "<f4")
-        attrs = {"POSITION": buf.accessor(v, FLOAT, "VEC3", ARRAY_BUFFER, bounds=True),
-                 "NORMAL": buf.accessor(nrm, FLOAT, "VEC3", ARRAY_BUFFER)}
+        attrs = {"POSITION": buf.accessor(v, "VEC3", ARRAY_BUFFER, bounds=True),
+                 "NORMAL": buf.accessor(nrm, "VEC3", ARRAY_BUFFER)}
         mat = prim.material
         textured = mat.textures is not None
         uv = np.ascontiguousarray(prim.uvs, "<f4")
         if textured:
             tan = np.ascontiguousarray(tangents(v, prim.faces, nrm, uv), "<f4")
-            attrs["TANGENT"] = buf.accessor(tan, FLOAT, "VEC4", ARRAY_BUFFER)
-        attrs["TEXCOORD_0"] = buf.accessor(uv, FLOAT, "VEC2", ARRAY_BUFFER)
-        attrs["JOINTS_0"] = buf.accessor(np.ascontiguousarray(prim.joints, jdtype), jtype,
-                                         "VEC4", ARRAY_BUFFER)
-        attrs["WEIGHTS_0"] = buf.accessor(np.ascontiguousarray(prim.weights, "<f4"), FLOAT,
-                                          "VEC4", ARRAY_BUFFER)
-        itype, idtype = (UNSIGNED_SHORT, "<u2") if len(v) < 65535 else (UNSIGNED_INT, "<u4")
-        idx = buf.accessor(np.ascontiguousarray(prim.faces, idtype).ravel(), itype, "SCALAR",
+            attrs["TANGENT"] = buf.accessor(tan, "VEC4", ARRAY_BUFFER)
+        attrs["TEXCOORD_0"] = buf.accessor(uv, "VEC2", ARRAY_BUFFER)
+        attrs["JOINTS_0"] = buf.accessor(np.ascontiguousarray(prim.joints, jdtype), "VEC4",
+                                         ARRAY_BUFFER)
+        attrs["WEIGHTS_0"] = buf.accessor(np.ascontiguousarray(prim.weights, "<f4"), "VEC4",
+                                          ARRAY_BUFFER)
+        idtype = "<u2" if len(v) < 65535 else "<u4"
+        idx = buf.accessor(np.ascontiguousarray(prim.faces, idtype).ravel(), "SCALAR",
                            ELEMENT_ARRAY_BUFFER)
         m = _material_json(mat, textured)
         if textured:
@@ -203,13 +168,12 @@ def character_to_glb(rig: CharacterRig, prims: list[SkinnedPrimitive], name: str
     ibm[:, :3, 3] = -np.asarray(rig.joint_positions, np.float32)
     # glTF matrices are column-major: write each matrix transposed.
     ibm_acc = buf.accessor(np.ascontiguousarray(ibm.transpose(0, 2, 1), "<f4").reshape(n, 16),
-                           FLOAT, "MAT4")
-    buf.accessors[ibm_acc]["count"] = n
+                           "MAT4")
 
     animations = []
     for clip in rig.clips:
         times = np.ascontiguousarray(clip.times, "<f4")
-        t_acc = buf.accessor(times, FLOAT, "SCALAR", bounds=True)
+        t_acc = buf.accessor(times, "SCALAR", bounds=True)
         samplers, channels = [], []
         for path, tracks, kind in (("rotation", clip.rotations, "VEC4"),
                                    ("translation", clip.translations, "VEC3")):
@@ -220,7 +184,7 @@ def character_to_glb(rig: CharacterRig, prims: list[SkinnedPrimitive], name: str
                                      f"{len(times)} times")
                 if path == "rotation":
                     keys = keys / np.linalg.norm(keys, axis=1, keepdims=True)
-                out = buf.accessor(keys, FLOAT, kind)
+                out = buf.accessor(keys, kind)
                 samplers.append({"input": t_acc, "output": out, "interpolation": "LINEAR"})
                 channels.append({"sampler": len(samplers) - 1,
                                  "target": {"node": int(j), "path": path}})

@@ -38,8 +38,8 @@ from generators.export.glb import (
     TRIANGLES,
     UNSIGNED_INT,
     UNSIGNED_SHORT,
+    BufferBuilder,
     _material_json,
-    _pad4,
     glb_container,
 )
 from generators.geometry.uv import tangents
@@ -126,14 +126,11 @@ def world_vertices(node: SceneNode, world: np.ndarray) -> np.ndarray:
     return v @ world[:3, :3].T + world[:3, 3]
 
 
-class _Writer:
+class _Writer(BufferBuilder):
     """Accumulates buffer views, accessors, meshes, materials and images; each written once."""
 
     def __init__(self) -> None:
-        self.blobs: list[bytes] = []
-        self.views: list[dict] = []
-        self.offset = 0
-        self.accessors: list[dict] = []
+        super().__init__()
         self.meshes: list[dict] = []
         self.materials: list[dict] = []
         self.images: list[dict] = []
@@ -145,28 +142,6 @@ class _Writer:
         self._texture_of: dict[int, int] = {}  # glTF image -> glTF texture
         self._light_of: dict[Light, int] = {}
         self._keep: list[Any] = []  # keeps id() keys alive while writing
-
-    def view(self, raw: bytes, target: int | None) -> int:
-        v = {"buffer": 0, "byteOffset": self.offset, "byteLength": len(raw)}
-        if target is not None:
-            v["target"] = target
-        self.views.append(v)
-        self.blobs.append(_pad4(raw))
-        self.offset += len(self.blobs[-1])
-        return len(self.views) - 1
-
-    def accessor(self, data: np.ndarray, kind: str, target: int, bounds: bool = False) -> int:
-        comp = {np.dtype("<f4"): FLOAT, np.dtype("<u2"): UNSIGNED_SHORT,
-                np.dtype("<u4"): UNSIGNED_INT}[data.dtype]
-        acc = {"bufferView": self.view(data.tobytes(), target), "componentType": comp,
-               "count": len(data) if kind != "SCALAR" else data.size, "type": kind}
-        if bounds:
-            # float32 values printed through Python floats round-trip exactly, so the
-            # validator's min/max check sees the very same numbers.
-            acc["min"] = [float(x) for x in data.min(axis=0)]
-            acc["max"] = [float(x) for x in data.max(axis=0)]
-        self.accessors.append(acc)
-        return len(self.accessors) - 1
 
     def texture(self, pixels: np.ndarray, name: str) -> int:
         key = hashlib.sha256(pixels.tobytes() + str(pixels.shape).encode()).hexdigest()
