@@ -59,3 +59,19 @@ def test_mode_seeking_rewards_outputs_that_move_with_z():
     still = torch.zeros(8, 12)
     assert gan.mode_seeking(moving, z) < gan.mode_seeking(still, z)
     assert torch.isclose(gan.mode_seeking(z, z), torch.tensor(0.0), atol=1e-4)
+
+
+def test_class_grouped_batches_hold_one_class_per_minibatch_std_group():
+    import pytest as _pytest
+
+    from generators.training.gan import class_grouped
+
+    labels_of = torch.tensor([0, 0, 1, 1, 1, 2])
+    by_class = [torch.nonzero(labels_of == c).flatten() for c in range(3)]
+    idx, labels = class_grouped(by_class, 12, 4)
+    assert idx.shape == labels.shape == (12,)
+    assert torch.equal(labels_of[idx], labels)  # every index is of its label's class
+    groups = labels.view(4, 3)  # the view D's minibatch-std takes
+    assert (groups == groups[0]).all()
+    with _pytest.raises(ValueError, match="multiple of 4"):
+        class_grouped(by_class, 10, 4)

@@ -32,17 +32,6 @@ FAMILY = "character-gan"
 COLUMNS = ("loss_d", "loss_g", "d_real", "d_fake", "r1", "fake_div", "real_div")
 
 
-def _batch(coeffs: torch.Tensor, by_class: list[torch.Tensor], n: int):
-    """A real batch whose minibatch-std groups each hold one class (see voxel-gan's)."""
-    k = n // GROUP
-    base = torch.randint(0, len(by_class), (k,))
-    idx = torch.empty(GROUP, k, dtype=torch.long)
-    for j, c in enumerate(base.tolist()):
-        pool = by_class[c]
-        idx[:, j] = pool[torch.randint(0, len(pool), (GROUP,))]
-    return coeffs[idx.flatten()], base.repeat(GROUP)
-
-
 def _diversity(x: torch.Tensor) -> float:
     """Mean within-group (same class) std of coefficients: 0 for a collapsed G."""
     return x.view(GROUP, -1, x.shape[1]).std(0).mean().item()
@@ -53,7 +42,8 @@ def _stepper(cfg: CharacterGanConfig, session: Session, coeffs, by_class):
     opt_g, opt_d = session.opts["g"], session.opts["d"]
 
     def step(s: int) -> dict:
-        real, lab = _batch(coeffs, by_class, cfg.batch)
+        idx, lab = gan.class_grouped(by_class, cfg.batch, GROUP)
+        real = coeffs[idx]
         z = torch.randn(cfg.batch, cfg.z_dim)
         with torch.no_grad():
             fake = G(z, lab)

@@ -1,4 +1,5 @@
-"""GAN training helpers the families share: EMA of G, hinge loss, R1, WGAN-GP, mode seeking."""
+"""GAN training helpers the families share: EMA of G, hinge loss, R1, WGAN-GP, mode seeking,
+class-grouped batches."""
 
 from __future__ import annotations
 
@@ -50,3 +51,24 @@ def mode_seeking(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torc
     ratio = ((fake[:h] - fake[h:2 * h]).abs().flatten(1).mean(1)
              / (z[:h] - z[h:2 * h]).abs().flatten(1).mean(1))
     return -torch.log(ratio + eps).mean()
+
+
+def class_grouped(by_class: list[torch.Tensor], n: int, group: int) -> tuple[torch.Tensor,
+                                                                           torch.Tensor]:
+    """(indices [n], labels [n]) of a real batch laid out so every minibatch-std group of
+    `group` holds one class.
+
+    D's minibatch-std feature groups samples j, j + n/group, j + 2n/group, ... (a view of the
+    batch as [group, n/group]). With mixed classes in a group, the spread between classes hides
+    a generator that ignores z inside each class. So n/group classes are drawn uniformly and
+    each is repeated at the same offsets (labels = base.repeat(group)). `by_class[c]` holds
+    the dataset indices of class c."""
+    if n % group:
+        raise ValueError(f"batch must be a multiple of {group}, got {n}")
+    k = n // group
+    base = torch.randint(0, len(by_class), (k,))
+    idx = torch.empty(group, k, dtype=torch.long)
+    for j, c in enumerate(base.tolist()):
+        pool = by_class[c]
+        idx[:, j] = pool[torch.randint(0, len(pool), (group,))]
+    return idx.flatten(), base.repeat(group)

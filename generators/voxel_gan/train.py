@@ -43,24 +43,11 @@ def save_resume(run: Path, path: Path) -> None:
 
 
 def _batch(vox, by_class, n, device):
-    """A real batch laid out so every minibatch-std group of GROUP holds one class.
-
-    D's minibatch-std channel groups samples j, j + n/GROUP, j + 2n/GROUP, ... (a view of the
-    batch as [GROUP, n/GROUP]). With mixed classes in a group, the spread between classes hides
-    a generator that ignores z inside each class -- the first runs did exactly that: per-class
-    diversity 5-10x below the data while the mixed-batch figure looked healthy. So labels are
-    `base.repeat(GROUP)`: n/GROUP classes drawn uniformly, each repeated at the same offsets.
-    """
-    if n % GROUP:
-        raise ValueError(f"batch must be a multiple of {GROUP}, got {n}")
-    k = n // GROUP
-    base = torch.randint(0, len(by_class), (k,))
-    idx = torch.empty(GROUP, k, dtype=torch.long)
-    for j, c in enumerate(base.tolist()):
-        pool = by_class[c]
-        idx[:, j] = pool[torch.randint(0, len(pool), (GROUP,))]
-    idx = idx.flatten().to(device)
-    return vox[idx].unsqueeze(1).float(), base.repeat(GROUP).to(device)
+    """A real batch laid out so every minibatch-std group of GROUP holds one class
+    (`gan.class_grouped`): the first runs, with mixed classes per group, showed per-class
+    diversity 5-10x below the data while the mixed-batch figure looked healthy."""
+    idx, labels = gan.class_grouped(by_class, n, GROUP)
+    return vox[idx.to(device)].unsqueeze(1).float(), labels.to(device)
 
 
 def _stats(fake, real) -> dict[str, float]:
