@@ -62,8 +62,6 @@ def test_mode_seeking_rewards_outputs_that_move_with_z():
 
 
 def test_class_grouped_batches_hold_one_class_per_minibatch_std_group():
-    import pytest as _pytest
-
     from generators.training.gan import class_grouped
 
     labels_of = torch.tensor([0, 0, 1, 1, 1, 2])
@@ -73,5 +71,5 @@ def test_class_grouped_batches_hold_one_class_per_minibatch_std_group():
     assert torch.equal(labels_of[idx], labels)  # every index is of its label's class
     groups = labels.view(4, 3)  # the view D's minibatch-std takes
     assert (groups == groups[0]).all()
-    with _pytest.raises(ValueError, match="multiple of 4"):
+    with pytest.raises(ValueError, match="multiple of 4"):
         class_grouped(by_class, 10, 4)
