@@ -22,7 +22,7 @@ from generators.gallery import parts
 from generators.gallery.support import floating_parts
 from generators.geometry.options import FORMAT
 from generators.pipeline import Pipeline
-from generators.texture.materials import MaterialLibrary, tile_m
+from generators.texture.materials import library_from, tile_m
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,7 @@ class GalleryGenerator(Generator):
             raise ModelLoadError(f"{name} requires {', '.join(missing)} (loaded with it by "
                                  "load_models)")
         self.props = Pipeline({m: deps[m] for m in PROP_MODELS})  # exhibit ids, as served
-        textures = deps["texture-gan"]
-        self.materials = MaterialLibrary((textures.texture_provider(), textures.prop_sources))
+        self.materials = library_from(deps)
         self.info = GeneratorInfo(
             name=name, kind=KIND_SCENE,
             version=make_version("gallery-", self.VERSION, deps=deps),

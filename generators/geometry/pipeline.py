@@ -24,6 +24,7 @@ from generators.geometry.uv import planar_uv
 from generators.texture.materials import (
     PROCEDURAL_LIBRARY,
     MaterialLibrary,
+    library_from,
     material_for,
     tile_m,
 )
@@ -125,10 +126,7 @@ class PropModel(Generator):
     def setup(self, name: str, description: str, categories: tuple[str, ...],
               options: tuple[OptionSpec, ...], deps: Mapping[str, Generator] | None,
               weights_sha256: str | None = None) -> None:
-        deps = dict(deps or {})
-        textures = deps.get("texture-gan")
-        self.materials = (PROCEDURAL_LIBRARY if textures is None else
-                          MaterialLibrary((textures.texture_provider(), textures.prop_sources)))
+        self.materials = library_from(deps)
         # The material library's version (who makes each source's maps, at which version)
         # stands for the dependencies: a texture asset's own export (its preview) does not
         # change a prop's bytes, so it must not change a prop's id.

