@@ -103,57 +103,47 @@ def _shift_textures(obj, offset: int):
     return obj
 
 
-def character_to_glb(rig: CharacterRig, prims: list[SkinnedPrimitive], name: str) -> bytes:
-    """One level of detail of a character as a self-contained GLB."""
-    n = len(rig.joint_names)
-    parents = np.asarray(rig.parents)
-    if (parents < 0).sum() != 1 or parents[0] != -1:
-        raise ValueError("a skeleton needs exactly one root, listed first")
-    buf = BufferBuilder()
-    jdtype = "u1" if n <= 256 else "<u2"  # JOINTS_0: unsigned byte or short
+def _primitive(buf: BufferBuilder, prim: SkinnedPrimitive, jdtype: str, materials: list,
+               images: list, textures: list) -> dict:
+    """One skinned primitive's accessors, its material (and maps, embedded as PNG) -> JSON."""
+    v = np.ascontiguousarray(prim.vertices, "<f4")
+    nrm = np.ascontiguousarray(prim.normals, "<f4")
+    attrs = {"POSITION": buf.accessor(v, "VEC3", ARRAY_BUFFER, bounds=True),
+             "NORMAL": buf.accessor(nrm, "VEC3", ARRAY_BUFFER)}
+    mat = prim.material
+    textured = mat.textures is not None
+    uv = np.ascontiguousarray(prim.uvs, "<f4")
+    if textured:
+        tan = np.ascontiguousarray(tangents(v, prim.faces, nrm, uv), "<f4")
+        attrs["TANGENT"] = buf.accessor(tan, "VEC4", ARRAY_BUFFER)
+    attrs["TEXCOORD_0"] = buf.accessor(uv, "VEC2", ARRAY_BUFFER)
+    attrs["JOINTS_0"] = buf.accessor(np.ascontiguousarray(prim.joints, jdtype), "VEC4",
+                                     ARRAY_BUFFER)
+    attrs["WEIGHTS_0"] = buf.accessor(np.ascontiguousarray(prim.weights, "<f4"), "VEC4",
+                                      ARRAY_BUFFER)
+    idtype = "<u2" if len(v) < 65535 else "<u4"
+    idx = buf.accessor(np.ascontiguousarray(prim.faces, idtype).ravel(), "SCALAR",
+                       ELEMENT_ARRAY_BUFFER)
+    m = _material_json(mat, textured)
+    if textured:
+        m = _shift_textures(m, len(textures))
+        for t in TEXTURE_ORDER:
+            view = buf.view(png_bytes(getattr(mat.textures, t)))
+            images.append({"bufferView": view, "mimeType": PNG_MIME, "name": f"{mat.name}_{t}"})
+            textures.append({"sampler": 0, "source": len(images) - 1})
+    materials.append(m)
+    return {"attributes": attrs, "indices": idx, "mode": TRIANGLES,
+            "material": len(materials) - 1}
 
-    materials, images, textures = [], [], []
-    primitives = []
-    for prim in prims:
-        _check(prim, n)
-        v = np.ascontiguousarray(prim.vertices, "<f4")
-        nrm = np.ascontiguousarray(prim.normals, "<f4")
-        attrs = {"POSITION": buf.accessor(v, "VEC3", ARRAY_BUFFER, bounds=True),
-                 "NORMAL": buf.accessor(nrm, "VEC3", ARRAY_BUFFER)}
-        mat = prim.material
-        textured = mat.textures is not None
-        uv = np.ascontiguousarray(prim.uvs, "<f4")
-        if textured:
-            tan = np.ascontiguousarray(tangents(v, prim.faces, nrm, uv), "<f4")
-            attrs["TANGENT"] = buf.accessor(tan, "VEC4", ARRAY_BUFFER)
-        attrs["TEXCOORD_0"] = buf.accessor(uv, "VEC2", ARRAY_BUFFER)
-        attrs["JOINTS_0"] = buf.accessor(np.ascontiguousarray(prim.joints, jdtype), "VEC4",
-                                         ARRAY_BUFFER)
-        attrs["WEIGHTS_0"] = buf.accessor(np.ascontiguousarray(prim.weights, "<f4"), "VEC4",
-                                          ARRAY_BUFFER)
-        idtype = "<u2" if len(v) < 65535 else "<u4"
-        idx = buf.accessor(np.ascontiguousarray(prim.faces, idtype).ravel(), "SCALAR",
-                           ELEMENT_ARRAY_BUFFER)
-        m = _material_json(mat, textured)
-        if textured:
-            first = len(textures)
-            m = _shift_textures(m, first)
-            for t in TEXTURE_ORDER:
-                view = buf.view(png_bytes(getattr(mat.textures, t)))
-                images.append({"bufferView": view, "mimeType": PNG_MIME,
-                               "name": f"{mat.name}_{t}"})
-                textures.append({"sampler": 0, "source": len(images) - 1})
-        materials.append(m)
-        primitives.append({"attributes": attrs, "indices": idx, "mode": TRIANGLES,
-                           "material": len(materials) - 1})
 
-    # Skeleton: joint nodes 0..J-1 (the rest pose as translations), then the mesh node.
+def _joint_nodes(rig: CharacterRig, parents: np.ndarray) -> list[dict]:
+    """Joint nodes 0..J-1: the rest pose as translations from each joint's parent."""
     local = np.asarray(rig.joint_positions, np.float64).copy()
     child = parents >= 0
     local[child] -= np.asarray(rig.joint_positions, np.float64)[parents[child]]
     local = local.astype(np.float32)
     nodes = []
-    for j in range(n):
+    for j in range(len(rig.joint_names)):
         node = {"name": rig.joint_names[j]}
         if np.any(local[j] != 0):
             node["translation"] = [float(x) for x in local[j]]
@@ -161,15 +151,21 @@ def character_to_glb(rig: CharacterRig, prims: list[SkinnedPrimitive], name: str
         if kids:
             node["children"] = kids
         nodes.append(node)
-    mesh_node = len(nodes)
-    nodes.append({"name": name, "mesh": 0, "skin": 0})
+    return nodes
 
+
+def _inverse_binds(buf: BufferBuilder, rig: CharacterRig) -> int:
+    n = len(rig.joint_names)
     ibm = np.tile(np.eye(4, dtype=np.float32), (n, 1, 1))
     ibm[:, :3, 3] = -np.asarray(rig.joint_positions, np.float32)
     # glTF matrices are column-major: write each matrix transposed.
-    ibm_acc = buf.accessor(np.ascontiguousarray(ibm.transpose(0, 2, 1), "<f4").reshape(n, 16),
-                           "MAT4")
+    return buf.accessor(np.ascontiguousarray(ibm.transpose(0, 2, 1), "<f4").reshape(n, 16),
+                        "MAT4")
 
+
+def _animations(buf: BufferBuilder, rig: CharacterRig) -> list[dict]:
+    """One animation per clip: LINEAR samplers on joint rotations (unit quaternions) and
+    translations, sharing the clip's time accessor."""
     animations = []
     for clip in rig.clips:
         times = np.ascontiguousarray(clip.times, "<f4")
@@ -190,6 +186,29 @@ def character_to_glb(rig: CharacterRig, prims: list[SkinnedPrimitive], name: str
                                  "target": {"node": int(j), "path": path}})
         if channels:
             animations.append({"name": clip.name, "samplers": samplers, "channels": channels})
+    return animations
+
+
+def character_to_glb(rig: CharacterRig, prims: list[SkinnedPrimitive], name: str) -> bytes:
+    """One level of detail of a character as a self-contained GLB: joint nodes, then the
+    skinned mesh node at the root (no transform), one primitive per material, a skin, one
+    animation per clip."""
+    n = len(rig.joint_names)
+    parents = np.asarray(rig.parents)
+    if (parents < 0).sum() != 1 or parents[0] != -1:
+        raise ValueError("a skeleton needs exactly one root, listed first")
+    buf = BufferBuilder()
+    jdtype = "u1" if n <= 256 else "<u2"  # JOINTS_0: unsigned byte or short
+    materials, images, textures = [], [], []
+    primitives = []
+    for prim in prims:
+        _check(prim, n)
+        primitives.append(_primitive(buf, prim, jdtype, materials, images, textures))
+    nodes = _joint_nodes(rig, parents)
+    mesh_node = len(nodes)
+    nodes.append({"name": name, "mesh": 0, "skin": 0})
+    ibm_acc = _inverse_binds(buf, rig)
+    animations = _animations(buf, rig)
 
     binary = buf.binary()
     gltf = {
