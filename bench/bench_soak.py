@@ -19,11 +19,13 @@ import collections
 import os
 import random
 import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -47,10 +49,14 @@ def start_server(tmp: Path, args, tokens: dict[str, str]) -> tuple[subprocess.Po
         key, _, value = item.partition("=")
         env[key] = value
     port_file = tmp / "port"
+    with socket.socket() as sock:  # a free port for the metrics endpoint
+        sock.bind(("127.0.0.1", 0))
+        args.metrics_port = sock.getsockname()[1]
     proc = subprocess.Popen(
         [sys.executable, "-m", "vitrine.cli", "--log-level", "WARNING", "serve", "--address",
          "127.0.0.1:0", "--models", args.model, "--data-dir", str(tmp / "data"), "--port-file",
-         str(port_file), "--workers", str(args.workers), "--auth-tokens", str(tmp / "tokens")],
+         str(port_file), "--workers", str(args.workers), "--auth-tokens", str(tmp / "tokens"),
+         "--metrics-address", f"127.0.0.1:{args.metrics_port}", *args.serve_arg],
         env=env, stdout=open(tmp / "serve.log", "w"), stderr=subprocess.STDOUT)  # noqa: SIM115
     deadline = time.monotonic() + 120
     while not (port_file.exists() and port_file.read_text().strip().isdigit()):
@@ -64,6 +70,7 @@ async def soak(address: str, tokens: dict[str, str], args, pid: int) -> dict:
     served = dict.fromkeys(tokens, 0)
     refusals: list[float] = []
     codes: collections.Counter = collections.Counter()
+    details: dict[str, str] = {}  # the first message of each unexpected status
     rss: list[tuple[float, float]] = []
     rng = random.Random(4)
     made: list[int] = []
@@ -92,15 +99,19 @@ async def soak(address: str, tokens: dict[str, str], args, pid: int) -> dict:
                 codes["OK"] += 1
             except grpc.aio.AioRpcError as err:
                 codes[err.code().name] += 1
+                if err.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    details.setdefault(err.code().name, err.details())
                 if err.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
                     refusals.append(time.perf_counter() - t0)
                 await asyncio.sleep(args.retry_pause)
 
     async def sample():
-        while time.monotonic() < stop_at:
-            rss.append((time.monotonic() - t_start, rss_mib(pid)))
-            await asyncio.sleep(args.sample_s)
-        rss.append((time.monotonic() - t_start, rss_mib(pid)))
+        while True:
+            hot = await asyncio.to_thread(cache_memory_mib, args.metrics_port)
+            rss.append((time.monotonic() - t_start, rss_mib(pid), hot))
+            if time.monotonic() >= stop_at:
+                break
+            await asyncio.sleep(min(args.sample_s, max(0.0, stop_at - time.monotonic())))
 
     channels = [grpc.aio.insecure_channel(address) for _ in tokens]
     try:
@@ -110,7 +121,32 @@ async def soak(address: str, tokens: dict[str, str], args, pid: int) -> dict:
     finally:
         for ch in channels:
             await ch.close()
-    return {"served": served, "refusals": refusals, "codes": codes, "rss": rss}
+    return {"served": served, "refusals": refusals, "codes": codes, "rss": rss,
+            "details": details}
+
+
+def _samples(port: int):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    for family in text_string_to_metric_families(text):
+        yield from family.samples
+
+
+def refusal_reasons(port: int) -> dict[str, float]:
+    """The server's own count of refusals by reason (vitrine_refusals_total)."""
+    out: collections.Counter = collections.Counter()
+    for sample in _samples(port):
+        if sample.name == "vitrine_refusals_total":
+            out[sample.labels["reason"]] += sample.value
+    return dict(out)
+
+
+def cache_memory_mib(port: int) -> float:
+    """What the cache keeps in memory (bounded by --cache-memory-mib), in MiB."""
+    return next((s.value for s in _samples(port) if s.name == "vitrine_cache_memory_bytes"),
+                0.0) / 2**20
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,12 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sample-s", type=float, default=5.0, help="RSS sampling period")
     p.add_argument("--env", action="append", default=[], metavar="K=V",
                    help="environment for the server, e.g. MALLOC_ARENA_MAX=2")
+    p.add_argument("--serve-arg", action="append", default=[], metavar="ARG",
+                   help="pass ARG to `vitrine serve`, e.g. --serve-arg=--cache-memory-mib=32")
     args = p.parse_args(argv)
     tokens = {f"client-{i}": f"soak-token-{i:02d}-{'x' * 16}" for i in range(args.clients)}
     with tempfile.TemporaryDirectory() as tmp:
         proc, address = start_server(Path(tmp), args, tokens)
         try:
             result = asyncio.run(soak(address, tokens, args, proc.pid))
+            result["reasons"] = refusal_reasons(args.metrics_port)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
@@ -145,9 +184,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"soak: {args.clients} clients x {args.streams} streams, {args.seconds:.0f} s, "
           f"{args.workers} workers, model {args.model} ({args.max_triangles} triangles, "
           f"resolution {args.resolution}), hit fraction {args.hit_fraction}"
-          + (f", server env {' '.join(args.env)}" if args.env else ""))
+          + (f", server env {' '.join(args.env)}" if args.env else "")
+          + (f", serve {' '.join(args.serve_arg)}" if args.serve_arg else ""))
     print(f"assets served: {total} ({total / args.seconds:.1f}/s); statuses: "
           f"{dict(result['codes'])}")
+    for code, text in result["details"].items():
+        print(f"  first {code}: {text}")
     for name, n in served.items():
         print(f"  {name}: {n} ({n / equal:.2f} of an equal share)" if equal else f"  {name}: 0")
     fair = bool(equal) and min(served.values()) >= 0.5 * equal
@@ -156,16 +198,27 @@ def main(argv: list[str] | None = None) -> int:
         p50 = statistics.median(refusals) * 1000
         p95 = refusals[int(0.95 * (len(refusals) - 1))] * 1000
         print(f"refusals: {len(refusals)}, latency p50 {p50:.1f} ms, p95 {p95:.1f} ms "
-              f"(max {refusals[-1] * 1000:.1f} ms)")
+              f"(max {refusals[-1] * 1000:.1f} ms); by reason (server's count): "
+              f"{result['reasons']}")
     else:
         print("refusals: none")
     warmup = args.warmup if args.warmup is not None else args.seconds / 4
-    print("server RSS (MiB) over time: " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in rss))
-    after = [m for t, m in rss if t >= warmup]
-    if len(after) >= 2:
-        growth = (after[-1] / after[0] - 1) * 100
-        print(f"RSS after warm-up ({warmup:.0f} s): {after[0]:.0f} -> {after[-1]:.0f} MiB "
-              f"({growth:+.1f} %), peak {max(m for _, m in rss):.0f} MiB")
+    print("server RSS (MiB) over time [of it, the cache's in-memory copies]: " + ", ".join(
+        f"{t:.0f}s {m:.0f} [{h:.0f}]" for t, m, h in rss))
+    after = [(m, h) for t, m, h in rss if t >= warmup]
+    if len(after) >= 3:
+        # RSS swings by tens of MiB as batches of meshes come and go: compare the medians of
+        # the first and the last third after warm-up, not two single samples.
+        third = max(1, len(after) // 3)
+        m0, m1 = (statistics.median(m for m, _ in part) for part in (after[:third],
+                                                                     after[-third:]))
+        r0, r1 = (statistics.median(m - h for m, h in part) for part in (after[:third],
+                                                                         after[-third:]))
+        print(f"RSS after warm-up ({warmup:.0f} s), median of the first vs the last third: "
+              f"{m0:.0f} -> {m1:.0f} MiB ({(m1 / m0 - 1) * 100:+.1f} %), peak "
+              f"{max(r[1] for r in rss):.0f} MiB; without the cache's in-memory copies "
+              f"(capped by --cache-memory-mib): {r0:.0f} -> {r1:.0f} MiB "
+              f"({(r1 / r0 - 1) * 100:+.1f} %)")
     return 0
 
 

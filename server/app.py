@@ -80,7 +80,8 @@ async def create_server(
     if config.tls:
         credentials = server_credentials(config.tls_cert, config.tls_key, config.tls_client_ca)
         ssl_context = server_ssl_context(config.tls_cert, config.tls_key, config.tls_client_ca)
-    cache = AssetCache(config.data_dir, config.cache_max_bytes)
+    cache = AssetCache(config.data_dir, config.cache_max_bytes,
+                       memory_bytes=config.cache_memory_bytes)
     service = AssetService(models, cache, config)
     auth = Authenticator(tokens, defaults)
     limiter = Limiter()

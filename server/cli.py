@@ -246,6 +246,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         config = ServerConfig(
             address=args.address, data_dir=args.data_dir,
             cache_max_bytes=int(args.cache_max_gb * 2**30), chunk_bytes=args.chunk_kib * 1024,
+            cache_memory_bytes=int(args.cache_memory_mib * 2**20),
             workers=args.workers, models=tuple(args.models.split(",")) if args.models else (),
             model_dirs=tuple(args.model_dir), metrics_address=args.metrics_address,
             http_address=args.http_address,
@@ -293,6 +294,9 @@ def _add_serve(sub) -> None:
                    "(default %(default)s)")
     p.add_argument("--cache-max-gb", type=float, default=2.0, help="cache size cap in GiB "
                    "(default %(default)s)")
+    p.add_argument("--cache-memory-mib", type=float, default=256.0,
+                   help="recently used assets also kept in memory, in MiB; part of the RSS "
+                        "(default %(default)s)")
     p.add_argument("--chunk-kib", type=int, default=256, help="stream chunk size in KiB "
                    "(default %(default)s)")
     p.add_argument("--workers", type=int, default=2, help="generation threads "
@@ -323,7 +327,7 @@ def _add_serve(sub) -> None:
                           "(default %(default)s)")
     lim.add_argument("--client-burst", type=int, default=0, metavar="N",
                      help="calls at once above the rate (default: the rate)")
-    lim.add_argument("--max-streams-per-connection", type=int, default=64, metavar="N",
+    lim.add_argument("--max-streams-per-connection", type=int, default=256, metavar="N",
                      help="HTTP/2 streams open at once on one connection (default %(default)s)")
     lg = p.add_argument_group("logs")
     lg.add_argument("--log-file", metavar="PATH",

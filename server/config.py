@@ -16,6 +16,9 @@ class ServerConfig:
     address: str = "127.0.0.1:50051"  # host:port; port 0 picks a free port (tests)
     data_dir: Path = Path(".vitrine-data")  # cache index and blobs
     cache_max_bytes: int = 2 * 1024 * MiB  # cache size cap; least recently used assets go first
+    # Verified copies of recently used assets kept in memory (hits skip the disk and the
+    # sha256). Part of the server's RSS: it grows until this cap, then stays.
+    cache_memory_bytes: int = 256 * MiB
     chunk_bytes: int = 256 * 1024  # bytes per Chunk; chosen by bench/bench_serve.py's sweep
     workers: int = 2  # generation threads; one per core on the 2-core reference machine
     max_queue: int = 32  # jobs waiting beyond the running ones before RESOURCE_EXHAUSTED
@@ -52,9 +55,13 @@ class ServerConfig:
     client_concurrency: int = 16  # calls in progress at once per client
     client_rate: float = 50.0  # calls started per second per client; 0 = unlimited
     client_burst: int = 0  # calls above the rate at once; 0 = max(1, rate)
-    # HTTP/2 streams one connection may have open at once (grpc.max_concurrent_streams);
-    # more wait in the client's transport, not on the server.
-    max_streams_per_connection: int = 64
+    # HTTP/2 streams one connection may have open at once (grpc.max_concurrent_streams),
+    # beyond which grpc core answers RST_STREAM REFUSED_STREAM (clients see UNAVAILABLE).
+    # Streams whose call has ended still count until both ends have closed them: at 64, a
+    # soak with 16 logical calls per connection and fast refusals saw 63 UNAVAILABLE in 30 s
+    # on a loaded 2-core machine (bench/bench_soak.py). Per-client concurrency
+    # (client_concurrency) is the limit on calls; this one only bounds a runaway connection.
+    max_streams_per_connection: int = 256
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)

@@ -81,6 +81,11 @@ class _State:
         self.stamp = now
 
 
+# Clients remembered at most; past it, the idle ones (no call in progress) are forgotten, so
+# callers from ever-new peer hosts cannot grow the table without bound.
+MAX_CLIENTS = 10_000
+
+
 class Limiter:
     """Admits calls per client; thread-safe (the HTTP face and gRPC share one)."""
 
@@ -95,6 +100,8 @@ class Limiter:
         with self._lock:
             st = self._clients.get(client)
             if st is None:
+                if len(self._clients) >= MAX_CLIENTS:
+                    self._clients = {c: s for c, s in self._clients.items() if s.active}
                 st = self._clients[client] = _State(limits.bucket, now)
             if st.active >= limits.concurrency:
                 raise Refused("concurrency", f"client {client}: {st.active} calls in progress, "

@@ -85,6 +85,10 @@ class _StateCollector(Collector):
                                 "Generation jobs running on a worker", value=running)
         yield GaugeMetricFamily("vitrine_cache_bytes", "Bytes of assets in the cache",
                                 value=self.cache.total_bytes())
+        yield GaugeMetricFamily("vitrine_cache_memory_bytes",
+                                "Bytes of the assets the cache also keeps in memory (part of "
+                                "the RSS, capped by --cache-memory-mib)",
+                                value=getattr(self.cache, "_hot_bytes", 0))
 
 
 class MetricsEndpoint:

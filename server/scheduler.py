@@ -104,6 +104,12 @@ class Scheduler:
         ahead = own + sum(min(len(q), own + 1) for c, q in self._queues.items() if c != client)
         return (ahead // self.workers + 0.5) * self._job_s
 
+    def check(self, client: str = "", deadline_s: float | None = None) -> None:
+        """Raise Overloaded if a job of `client` would be refused now (run() decides again)."""
+        with self._lock:
+            if not self._closed:
+                self._admit_locked(client, deadline_s)
+
     async def run(self, fn: Callable[[CancelToken], T], cancel: CancelToken | None = None,
                   client: str = "", deadline_s: float | None = None) -> tuple[T, float]:
         """Run fn(cancel) on a worker; returns (result, seconds spent queued).
