@@ -257,6 +257,24 @@ def test_tls_with_the_right_token_gets_assets_and_plaintext_fails(tls_server, pk
             pytest.raises(VitrineError) as err:  # TLS, but not trusting the test CA
         client.list_models()
     assert err.value.code == grpc.StatusCode.UNAVAILABLE
+    r = subprocess.run([sys.executable, "-m", "vitrine.cli", "models", "--address", address,
+                        "--token", TOKEN_B, "--ca-file", str(pki / "ca.pem")],
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 0 and "procedural" in r.stdout, r.stderr
+
+
+@pytest.mark.parametrize("flags,says", [
+    (["--tls-cert", "c.pem"], "needs both a certificate and its key"),
+    (["--tls-client-ca", "ca.pem"], "--tls-client-ca needs --tls-cert"),
+    (["--tls-cert", "missing.pem", "--tls-key", "missing.key"], "cannot read the TLS key"),
+])
+def test_serve_refuses_incomplete_or_unreadable_tls_files(tmp_path, flags, says):
+    r = subprocess.run([sys.executable, "-m", "vitrine.cli", "serve", "--address",
+                        "127.0.0.1:0", "--models", "procedural", "--data-dir",
+                        str(tmp_path / "data"), *flags], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 2 and says in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
 
 
 def test_the_http_face_is_https_with_the_same_certificate(tls_server, pki):
