@@ -55,6 +55,17 @@ $(VENV)/.consumers:
 	    -qq --no-install-recommends blender chromium python3-numpy; }
 	touch $@
 
+# The engine clients' tests: the C++ core (CMake, Debian's gRPC/protobuf, OpenSSL) and the C#
+# core (Debian's Mono and NUnit 2.6); NuGet is not needed.
+CLIENT_DEBS := cmake g++ libgrpc++-dev libprotobuf-dev protobuf-compiler-grpc libssl-dev \
+  mono-devel libnunit-cil-dev nunit-console
+$(VENV)/.clients:
+	@dpkg -s $(CLIENT_DEBS) >/dev/null 2>&1 || { \
+	  echo "installing Debian's $(CLIENT_DEBS) (engine client tests)"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y \
+	    -qq --no-install-recommends $(CLIENT_DEBS); }
+	touch $@
+
 # The Khronos glTF-Validator and the Node gRPC client the tests run.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
@@ -64,7 +75,7 @@ serve: setup
 	$(VENV)/bin/vitrine serve --address $(ADDRESS) --http-address $(HTTP_ADDRESS) --data-dir $(DATA_DIR) \
 	  $(foreach d,$(MODEL_DIR),--model-dir $(d))
 
-test: setup $(VENV)/.consumers
+test: setup $(VENV)/.consumers $(VENV)/.clients
 	$(PY) -m pytest -q
 
 bench: setup
