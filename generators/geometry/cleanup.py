@@ -1,4 +1,5 @@
-"""Mesh cleanup: weld, drop degenerate faces, unreferenced vertices and small floating pieces."""
+"""Mesh cleanup: weld, drop degenerate and doubled faces, unreferenced vertices and small
+floating pieces."""
 
 from __future__ import annotations
 
@@ -86,3 +87,27 @@ def drop_slivers(
     opens = np.repeat((sizes - gone == 1) & (gone > 0), sizes) & dropped
     keep[piece[owner[opens]]] = True
     return drop_degenerate(vertices, f[keep[piece]])
+
+
+def drop_doubled(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Remove doubled faces (faces on the same three vertices), which Blender drops on import
+    and the glTF validator does not see: copies facing the same way keep one face; a pair
+    facing opposite ways (a zero-volume fold quadric decimation leaves) goes entirely."""
+    f = np.asarray(faces, dtype=np.int64)
+    if len(f) < 2:
+        return vertices, f
+    key = np.sort(f, axis=1)
+    _, first, inverse, counts = np.unique(key, axis=0, return_index=True, return_inverse=True,
+                                          return_counts=True)
+    inverse = inverse.reshape(-1)
+    if (counts == 1).all():
+        return vertices, f
+    # Orientation: an even or odd permutation of the sorted triple.
+    r = np.argmin(f, axis=1)
+    rolled = f[np.arange(len(f))[:, None], (r[:, None] + np.arange(3)) % 3]
+    even = rolled[:, 1] < rolled[:, 2]
+    n_even = np.bincount(inverse, weights=even, minlength=len(counts))
+    mixed = (n_even > 0) & (n_even < counts)
+    keep = np.zeros(len(f), dtype=bool)
+    keep[first[~mixed]] = True
+    return drop_degenerate(vertices, f[keep])

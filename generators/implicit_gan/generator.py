@@ -129,7 +129,7 @@ class ImplicitGanGenerator(PropModel):
     """Serves the decoder and the EMA latent generator: a request's latent (`latent_for`) is
     decoded coarse to fine (`field`) and meshed by the shared prop pipeline."""
 
-    PREFIX, VERSION = "igan-", "1"  # bump when the bytes change (see tests/test_golden.py)
+    PREFIX, VERSION = "igan-", "2"  # bump when the bytes change (see tests/test_golden.py)
 
     def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG,
                  name: str = "implicit-gan", deps: Mapping[str, Generator] | None = None) -> None:

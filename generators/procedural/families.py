@@ -398,6 +398,10 @@ def _column(d: _Draw) -> S.SDF:
     parts.append(S.Box((0, y + plinth / 2 - 0.005, 0), (r * 1.5, plinth / 2, r * 1.5),
                        round=0.006))
     y += plinth
+    # The shaft starts inside the plinth, under the base rings: a shaft that started above
+    # them left a sealed cavity (ring wall, plinth floor, shaft ceiling) -- a second, inner
+    # surface piece in every column with rings thicker than ~1 cm.
+    shaft_y0 = y - 0.01
     base_rings = d.i("base_rings", 1, 2)
     for k in range(base_rings):
         tr = r * (0.18 - 0.05 * k)
@@ -412,7 +416,8 @@ def _column(d: _Draw) -> S.SDF:
     ts = np.linspace(0.0, 1.0, 24)
     rs = r * (1.0 - entasis * ts ** 1.5 + 0.04 * np.sin(math.pi * ts))
     fluted = d.flag("fluted", 0.55)
-    parts.append(S.Lathe(y - 0.01 + ts * (shaft_h + 0.01), rs, flutes=d.i("flute_count", 12, 24) if fluted else 0,
+    parts.append(S.Lathe(shaft_y0 + ts * (shaft_top - shaft_y0), rs,
+                         flutes=d.i("flute_count", 12, 24) if fluted else 0,
                          flute_depth=0.06 if fluted else 0.0,
                          flute_y=(y + 0.04 * shaft_h, shaft_top - 0.03 * shaft_h)))
     rt = float(rs[-1])
@@ -475,7 +480,10 @@ def _bench(d: _Draw) -> S.SDF:
         for x in xs:
             parts.append(S.Box((x, under - 0.02, 0), (0.03, 0.025, D / 2 - 0.01), round=0.005))
     if legs in ("a_frame", "four_legs") and d.flag("long_stretcher", 0.5):
-        parts.append(S.Box((0, under * 0.4, 0), (ex, 0.02, 0.02), round=0.005))
+        # At the height of the legs' cross bars (_bench_legs), which it joins: at under * 0.4
+        # it hovered 1-2 cm above a four-legged bench's bars at 0.12 m.
+        sy = under * 0.4 if legs == "a_frame" else 0.12
+        parts.append(S.Box((0, sy, 0), (ex, 0.02, 0.02), round=0.005))
     if d.flag("back", 0.5):
         parts += _bench_back(d, xs, ex, D, seat_h, under)
     return S.Union(parts)
@@ -645,7 +653,9 @@ def _upright_stem(d: _Draw, stem: str, H: float, base_top: float, stem_r: float,
         parts = [S.Lathe(ys, rs)]
     shade, top = _shade(d, shade_y, shade_size, H)
     parts.append(shade)
-    parts.append(S.Capsule((0, shade_y + shade_size * 0.3, 0), (0, top, 0), stem_r * 0.6))
+    # The rod through the shade to its spokes: at least 0.8 stem radii (~1 voxel at the
+    # default resolution); at 0.6 it fell between the grid's nodes and the shade came loose.
+    parts.append(S.Capsule((0, shade_y + shade_size * 0.3, 0), (0, top, 0), stem_r * 0.8))
     return parts, (0.0, top + 0.012, 0.0)
 
 
@@ -658,7 +668,7 @@ def _arc_stem(d: _Draw, H: float, base_top: float, stem_r: float,
     parts: list[S.SDF] = [S.capsule_chain(pts, stem_r)]
     hang = top_y - shade_size * 0.9
     parts.append(S.Capsule((0, top_y, reach), (0, hang + shade_size * 0.5, reach),
-                           stem_r * 0.6))
+                           stem_r * 0.8))  # as thick as the upright stems' rod (see there)
     shade, _ = _shade(d, hang, shade_size, H)
     parts.append(S.Translate(shade, (0, 0, reach)))
     return parts, (0.0, top_y + 0.01, reach)

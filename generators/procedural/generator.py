@@ -17,7 +17,7 @@ RESOLUTION = resolution_option(96, 32, 256, "grid cells along the longest side b
 
 
 class ProceduralGenerator(PropModel):
-    PREFIX, VERSION = "proc-", "1"  # bump when the bytes change (see tests/test_golden.py)
+    PREFIX, VERSION = "proc-", "2"  # bump when the bytes change (see tests/test_golden.py)
 
     def __init__(self, *, name: str = "procedural",
                  deps: Mapping[str, Generator] | None = None) -> None:

@@ -54,7 +54,7 @@ DESCRIPTION = (
 class VoxelGanGenerator(PropModel):
     """Serves the EMA generator: one forward per seed, upsampled, meshed as a prop."""
 
-    PREFIX, VERSION = "vgan-", "1"  # bump when the bytes change (see tests/test_golden.py)
+    PREFIX, VERSION = "vgan-", "2"  # bump when the bytes change (see tests/test_golden.py)
 
     def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG,
                  name: str = "voxel-gan", deps: Mapping[str, Generator] | None = None) -> None:
