@@ -1,0 +1,84 @@
+"""The Unity package's C# core (clients/unity/com.vitrine.client/Runtime/Core): compiled with
+Mono's mcs into build/csharp and tested with NUnit 2.6 (Debian's nunit-console) against a live
+server's HTTP face. The conformance table's C# run is in test_conformance.py."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import LiveServer
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "clients" / "unity" / "com.vitrine.client"
+TESTS = ROOT / "clients" / "unity" / "tests"
+BUILD = ROOT / "build" / "csharp"
+NUNIT = Path("/usr/lib/cli/nunit.framework-2.6.3/nunit.framework.dll")
+MODELS = ("procedural", "texture-gan")
+
+
+def _stale(target: Path, sources: list[Path]) -> bool:
+    return not target.exists() or max(s.stat().st_mtime for s in sources) > target.stat().st_mtime
+
+
+def _mcs(out: Path, sources: list[Path], refs: list[str]) -> None:
+    done = subprocess.run(["mcs", "-langversion:7", "-target:library", "-warnaserror+",
+                           f"-out:{out}", *[f"-r:{r}" for r in refs], *map(str, sources)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def build_csharp() -> Path:
+    """Vitrine.Client.dll (the core, UnityEngine-free) and Vitrine.Client.Tests.dll; rebuilt
+    only when a source changed. Returns the test assembly."""
+    start = time.perf_counter()
+    BUILD.mkdir(parents=True, exist_ok=True)
+    core = sorted((PACKAGE / "Runtime" / "Core").glob("*.cs"))
+    lib = BUILD / "Vitrine.Client.dll"
+    if _stale(lib, core):
+        _mcs(lib, core, ["System.Net.Http.dll"])
+    tests = sorted(TESTS.glob("*.cs"))
+    test_lib = BUILD / "Vitrine.Client.Tests.dll"
+    if _stale(test_lib, [*tests, lib]):
+        _mcs(test_lib, tests, ["System.Net.Http.dll", str(NUNIT), str(lib)])
+    print(f"C# build: {time.perf_counter() - start:.1f} s")
+    return test_lib
+
+
+def run_nunit(test_lib: Path, http_url: str, *args: str) -> str:
+    """Runs nunit-console on the test assembly; returns its output, asserting no failures."""
+    env = os.environ | {"VITRINE_HTTP_URL": http_url,
+                        "VITRINE_CONFORMANCE": str(ROOT / "tests" / "conformance.json")}
+    done = subprocess.run(["nunit-console", "-nologo", "-noresult", "-nothread", str(test_lib),
+                           *args], capture_output=True, text=True, env=env, cwd=BUILD,
+                          timeout=300)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-6000:]
+    m = re.search(r"Tests run: (\d+), Errors: (\d+), Failures: (\d+)", out)
+    assert m and m.group(2) == m.group(3) == "0" and int(m.group(1)) > 0, out[-6000:]
+    return out
+
+
+def start_http_server(tmp_path: Path) -> LiveServer:
+    from server.config import ServerConfig
+
+    return LiveServer(ServerConfig(address="127.0.0.1:0", http_address="127.0.0.1:0",
+                                   data_dir=tmp_path / "data", models=MODELS))
+
+
+@pytest.fixture(scope="module")
+def http_live(tmp_path_factory):
+    server = start_http_server(tmp_path_factory.mktemp("cs"))
+    yield server
+    server.stop()
+
+
+def test_nunit_suite_passes_against_the_http_face(http_live):
+    test_lib = build_csharp()
+    out = run_nunit(test_lib, f"http://127.0.0.1:{http_live.running.http_port}",
+                    "-exclude=conformance")
+    assert re.search(r"Tests run: (\d+)", out).group(1) == "7", out[-3000:]
