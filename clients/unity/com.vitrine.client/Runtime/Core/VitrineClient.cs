@@ -19,7 +19,7 @@ namespace Vitrine.Client
         readonly IHttpTransport transport;
         readonly bool ownsTransport;
 
-        /// <summary>Range-resumes of one broken file download.</summary>
+        /// <summary>Range-resumes of one broken file download; also retries after a 429.</summary>
         public int Retries = 3;
         /// <summary>Sent as "Authorization: Bearer ..." when the server has --auth-tokens.</summary>
         public string Token;
@@ -27,6 +27,8 @@ namespace Vitrine.Client
         public AssetCache Cache;
         /// <summary>Files actually downloaded (not served from the cache), for tests and stats.</summary>
         public int Downloads { get; private set; }
+        /// <summary>Requests repeated after a 429 (the server's rate limit) and its Retry-After.</summary>
+        public int RateLimited { get; private set; }
         /// <summary>Range requests made to resume broken downloads.</summary>
         public int Resumes { get; private set; }
 
@@ -177,7 +179,18 @@ namespace Vitrine.Client
             if (!string.IsNullOrEmpty(Token)) request.Headers["Authorization"] = "Bearer " + Token;
             try
             {
-                return await transport.SendAsync(request, cancel).ConfigureAwait(false);
+                // 429 (the server's per-client rate or concurrency limit): wait as its
+                // Retry-After says, then try again, up to Retries times.
+                for (int attempt = 0; ; attempt++)
+                {
+                    var reply = await transport.SendAsync(request, cancel).ConfigureAwait(false);
+                    if (reply.Status != 429 || attempt >= Retries) return reply;
+                    int seconds;
+                    if (!int.TryParse(reply.Header("Retry-After"), out seconds)) seconds = 1;
+                    RateLimited++;
+                    await Task.Delay(TimeSpan.FromSeconds(Math.Min(Math.Max(seconds, 0), 30)), cancel)
+                        .ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException)
             {
