@@ -143,6 +143,21 @@ def refusal_reasons(port: int) -> dict[str, float]:
     return dict(out)
 
 
+def server_refusal_quantiles(port: int) -> str:
+    """p50/p95 of the server's own refusal histogram (vitrine_refusal_seconds): upper bucket
+    bounds, so 'p95 <= 5 ms' means the 95th percentile lies in a bucket ending at 5 ms."""
+    buckets = sorted((float(s.labels["le"]), s.value) for s in _samples(port)
+                     if s.name == "vitrine_refusal_seconds_bucket")
+    total = buckets[-1][1] if buckets else 0
+    if not total:
+        return "no scheduler refusals"
+    out = []
+    for q in (0.5, 0.95):
+        bound = next(le for le, n in buckets if n >= q * total)
+        out.append(f"p{int(q * 100)} <= {bound * 1000:g} ms")
+    return f"{int(total)} scheduler refusals, {', '.join(out)}"
+
+
 def cache_memory_mib(port: int) -> float:
     """What the cache keeps in memory (bounded by --cache-memory-mib), in MiB."""
     return next((s.value for s in _samples(port) if s.name == "vitrine_cache_memory_bytes"),
@@ -175,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             result = asyncio.run(soak(address, tokens, args, proc.pid))
             result["reasons"] = refusal_reasons(args.metrics_port)
+            result["server_refusals"] = server_refusal_quantiles(args.metrics_port)
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait(60)
@@ -200,6 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"refusals: {len(refusals)}, latency p50 {p50:.1f} ms, p95 {p95:.1f} ms "
               f"(max {refusals[-1] * 1000:.1f} ms); by reason (server's count): "
               f"{result['reasons']}")
+        print(f"  inside the server (arrival to refusal): {result['server_refusals']}")
     else:
         print("refusals: none")
     warmup = args.warmup if args.warmup is not None else args.seconds / 4

@@ -62,6 +62,9 @@ current_client: contextvars.ContextVar[ClientIdentity | None] = contextvars.Cont
     "vitrine_client", default=None)
 current_request_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "vitrine_request_id", default="-")
+# time.perf_counter() when the call was admitted (for the refusal-latency histogram).
+current_call_start: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "vitrine_call_start", default=None)
 # time.monotonic() at which the call's deadline passes; None = no deadline.
 current_deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar(
     "vitrine_deadline", default=None)
@@ -228,6 +231,7 @@ class CallGate(grpc.aio.ServerInterceptor):
 
     async def admit(self, context, authorization: str | None, rid: str, method: str):
         """Identify and admit a call; returns (identity, release) or aborts it."""
+        current_call_start.set(time.perf_counter())
         current_request_id.set(rid)
         context.set_trailing_metadata((("x-request-id", rid),))
         remaining = context.time_remaining()

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 # Latency of whole calls (a stream ends after its last chunk): cache hits take milliseconds,
 # heavy generations tens of seconds.
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_REFUSAL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
 _GENERATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -57,6 +58,10 @@ class Metrics:
             "name, 'peer:HOST' without tokens, 'unauthenticated') and reason (unauthenticated, "
             "concurrency, rate: the client's limits; queue, share, deadline: the scheduler's)",
             ["client", "reason"], registry=r)
+        self.refusal_seconds = Histogram(
+            "vitrine_refusal_seconds", "Time from a call's arrival in the server to its refusal "
+            "by the scheduler (queue, share, deadline), as the server sees it",
+            buckets=_REFUSAL_BUCKETS, registry=r)
 
     def watch(self, cache: AssetCache, scheduler: Scheduler) -> None:
         """Report the cache's and the scheduler's own counts at each scrape."""

@@ -27,7 +27,12 @@ from generators.core.errors import GeneratorError, short_repr
 from generators.core.registry import Generator
 from generators.pipeline import Built, Job, Pipeline
 from server import convert
-from server.auth import current_client, current_deadline, current_request_id
+from server.auth import (
+    current_call_start,
+    current_client,
+    current_deadline,
+    current_request_id,
+)
 from server.cache import AssetCache, CachedAsset
 from server.config import ServerConfig
 from server.metrics import Metrics
@@ -184,6 +189,12 @@ class AssetService(pb_grpc.AssetServiceServicer):
                 out[i] = ready
         return out  # type: ignore[return-value]
 
+    def _count_refusal(self, client: str, exc: Overloaded) -> None:
+        self.metrics.refusals.labels(client or "-", exc.reason).inc()
+        start = current_call_start.get()
+        if start is not None:
+            self.metrics.refusal_seconds.observe(time.perf_counter() - start)
+
     def _refuse_early(self, jobs: Sequence[Job]) -> None:
         """Refuse a call the scheduler would refuse now before the cache lookup's hop to a
         thread (under load that hop made refusals take 100+ ms), unless one of its assets is
@@ -196,7 +207,7 @@ class AssetService(pb_grpc.AssetServiceServicer):
         except Overloaded as exc:
             if any(self.cache.contains(j.asset_id) for j in jobs):  # one indexed row: µs
                 return
-            self.metrics.refusals.labels(client or "-", exc.reason).inc()
+            self._count_refusal(client, exc)
             raise
 
     async def _coalesced(self, jobs: list[Job]) -> list[Ready | CallError]:
@@ -243,7 +254,7 @@ class AssetService(pb_grpc.AssetServiceServicer):
             results, queued_s = await self.scheduler.run(work, client=client,
                                                          deadline_s=remaining)
         except Overloaded as exc:
-            self.metrics.refusals.labels(client or "-", exc.reason).inc()
+            self._count_refusal(client, exc)
             raise
         out: list[Ready | CallError] = []
         for result in results:
