@@ -191,24 +191,24 @@ class Scheduler:
 
     def _execute(self, entry: _Entry) -> None:
         start = time.perf_counter()
-        ok = False
+        result, error = None, None
         try:
             entry.cancel.check()
             result = entry.context.run(entry.fn, entry.cancel)
-            ok = True
-            _resolve(entry.future, result=result)
         except BaseException as exc:  # noqa: BLE001 - handed to the awaiting call
-            _resolve(entry.future, exc=exc)
-        finally:
-            with self._lock:
-                self.running -= 1
-                self.pending -= 1
-                if ok:
-                    self.completed += 1
-                    self._job_s = 0.8 * self._job_s + 0.2 * (time.perf_counter() - start)
-                else:
-                    self.cancelled += 1
-                self._dispatch_locked()
+            error = exc
+        # The counts first, then the caller is woken: a caller that sees its result also sees
+        # its job gone from `pending`.
+        with self._lock:
+            self.running -= 1
+            self.pending -= 1
+            if error is None:
+                self.completed += 1
+                self._job_s = 0.8 * self._job_s + 0.2 * (time.perf_counter() - start)
+            else:
+                self.cancelled += 1
+            self._dispatch_locked()
+        _resolve(entry.future, result=result, exc=error)
 
     def shutdown(self) -> None:
         with self._lock:
