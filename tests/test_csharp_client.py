@@ -4,6 +4,7 @@ server's HTTP face. The conformance table's C# run is in test_conformance.py."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -49,9 +50,23 @@ def build_csharp() -> Path:
     return test_lib
 
 
+def bone_table() -> Path:
+    """generators/humanoid/rig.py's bone table, for the joints its model card lists, as JSON
+    rows (unreal, mixamo, vrm, HumanBodyBones or "") for the C# table's test."""
+    from generators.humanoid import rig
+
+    card = (ROOT / "generators" / "humanoid" / "MODEL_CARD.md").read_text()
+    section = card.split("| unreal | mixamo |", 1)[1].split("\n\n", 1)[0]
+    names = [line.split("|")[1].strip() for line in section.splitlines()[2:]
+             if line.startswith("|")]
+    out = BUILD / "bone_table.json"
+    out.write_text(json.dumps([list(row) for row in rig.bone_table(names)]))
+    return out
+
+
 def run_nunit(test_lib: Path, http_url: str, *args: str) -> str:
     """Runs nunit-console on the test assembly; returns its output, asserting no failures."""
-    env = os.environ | {"VITRINE_HTTP_URL": http_url,
+    env = os.environ | {"VITRINE_HTTP_URL": http_url, "VITRINE_BONE_TABLE": str(bone_table()),
                         "VITRINE_CONFORMANCE": str(ROOT / "tests" / "conformance.json")}
     done = subprocess.run(["nunit-console", "-nologo", "-noresult", "-nothread", str(test_lib),
                            *args], capture_output=True, text=True, env=env, cwd=BUILD,
@@ -81,4 +96,4 @@ def test_nunit_suite_passes_against_the_http_face(http_live):
     test_lib = build_csharp()
     out = run_nunit(test_lib, f"http://127.0.0.1:{http_live.running.http_port}",
                     "-exclude=conformance")
-    assert re.search(r"Tests run: (\d+)", out).group(1) == "7", out[-3000:]
+    assert re.search(r"Tests run: (\d+)", out).group(1) == "8", out[-3000:]

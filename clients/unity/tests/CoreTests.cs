@@ -182,6 +182,24 @@ namespace Vitrine.Client.Tests
             }
         }
 
+        [Test]
+        public void TheHumanoidBoneTableIsTheRigs()
+        {
+            // VITRINE_BONE_TABLE: generators/humanoid/rig.py bone_table() as JSON rows.
+            string path = Environment.GetEnvironmentVariable("VITRINE_BONE_TABLE");
+            Assert.IsNotNull(path, "set VITRINE_BONE_TABLE");
+            var rows = (List<object>)Json.Parse(File.ReadAllText(path));
+            Assert.AreEqual(rows.Count, HumanoidBones.Table.Length);
+            for (int i = 0; i < rows.Count; i++)
+                CollectionAssert.AreEqual(((List<object>)rows[i]).Cast<string>().ToArray(), HumanoidBones.Table[i]);
+            var map = HumanoidBones.HumanBoneMap();
+            Assert.AreEqual("LeftUpperArm", map["leftUpperArm"]);
+            Assert.AreEqual("LeftUpperArm", map["upperarm_l"]);
+            Assert.AreEqual("Hips", map["mixamorig:Hips"]);
+            Assert.IsFalse(map.ContainsKey("Root"));
+            Assert.AreEqual(52, map.Values.Distinct().Count());
+        }
+
         // The shared table (tests/conformance.json) that the Python, Node and C++ clients run too.
         [Test, Category("conformance")]
         public void ConformanceTable()
