@@ -1,12 +1,13 @@
 // vitrine_cpp_example: the client core from a command line.
 //   vitrine_cpp_example [--address HOST:PORT] models
-//   vitrine_cpp_example [--address HOST:PORT] generate MODEL CATEGORY [SEED] [OUT_DIR]
+//   vitrine_cpp_example [--address HOST:PORT] generate MODEL CATEGORY [SEED] [OUT_DIR] [NAME=VALUE...]
 //   vitrine_cpp_example [--address HOST:PORT] conformance < requests.jsonl
 // `conformance` reads one GenerateRequest per line (proto3 JSON) and prints, per request, one
 // JSON line {"asset_id": ..., "files": {name: sha256}} or {"error": CODE, "field": ...}.
 #include <google/protobuf/util/json_util.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -17,7 +18,7 @@ namespace {
 
 int Usage() {
   std::cerr << "usage: vitrine_cpp_example [--address HOST:PORT] models | generate MODEL "
-               "CATEGORY [SEED] [OUT_DIR] | conformance < requests.jsonl\n";
+               "CATEGORY [SEED] [OUT_DIR] [NAME=VALUE...] | conformance < requests.jsonl\n";
   return 2;
 }
 
@@ -58,10 +59,20 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (verb == "generate") {
-    if (i + 1 >= argc) return Usage();
-    auto request = vitrine::MakeRequest(argv[i], argv[i + 1],
-                                        i + 2 < argc ? std::stoull(argv[i + 2]) : 0);
-    const std::string out = i + 3 < argc ? argv[i + 3] : "";
+    std::vector<std::string> positional, settings;
+    for (; i < argc; ++i) (std::strchr(argv[i], '=') ? settings : positional).push_back(argv[i]);
+    if (positional.size() < 2) return Usage();
+    auto request = vitrine::MakeRequest(positional[0], positional[1],
+                                        positional.size() > 2 ? std::stoull(positional[2]) : 0);
+    const std::string out = positional.size() > 3 ? positional[3] : "";
+    for (const std::string& s : settings) {  // name=value, e.g. max_triangles=2000 pivot=center
+      const size_t eq = s.find('=');
+      vitrine::Error e = vitrine::SetOption(&request, s.substr(0, eq), s.substr(eq + 1));
+      if (!e.ok()) {
+        std::cerr << e.ToString() << "\n";
+        return 2;
+      }
+    }
     // The asynchronous API, ticked as a game loop would; the blocking Generate() does this.
     bool done = false;
     int status = 0;

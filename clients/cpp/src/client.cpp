@@ -4,6 +4,9 @@
 #include <openssl/evp.h>
 
 #include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -196,6 +199,94 @@ v1::GenerateRequest MakeRequest(const std::string& model, const std::string& cat
   r.set_category(category);
   r.set_seed(seed);
   return r;
+}
+
+Error SetOption(v1::GenerateRequest* request, const std::string& name, const std::string& text) {
+  using google::protobuf::FieldDescriptor;
+  v1::Options* options = request->mutable_options();
+  const FieldDescriptor* f = options->GetDescriptor()->FindFieldByName(name);
+  const std::string field = "options." + name;
+  if (f == nullptr) {
+    std::string known;
+    for (int i = 0; i < options->GetDescriptor()->field_count(); ++i) {
+      known += (i ? ", " : "") + options->GetDescriptor()->field(i)->name();
+    }
+    return {grpc::StatusCode::INVALID_ARGUMENT, field + ": unknown option; options: " + known,
+            field};
+  }
+  const auto* reflection = options->GetReflection();
+  const Error bad{grpc::StatusCode::INVALID_ARGUMENT,
+                  field + ": cannot read " + std::string(f->type_name()) + " from '" + text + "'",
+                  field};
+  const char* begin = text.c_str();
+  char* end = nullptr;
+  errno = 0;
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_UINT32:
+    case FieldDescriptor::CPPTYPE_UINT64: {
+      if (text.empty() || text[0] == '-') return bad;
+      const unsigned long long v = std::strtoull(begin, &end, 10);
+      if (*end != '\0' || errno == ERANGE) return bad;
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_UINT32) {
+        if (v > 0xffffffffULL) return bad;
+        reflection->SetUInt32(options, f, static_cast<uint32_t>(v));
+      } else {
+        reflection->SetUInt64(options, f, v);
+      }
+      return {};
+    }
+    case FieldDescriptor::CPPTYPE_INT32:
+    case FieldDescriptor::CPPTYPE_INT64: {
+      const long long v = std::strtoll(begin, &end, 10);
+      if (text.empty() || *end != '\0' || errno == ERANGE) return bad;
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_INT32) {
+        if (v < INT32_MIN || v > INT32_MAX) return bad;
+        reflection->SetInt32(options, f, static_cast<int32_t>(v));
+      } else {
+        reflection->SetInt64(options, f, v);
+      }
+      return {};
+    }
+    case FieldDescriptor::CPPTYPE_FLOAT:
+    case FieldDescriptor::CPPTYPE_DOUBLE: {
+      const double v = std::strtod(begin, &end);
+      if (text.empty() || *end != '\0' || errno == ERANGE) return bad;
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT) {
+        reflection->SetFloat(options, f, static_cast<float>(v));
+      } else {
+        reflection->SetDouble(options, f, v);
+      }
+      return {};
+    }
+    case FieldDescriptor::CPPTYPE_BOOL:
+      if (text != "true" && text != "false") return bad;
+      reflection->SetBool(options, f, text == "true");
+      return {};
+    case FieldDescriptor::CPPTYPE_STRING:
+      reflection->SetString(options, f, text);
+      return {};
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      // "center", "Center", "PIVOT_CENTER": upper-cased, '-' -> '_', the prefix of the
+      // enum's values added when missing (values are named PREFIX_NAME, the style guide's way).
+      std::string upper;
+      for (char c : text) upper += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      const auto* e = f->enum_type();
+      const std::string& first = e->value(0)->name();  // e.g. PIVOT_UNSPECIFIED
+      const std::string prefix = first.substr(0, first.rfind("UNSPECIFIED"));
+      const auto* v = e->FindValueByName(upper);
+      if (v == nullptr) v = e->FindValueByName(prefix + upper);
+      if (v == nullptr || v->number() == 0) {
+        std::string allowed;
+        for (int i = 1; i < e->value_count(); ++i) allowed += (i > 1 ? ", " : "") + e->value(i)->name();
+        return {grpc::StatusCode::INVALID_ARGUMENT,
+                field + ": '" + text + "' is not one of " + allowed, field};
+      }
+      reflection->SetEnumValue(options, f, v->number());
+      return {};
+    }
+    default:
+      return bad;
+  }
 }
 
 std::string Sha256Hex(const uint8_t* data, size_t size) {

@@ -262,6 +262,46 @@ void CancelMidStream() {
   }
 }
 
+void OptionsFromText() {
+  auto r = vitrine::MakeRequest("procedural", "chair", 1);
+  CHECK_OK(vitrine::SetOption(&r, "max_triangles", "2000"));
+  CHECK_OK(vitrine::SetOption(&r, "size_m", "1.25"));
+  CHECK_OK(vitrine::SetOption(&r, "pivot", "center"));
+  CHECK_OK(vitrine::SetOption(&r, "material", "marble"));
+  CHECK_OK(vitrine::SetOption(&r, "morph_seed", "18446744073709551615"));
+  CHECK(r.options().has_max_triangles() && r.options().max_triangles() == 2000);
+  CHECK(r.options().size_m() == 1.25f);
+  CHECK(r.options().pivot() == vitrine::v1::PIVOT_CENTER);
+  CHECK(r.options().material() == "marble");
+  CHECK(r.options().morph_seed() == 18446744073709551615ULL);
+  CHECK(!r.options().has_lod_count());
+  auto t = vitrine::MakeRequest("texture-gan", "wood", 1);
+  CHECK_OK(vitrine::SetOption(&t, "normal_convention", "NORMAL_CONVENTION_DIRECTX"));
+  CHECK(t.options().normal_convention() == vitrine::v1::NORMAL_CONVENTION_DIRECTX);
+  CHECK_OK(vitrine::SetOption(&t, "skeleton", "vrm"));
+  CHECK(t.options().skeleton() == vitrine::v1::SKELETON_VRM);
+  Error e = vitrine::SetOption(&r, "max_triangels", "5");
+  CHECK(e.code == StatusCode::INVALID_ARGUMENT && e.field == "options.max_triangels");
+  CHECK(e.message.find("max_triangles") != std::string::npos);  // lists the real names
+  e = vitrine::SetOption(&r, "lod_count", "-1");
+  CHECK(e.code == StatusCode::INVALID_ARGUMENT && e.field == "options.lod_count");
+  e = vitrine::SetOption(&r, "lod_count", "4294967296");
+  CHECK(e.code == StatusCode::INVALID_ARGUMENT);
+  e = vitrine::SetOption(&r, "size_m", "big");
+  CHECK(e.code == StatusCode::INVALID_ARGUMENT);
+  e = vitrine::SetOption(&r, "pivot", "sideways");
+  CHECK(e.code == StatusCode::INVALID_ARGUMENT && e.message.find("PIVOT_CENTER") != std::string::npos);
+  e = vitrine::SetOption(&r, "pivot", "unspecified");
+  CHECK(e.code == StatusCode::INVALID_ARGUMENT);
+  // The server takes what SetOption made.
+  Client c(Options());
+  Asset a;
+  CHECK_OK(vitrine::SetOption(&r, "texture_size", "64"));
+  r.mutable_options()->clear_morph_seed();  // procedural does not take it
+  CHECK_OK(c.Generate(r, &a));
+  CheckAsset(a);
+}
+
 void Deadline() {
   ClientOptions o = Options();
   o.timeout = std::chrono::milliseconds(1);
@@ -338,6 +378,7 @@ int main(int argc, char** argv) {
       {"resume_broken_stream", ResumeBrokenStream},
       {"cancel_mid_stream", CancelMidStream},
       {"deadline", Deadline},
+      {"options_from_text", OptionsFromText},
       {"async_tick", AsyncTick},
   };
   auto it = cases.find(argv[1]);

@@ -93,6 +93,13 @@ using ProgressCallback = std::function<void(uint64_t, uint64_t)>;
 v1::GenerateRequest MakeRequest(const std::string& model, const std::string& category,
                                 uint64_t seed = 0);
 
+// Sets one option of `request` from text, by its proto field name, as engines' string maps
+// and CLIs have them: "max_triangles" "2000", "size_m" "1.5", "pivot" "center" or
+// "PIVOT_CENTER", "material" "marble". Reads the field list from the generated descriptor, so
+// a field added to the .proto needs no edit here. INVALID_ARGUMENT naming the field if the
+// name is unknown or the text does not parse (the server checks ranges).
+Error SetOption(v1::GenerateRequest* request, const std::string& name, const std::string& text);
+
 // Lowercase hex SHA-256 of `size` bytes.
 std::string Sha256Hex(const uint8_t* data, size_t size);
 
