@@ -41,3 +41,24 @@ def test_ctest_suite_passes_against_a_live_server():
     for case in ("every_category", "bad_option", "resume_from_offset", "resume_broken_stream",
                  "cancel_mid_stream", "deadline", "async_tick", "batch", "options_from_text"):
         assert f"{case} " in done.stdout, case
+
+
+def test_unreal_plugin_core_copy_is_complete(tmp_path):
+    """The Unreal plugin compiles the core from the copy Scripts/sync_core.sh makes: it must
+    hold everything client.cpp needs (headers, fresh stubs) and nothing stale."""
+    import json
+
+    plugin = ROOT / "clients" / "unreal" / "Vitrine"
+    dest = tmp_path / "VitrineCore"
+    done = subprocess.run(["sh", plugin / "Scripts" / "sync_core.sh"], capture_output=True,
+                          text=True, env={"PATH": "/usr/bin:/bin", "VITRINE_CORE_DEST": str(dest)})
+    assert done.returncode == 0, done.stderr
+    assert (dest / "gen" / "vitrine" / "v1" / "assets.grpc.pb.cpp").is_file()
+    assert not list(dest.rglob("*.pb.cc"))  # renamed for UnrealBuildTool
+    compiled = subprocess.run(["g++", "-std=c++17", "-fsyntax-only", "-I", dest / "include",
+                               "-I", dest / "gen", dest / "src" / "client.cpp"],
+                              capture_output=True, text=True)
+    assert compiled.returncode == 0, compiled.stderr[-3000:]
+    descriptor = json.loads((plugin / "Vitrine.uplugin").read_text())
+    assert [m["Name"] for m in descriptor["Modules"]] == ["Vitrine"]
+    assert (plugin / "Source" / "Vitrine" / "Vitrine.Build.cs").is_file()
