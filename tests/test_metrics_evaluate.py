@@ -79,3 +79,30 @@ def test_bootstrap_interval_brackets_the_ratio_and_narrows_with_n():
     assert big[1] - big[0] < 0.5 * (small[1] - small[0])
     _, hi = bootstrap_ratio_interval(rng.gamma(4, 1, 200) * 0.5, rng.gamma(4, 1, 200))
     assert hi < 0.7  # a generator twice as close to the training set is clearly flagged
+
+
+def _eval_parser():
+    import argparse
+
+    from generators.metrics.evaluate import add_arguments
+
+    ap = argparse.ArgumentParser()
+    add_arguments(ap)
+    return ap
+
+
+def test_quick_mode_and_served_flags():
+    from generators.metrics.evaluate import QUICK_N, parse_eval_args, served_tables
+
+    ap = _eval_parser()
+    a = parse_eval_args(ap, [])
+    assert (a.n, a.train_per_category, a.served_n, a.quick) == (50, 500, 50, False)
+    q = parse_eval_args(ap, ["--quick"])
+    assert (q.n, q.train_per_category, q.served_n) == (QUICK_N, 100, QUICK_N)
+    b = parse_eval_args(ap, ["--quick", "--n", "20", "--served-n", "5"])
+    assert (b.n, b.served_n) == (20, 5)
+    with pytest.raises(SystemExit):
+        parse_eval_args(ap, ["--served-n", "1"])
+    # A training run is not served; --no-served skips the tables: neither builds anything.
+    assert served_tables("voxel-gan", ["vase"], parse_eval_args(ap, ["--no-served"])) is None
+    assert served_tables("voxel-gan", ["vase"], parse_eval_args(ap, ["--run", "x"])) is None

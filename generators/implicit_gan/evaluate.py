@@ -13,6 +13,10 @@ data set itself voxelises the procedural shapes.
 `--side-by-side` also scores the shipped `voxel-gan` on the same held-out shapes with the same
 seed, times one default asset of each model (median of `--time-seeds` seeds per category), and
 prints both models in one table.
+
+Then the served tables (`generators.metrics.served`, as for `vitrine eval voxel-gan`): lod0
+props as served against `procedural`, in metres, their sizes, and the share that stand.
+`--quick` looks at n = 8; `--no-served` skips the served tables.
 """
 
 from __future__ import annotations
@@ -213,6 +217,10 @@ def main(argv=None) -> int:
         out = {"implicit-gan": report.to_dict()}
         if args.side_by_side:
             out.update(_side_by_side(args, report, categories, data, model))
+        if not args.reconstructions:
+            served = metrics.served_tables("implicit-gan", categories, args)
+            if served is not None:
+                out["served"] = served
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     return 0

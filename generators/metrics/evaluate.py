@@ -40,6 +40,7 @@ from generators.metrics.pointcloud import (
 log = logging.getLogger(__name__)
 
 Sampler = Callable[[str, int, int], np.ndarray]
+QUICK_N = 8  # shapes per category with --quick
 
 
 @dataclass
@@ -235,15 +236,25 @@ def format_table(report: Report, title: str = "") -> str:
 
 def add_arguments(ap, n: int = 50, train_per_category: int = 500) -> None:
     """The flags of every shape model's evaluation command."""
-    ap.add_argument("--n", type=int, default=n,
-                    help=f"generated and held-out shapes per category (default {n})")
+    ap.set_defaults(default_n=n, default_train=train_per_category)
+    ap.add_argument("--n", type=int,
+                    help=f"generated and held-out shapes per category (default {n}; "
+                         f"{QUICK_N} with --quick)")
     ap.add_argument("--points", type=int, default=DEFAULT_POINTS, help="surface points per shape")
-    ap.add_argument("--train-per-category", type=int, default=train_per_category,
+    ap.add_argument("--train-per-category", type=int,
                     help="training shapes searched by the memorisation check "
-                         f"(default {train_per_category})")
+                         f"(default {train_per_category}; 100 with --quick)")
     ap.add_argument("--run", help="evaluate a training run directory instead of shipped weights")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", help="also write the numbers to this JSON file")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"a quick look: n = {QUICK_N} and 100 training shapes per category, "
+                         "unless --n / --train-per-category say otherwise")
+    ap.add_argument("--served-n", type=int,
+                    help="served props per category and model for the served tables "
+                         "(default: --n)")
+    ap.add_argument("--no-served", action="store_true",
+                    help="skip the served tables (metric scale, sizes, structure)")
 
 
 def parse_eval_args(ap, argv):
@@ -252,9 +263,37 @@ def parse_eval_args(ap, argv):
 
     args = ap.parse_args(argv)
     _logging.basicConfig(level=_logging.INFO, format="%(message)s")
+    if hasattr(args, "quick"):  # the shape models' flags (add_arguments)
+        if args.n is None:
+            args.n = QUICK_N if args.quick else args.default_n
+        if args.train_per_category is None:
+            args.train_per_category = 100 if args.quick else args.default_train
+        if args.served_n is None:
+            args.served_n = args.n
+        if args.served_n < 2:
+            ap.error(f"--served-n must be at least 2, got {args.served_n}")
     if args.n < 2:
         ap.error(f"--n must be at least 2, got {args.n}")
     return args
+
+
+
+def served_tables(model: str, categories: Sequence[str], args) -> dict | None:
+    """Print the served tables (`generators.metrics.served`) of the shipped `model` against
+    the procedural reference; their numbers, or None with --no-served or --run (a training
+    run is not served; the tables measure what the registry loads)."""
+    from generators.metrics.served import evaluate_served, format_served
+
+    if args.no_served:
+        return None
+    if getattr(args, "run", None):
+        log.info("served tables skipped: --run scores a training run, which is not served")
+        return None
+    report = evaluate_served([model], categories, args.served_n, points=args.points,
+                             seed=args.seed, progress=lambda c: log.info("served %s", c))
+    print()
+    print(format_served(report))
+    return report.to_dict()
 
 
 def splits(n: int, train_per_category: int):

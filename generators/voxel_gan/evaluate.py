@@ -5,7 +5,11 @@
 Scores the shipped weights (or, with `--run`, a training run's current EMA generator) with
 `generators.metrics.evaluate`: MMD-CD, COV-CD and 1-NNA-CD of `n` generated shapes against `n`
 held-out shapes per category, the same for `n` training shapes as the reference floor, and the
-memorisation check against every training shape of the category.
+memorisation check against every training shape of the category. Then the served tables
+(`generators.metrics.served`): the shipped model's lod0 props as the server makes them,
+against `procedural` -- metric-scale 1-NNA/COV/MMD (metres, not rescaled), height and width
+mean and sd per category, and the share of props in one piece and standing. `--quick` looks at
+n = 8; `--no-served` skips the served tables.
 """
 
 from __future__ import annotations
@@ -18,7 +22,13 @@ from pathlib import Path
 
 import torch
 
-from generators.metrics.evaluate import add_arguments, evaluate_args, format_table, parse_eval_args
+from generators.metrics.evaluate import (
+    add_arguments,
+    evaluate_args,
+    format_table,
+    parse_eval_args,
+    served_tables,
+)
 from generators.training import run as rundir
 from generators.voxel_gan.generator import CONFIG, WEIGHTS, load_weights
 from generators.voxel_gan.model import VoxelGenerator, for_inference
@@ -70,8 +80,11 @@ def main(argv=None) -> int:
         categories = wanted
     report = evaluate_args(sample, categories, args)
     print(format_table(report, title=title))
+    out = report.to_dict()
+    if (served := served_tables("voxel-gan", categories, args)) is not None:
+        out["served"] = served
     if args.json:
-        Path(args.json).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
     return 0
 
 
