@@ -45,8 +45,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1000, help="first seed (each row its own)")
     ap.add_argument("--texture-size", type=int, default=None,
                     help="exhibits' texture_size (default: the model's)")
-    ap.add_argument("--threads", type=int, default=None,
-                    help="torch intra-op threads (default: torch's, one per core)")
+    ap.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 1) // 2),
+                    help="torch intra-op threads (default: what `vitrine serve` sets with its "
+                         "2 workers, cores / 2)")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

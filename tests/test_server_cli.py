@@ -236,3 +236,21 @@ def test_serve_on_a_busy_metrics_port_names_the_metrics_flag(tmp_path):
                 "--models", "procedural", "--metrics-address", busy)
     assert r.returncode == 2, r.stderr
     assert "pass --metrics-address HOST:PORT" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_serve_sets_torch_threads_from_the_workers_and_refuses_a_negative_count(tmp_path):
+    import socket
+
+    r = run("serve", "--torch-threads", "-1", "--data-dir", str(tmp_path),
+            "--models", "procedural")
+    assert r.returncode == 2 and "--torch-threads must be >= 0" in r.stderr, r.stderr
+    with socket.socket() as s:  # a busy port: serve stops right after the threads are set
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        r = run("--log-level", "info", "serve", "--address",
+                f"127.0.0.1:{s.getsockname()[1]}", "--workers", "2", "--data-dir",
+                str(tmp_path), "--models", "procedural")
+    import os
+
+    want = max(1, (os.cpu_count() or 1) // 2)
+    assert f"torch uses {want} intra-op thread(s) per worker" in r.stderr, r.stderr
