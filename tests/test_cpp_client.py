@@ -23,7 +23,8 @@ def build_cpp_client() -> Path:
         subprocess.run(["cmake", "-S", SOURCE, "-B", BUILD, "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
                         f"-DVITRINE_SERVE={Path(sys.executable).parent / 'vitrine'}"],
                        check=True, capture_output=True, text=True)
-    done = subprocess.run(["cmake", "--build", BUILD, "-j2"], capture_output=True, text=True)
+    done = subprocess.run(["cmake", "--build", BUILD, "-j2"], check=False,
+                          capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     print(f"C++ client build: {time.perf_counter() - start:.1f} s")
     return BUILD
@@ -33,7 +34,7 @@ def test_ctest_suite_passes_against_a_live_server():
     build = build_cpp_client()
     start = time.perf_counter()
     done = subprocess.run(["ctest", "--output-on-failure", "--timeout", "120"], cwd=build,
-                          capture_output=True, text=True)
+                          check=False, capture_output=True, text=True)
     print(f"ctest: {time.perf_counter() - start:.1f} s")
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-2000:]
     assert "100% tests passed" in done.stdout
@@ -50,14 +51,14 @@ def test_unreal_plugin_core_copy_is_complete(tmp_path):
 
     plugin = ROOT / "clients" / "unreal" / "Vitrine"
     dest = tmp_path / "VitrineCore"
-    done = subprocess.run(["sh", plugin / "Scripts" / "sync_core.sh"], capture_output=True,
-                          text=True, env={"PATH": "/usr/bin:/bin", "VITRINE_CORE_DEST": str(dest)})
+    done = subprocess.run(["sh", plugin / "Scripts" / "sync_core.sh"], check=False,
+                          capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "VITRINE_CORE_DEST": str(dest)})
     assert done.returncode == 0, done.stderr
     assert (dest / "gen" / "vitrine" / "v1" / "assets.grpc.pb.cpp").is_file()
     assert not list(dest.rglob("*.pb.cc"))  # renamed for UnrealBuildTool
     compiled = subprocess.run(["g++", "-std=c++17", "-fsyntax-only", "-I", dest / "include",
                                "-I", dest / "gen", dest / "src" / "client.cpp"],
-                              capture_output=True, text=True)
+                              check=False, capture_output=True, text=True)
     assert compiled.returncode == 0, compiled.stderr[-3000:]
     descriptor = json.loads((plugin / "Vitrine.uplugin").read_text())
     assert [m["Name"] for m in descriptor["Modules"]] == ["Vitrine"]
