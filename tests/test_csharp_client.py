@@ -64,10 +64,11 @@ def bone_table() -> Path:
     return out
 
 
-def run_nunit(test_lib: Path, http_url: str, *args: str) -> str:
+def run_nunit(test_lib: Path, http_url: str, *args: str, limited: str = "") -> str:
     """Runs nunit-console on the test assembly; returns its output, asserting no failures."""
     env = os.environ | {"VITRINE_HTTP_URL": http_url, "VITRINE_BONE_TABLE": str(bone_table()),
-                        "VITRINE_CONFORMANCE": str(ROOT / "tests" / "conformance.json")}
+                        "VITRINE_CONFORMANCE": str(ROOT / "tests" / "conformance.json"),
+                        "VITRINE_LIMITED_HTTP_URL": limited}
     done = subprocess.run(["nunit-console", "-nologo", "-noresult", "-nothread", str(test_lib),
                            *args], check=False, capture_output=True, text=True, env=env,
                           cwd=BUILD, timeout=300)
@@ -78,11 +79,12 @@ def run_nunit(test_lib: Path, http_url: str, *args: str) -> str:
     return out
 
 
-def start_http_server(tmp_path: Path) -> LiveServer:
+def start_http_server(tmp_path: Path, **overrides) -> LiveServer:
+    """Both faces on free ports with the two models whose bytes are the same on every CPU."""
     from server.config import ServerConfig
 
     return LiveServer(ServerConfig(address="127.0.0.1:0", http_address="127.0.0.1:0",
-                                   data_dir=tmp_path / "data", models=MODELS))
+                                   data_dir=tmp_path / "data", models=MODELS, **overrides))
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +94,17 @@ def http_live(tmp_path_factory):
     server.stop()
 
 
-def test_nunit_suite_passes_against_the_http_face(http_live):
+@pytest.fixture(scope="module")
+def limited_live(tmp_path_factory):
+    server = start_http_server(tmp_path_factory.mktemp("cs-limited"), client_rate=1.0,
+                               client_burst=1)
+    yield server
+    server.stop()
+
+
+def test_nunit_suite_passes_against_the_http_face(http_live, limited_live):
     test_lib = build_csharp()
     out = run_nunit(test_lib, f"http://127.0.0.1:{http_live.running.http_port}",
-                    "-exclude=conformance")
-    assert re.search(r"Tests run: (\d+)", out).group(1) == "8", out[-3000:]
+                    "-exclude=conformance",
+                    limited=f"http://127.0.0.1:{limited_live.running.http_port}")
+    assert re.search(r"Tests run: (\d+)", out).group(1) == "9", out[-3000:]

@@ -173,6 +173,24 @@ namespace Vitrine.Client.Tests
         }
 
         [Test]
+        public void A429IsWaitedOutAsItsRetryAfterSays()
+        {
+            // VITRINE_LIMITED_HTTP_URL: a server allowing 1 call per second per client.
+            string limited = Environment.GetEnvironmentVariable("VITRINE_LIMITED_HTTP_URL");
+            Assert.IsNotNull(limited, "set VITRINE_LIMITED_HTTP_URL");
+            using (var client = new VitrineClient(limited))
+            {
+                for (int i = 0; i < 3; i++) Assert.IsNotEmpty(client.ListModelsAsync().Result);
+                Assert.GreaterOrEqual(client.RateLimited, 1);
+                client.Retries = 0;
+                var e = Assert.Throws<AggregateException>(() => { client.ListModelsAsync().Wait(); client.ListModelsAsync().Wait(); });
+                var v = (VitrineException)e.InnerException;
+                Assert.AreEqual("RESOURCE_EXHAUSTED", v.Code);
+                Assert.AreEqual(429, v.HttpStatus);
+            }
+        }
+
+        [Test]
         public void AnUnreachableServerIsUnavailable()
         {
             using (var client = new VitrineClient("http://127.0.0.1:9"))
