@@ -108,3 +108,34 @@ def test_nunit_suite_passes_against_the_http_face(http_live, limited_live):
                     "-exclude=conformance",
                     limited=f"http://127.0.0.1:{limited_live.running.http_port}")
     assert re.search(r"Tests run: (\d+)", out).group(1) == "9", out[-3000:]
+
+
+def test_unity_package_is_complete_by_upm_conventions():
+    """What Unity checks when it imports the package (it cannot run here): a manifest with a
+    reverse-DNS name and a version, asmdefs whose references resolve, a .meta (unique guid) for
+    every file and folder Unity imports (git-URL packages are immutable: Unity ignores assets
+    without one), and a core that does not touch UnityEngine."""
+    manifest = json.loads((PACKAGE / "package.json").read_text())
+    assert manifest["name"] == "com.vitrine.client" and re.fullmatch(r"\d+\.\d+\.\d+",
+                                                                      manifest["version"])
+    assert all((PACKAGE / s["path"]).is_dir() for s in manifest["samples"])
+    asmdefs = {p: json.loads(p.read_text()) for p in PACKAGE.rglob("*.asmdef")}
+    names = {a["name"] for a in asmdefs.values()}
+    assert names == {"Vitrine.Client.Core", "Vitrine.Runtime"}
+    core = asmdefs[PACKAGE / "Runtime" / "Core" / "Vitrine.Client.Core.asmdef"]
+    assert core["noEngineReferences"] and core["references"] == []
+    runtime = asmdefs[PACKAGE / "Runtime" / "Vitrine.Runtime.asmdef"]
+    assert set(runtime["references"]) == {"Vitrine.Client.Core", "glTFast"}
+    guids = []
+    for path in PACKAGE.rglob("*"):
+        parts = path.relative_to(PACKAGE).parts
+        if path.suffix == ".meta" or any(p.endswith("~") or p.startswith(".") for p in parts):
+            continue
+        meta = path.with_name(path.name + ".meta")
+        assert meta.is_file(), f"{path.relative_to(PACKAGE)} has no .meta"
+        guids.append(re.search(r"^guid: ([0-9a-f]{32})$", meta.read_text(),
+                               re.MULTILINE).group(1))
+    assert len(guids) == len(set(guids)) > 10
+    for source in (PACKAGE / "Runtime" / "Core").glob("*.cs"):
+        code = re.sub(r"//.*", "", source.read_text())  # comments may name it
+        assert not re.search(r"\busing\s+UnityEngine|UnityEngine\.", code), source.name
