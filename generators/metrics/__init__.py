@@ -2,7 +2,8 @@
 PointFlow set metrics (MMD-CD, COV-CD, 1-NNA-CD), plus a nearest-neighbour memorisation check.
 
 Clouds are compared after `normalize_points` (bounding box centred, largest side 1); see
-`generators.metrics.pointcloud` for the exact definitions.
+`generators.metrics.pointcloud` for the exact definitions. `generators.metrics.served` measures
+props as served instead: clouds in metres, sizes, and whether every piece stands.
 """
 
 from generators.metrics.pointcloud import (

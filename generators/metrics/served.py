@@ -260,8 +260,8 @@ def format_served(report: ServedReport) -> str:
     cats = [r.category for r in report.models[names[0]]]
     rows = {m: {r.category: r for r in report.models[m]} for m in names}
     n = report.models[names[0]][0].n
-    lines = ["metric-scale (clouds in metres as served, not rescaled; vs procedural "
-             "held-out props; MMD-CD in m^2)"]
+    lines = [("metric-scale (clouds in metres as served, not rescaled; vs procedural "
+              "held-out props; MMD-CD in m^2)")]
     head = f"{'model':<14} {'category':<10} {'1-NNA-CD':>9} {'COV-CD':>7} {'MMD-CD':>9}"
     lines += [head, "-" * len(head)]
     d = report.to_dict()["models"]
@@ -284,9 +284,9 @@ def format_served(report: ServedReport) -> str:
             cells.append(f"{r.height[0]:>14.3f} +- {r.height[1]:.3f} "
                          f"{r.width[0]:>14.3f} +- {r.width[1]:.3f}")
         lines.append(f"{c:<10} " + " ".join(cells))
-    lines += ["", f"structure: share of served props in one piece / standing (every piece on "
-                  f"the floor within {1000 * FLOOR_M:.0f} mm or touching, within "
-                  f"{1000 * TOUCH_M:.0f} mm, one that is)"]
+    lines += ["", (f"structure: share of served props in one piece / standing (every piece "
+                   f"on the floor within {1000 * FLOOR_M:.0f} mm or touching, within "
+                   f"{1000 * TOUCH_M:.0f} mm, one that is)")]
     head = f"{'category':<10} " + " ".join(f"{m:>20}" for m in names)
     lines += [head, "-" * len(head)]
     for c in cats:
