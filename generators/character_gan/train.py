@@ -89,7 +89,7 @@ def train(cfg: CharacterGanConfig, device: torch.device) -> None:
     ema = copy.deepcopy(G).eval()
     with torch.no_grad():
         coeffs = G.encode(torch.from_numpy(np.array(bodies)))
-    lab = torch.from_numpy(labels)
+    lab = torch.from_numpy(np.array(labels))
     by_class = [torch.nonzero(lab == c).flatten() for c in range(len(categories))]
     session = Session(out, cfg, {"g": G, "d": D, "ema": ema},
                       {"g": torch.optim.Adam(G.parameters(), cfg.lr_g, betas=(0.0, 0.99)),
