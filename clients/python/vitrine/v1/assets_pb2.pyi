@@ -147,16 +147,18 @@ class Options(_message.Message):
     def __init__(self, max_triangles: _Optional[int] = ..., lod_count: _Optional[int] = ..., size_m: _Optional[float] = ..., pivot: _Optional[_Union[Pivot, str]] = ..., texture_size: _Optional[int] = ..., resolution: _Optional[int] = ..., format: _Optional[_Union[Format, str]] = ..., material: _Optional[str] = ..., normal_convention: _Optional[_Union[NormalConvention, str]] = ..., variation: _Optional[int] = ..., spread: _Optional[float] = ..., morph_seed: _Optional[int] = ..., morph_t: _Optional[float] = ..., skeleton: _Optional[_Union[Skeleton, str]] = ..., clips: _Optional[str] = ..., height_m: _Optional[float] = ..., exhibits: _Optional[int] = ..., room_width_m: _Optional[float] = ..., room_depth_m: _Optional[float] = ..., exhibit_models: _Optional[str] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
-    __slots__ = ("model", "category", "seed", "options")
+    __slots__ = ("model", "category", "seed", "options", "progressive")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    PROGRESSIVE_FIELD_NUMBER: _ClassVar[int]
     model: str
     category: str
     seed: int
     options: Options
-    def __init__(self, model: _Optional[str] = ..., category: _Optional[str] = ..., seed: _Optional[int] = ..., options: _Optional[_Union[Options, _Mapping]] = ...) -> None: ...
+    progressive: bool
+    def __init__(self, model: _Optional[str] = ..., category: _Optional[str] = ..., seed: _Optional[int] = ..., options: _Optional[_Union[Options, _Mapping]] = ..., progressive: _Optional[bool] = ...) -> None: ...
 
 class GenerateBatchRequest(_message.Message):
     __slots__ = ("requests",)
@@ -175,19 +177,21 @@ class FetchRequest(_message.Message):
     def __init__(self, asset_id: _Optional[str] = ..., file_index: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
 
 class AssetPart(_message.Message):
-    __slots__ = ("request_index", "header", "chunk", "error")
+    __slots__ = ("request_index", "header", "chunk", "error", "file")
     REQUEST_INDEX_FIELD_NUMBER: _ClassVar[int]
     HEADER_FIELD_NUMBER: _ClassVar[int]
     CHUNK_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
     request_index: int
     header: AssetHeader
     chunk: Chunk
     error: Error
-    def __init__(self, request_index: _Optional[int] = ..., header: _Optional[_Union[AssetHeader, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ...) -> None: ...
+    file: AssetFile
+    def __init__(self, request_index: _Optional[int] = ..., header: _Optional[_Union[AssetHeader, _Mapping]] = ..., chunk: _Optional[_Union[Chunk, _Mapping]] = ..., error: _Optional[_Union[Error, _Mapping]] = ..., file: _Optional[_Union[AssetFile, _Mapping]] = ...) -> None: ...
 
 class AssetHeader(_message.Message):
-    __slots__ = ("asset_id", "seed", "kind", "model", "model_version", "category", "files", "bounds", "timings")
+    __slots__ = ("asset_id", "seed", "kind", "model", "model_version", "category", "files", "bounds", "timings", "file_count")
     ASSET_ID_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -197,6 +201,7 @@ class AssetHeader(_message.Message):
     FILES_FIELD_NUMBER: _ClassVar[int]
     BOUNDS_FIELD_NUMBER: _ClassVar[int]
     TIMINGS_FIELD_NUMBER: _ClassVar[int]
+    FILE_COUNT_FIELD_NUMBER: _ClassVar[int]
     asset_id: str
     seed: int
     kind: AssetKind
@@ -206,7 +211,8 @@ class AssetHeader(_message.Message):
     files: _containers.RepeatedCompositeFieldContainer[AssetFile]
     bounds: Bounds
     timings: Timings
-    def __init__(self, asset_id: _Optional[str] = ..., seed: _Optional[int] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., model: _Optional[str] = ..., model_version: _Optional[str] = ..., category: _Optional[str] = ..., files: _Optional[_Iterable[_Union[AssetFile, _Mapping]]] = ..., bounds: _Optional[_Union[Bounds, _Mapping]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ...) -> None: ...
+    file_count: int
+    def __init__(self, asset_id: _Optional[str] = ..., seed: _Optional[int] = ..., kind: _Optional[_Union[AssetKind, str]] = ..., model: _Optional[str] = ..., model_version: _Optional[str] = ..., category: _Optional[str] = ..., files: _Optional[_Iterable[_Union[AssetFile, _Mapping]]] = ..., bounds: _Optional[_Union[Bounds, _Mapping]] = ..., timings: _Optional[_Union[Timings, _Mapping]] = ..., file_count: _Optional[int] = ...) -> None: ...
 
 class AssetFile(_message.Message):
     __slots__ = ("name", "mime_type", "size_bytes", "sha256", "lod", "triangles")

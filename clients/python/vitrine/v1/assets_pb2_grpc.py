@@ -70,6 +70,8 @@ class AssetServiceServicer:
     def Generate(self, request, context):
         """Generate one asset. Server-streaming: one AssetHeader, then the files' chunks, coarsest
         level of detail first. A repeated identical request is served from the server's cache.
+        With `progressive`, a cache miss streams each file as soon as it is built (see the top of
+        this file): the coarsest level of detail is on the wire while the finer ones are made.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
