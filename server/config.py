@@ -24,6 +24,13 @@ class ServerConfig:
     max_queue: int = 32  # jobs waiting beyond the running ones before RESOURCE_EXHAUSTED
     max_batch: int = 8  # specs per model call when a GenerateBatch has cache misses
     max_batch_requests: int = 256  # requests in one GenerateBatch call
+    # Dynamic batching (server/batching.py): concurrent cache misses for one of
+    # `batch_models` wait up to this long for others and run as one model call of at most
+    # max_batch specs. 0 = off: on the 2-core reference machine the shipped generators run
+    # one forward per spec (bit-identical however requests are grouped), so grouping saved
+    # nothing measurable (bench/bench_serve.py prints the ratio) and only added the delay.
+    batch_delay_ms: float = 0.0
+    batch_models: tuple[str, ...] = ("voxel-gan", "implicit-gan")
     # Accept client keepalive pings this often even with no call open. TurboLink pings every
     # 45 s; 10 s leaves room for clients tuned tighter. Faster pings get GOAWAY too_many_pings.
     min_ping_interval_ms: int = 10_000
@@ -72,6 +79,9 @@ class ServerConfig:
             )
         if self.workers < 1 or self.max_queue < 0 or self.max_batch < 1:
             raise ValueError("workers and max_batch must be >= 1, max_queue >= 0")
+        if not 0 <= self.batch_delay_ms <= 1000:
+            raise ValueError(f"batch delay must be 0 to 1000 ms, got {self.batch_delay_ms}")
+        self.batch_models = tuple(self.batch_models)
         if self.metrics_address is not None:
             host, sep, port = self.metrics_address.rpartition(":")
             if not (sep and host and port.isdigit() and int(port) <= 65535):
