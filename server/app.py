@@ -64,10 +64,13 @@ class Running:
 
 
 async def create_server(
-    config: ServerConfig, models: dict[str, Generator] | None = None
+    config: ServerConfig, models: dict[str, Generator] | None = None,
+    service: AssetService | None = None,
 ) -> Running:
-    """Load the models (refusing to start if one cannot serve), bind, start; returns the port."""
-    if models is None:
+    """Load the models (refusing to start if one cannot serve), bind, start; returns the port.
+    With `service`, serve that servicer instead (its models and cache are its own: the Ray
+    front's Router, server/ray_serve.py, forwards every call to the model deployments)."""
+    if models is None and service is None:
         for model_dir in config.model_dirs:
             add_model_dir(model_dir)
         models = load_models(config.models or None)
@@ -80,9 +83,11 @@ async def create_server(
     if config.tls:
         credentials = server_credentials(config.tls_cert, config.tls_key, config.tls_client_ca)
         ssl_context = server_ssl_context(config.tls_cert, config.tls_key, config.tls_client_ca)
-    cache = AssetCache(config.data_dir, config.cache_max_bytes,
-                       memory_bytes=config.cache_memory_bytes)
-    service = AssetService(models, cache, config)
+    if service is None:
+        cache = AssetCache(config.data_dir, config.cache_max_bytes,
+                           memory_bytes=config.cache_memory_bytes)
+        service = AssetService(models, cache, config)
+    cache = service.cache
     auth = Authenticator(tokens, defaults)
     limiter = Limiter()
     service.auth, service.limiter = auth, limiter
