@@ -7,7 +7,7 @@ from typing import Any
 from vitrine.v1 import assets_pb2 as pb
 
 from generators.core.registry import GeneratorInfo
-from generators.pipeline import Built
+from generators.pipeline import Built, File, Progress
 
 KIND_TO_PB = {
     "prop": pb.ASSET_KIND_PROP, "texture": pb.ASSET_KIND_TEXTURE,
@@ -65,16 +65,30 @@ def model_info_to_proto(info: GeneratorInfo) -> pb.ModelInfo:
     )
 
 
-def header_for(built: Built) -> pb.AssetHeader:
-    """The AssetHeader of a built asset (timings are filled in per call by the servicer)."""
+def file_to_proto(f: File) -> pb.AssetFile:
+    return pb.AssetFile(name=f.name, mime_type=f.mime_type, size_bytes=len(f.data),
+                        sha256=f.sha256, lod=f.lod, triangles=f.triangles)
+
+
+def header_for(built: Built | Progress) -> pb.AssetHeader:
+    """The AssetHeader of a built asset, or of one in progress (`files` so far, `file_count`
+    of them in all); timings are filled in per call by the servicer."""
     job, (lo, hi) = built.job, built.bounds
+    count = built.file_count if isinstance(built, Progress) else len(built.files)
     return pb.AssetHeader(
         asset_id=job.asset_id, seed=built.seed, kind=KIND_TO_PB[built.kind],
         model=job.model.info.name, model_version=job.model.info.version,
-        category=built.category,
-        files=[pb.AssetFile(name=f.name, mime_type=f.mime_type, size_bytes=len(f.data),
-                            sha256=f.sha256, lod=f.lod, triangles=f.triangles)
-               for f in built.files],
+        category=built.category, files=[file_to_proto(f) for f in built.files],
         bounds=pb.Bounds(min=pb.Vec3(x=lo[0], y=lo[1], z=lo[2]),
                          max=pb.Vec3(x=hi[0], y=hi[1], z=hi[2])),
+        file_count=count,
     )
+
+
+def progress_header(progress: Progress) -> pb.AssetHeader:
+    """The first part of a progressive Generate: the files exported so far, the count to
+    come, and this call's timings up to now."""
+    header = header_for(progress)
+    header.timings.generate_ms = progress.generate_ms
+    header.timings.export_ms = progress.export_ms
+    return header

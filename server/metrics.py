@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # heavy generations tens of seconds.
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _REFUSAL_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
+_BATCH_BUCKETS = (1, 2, 3, 4, 6, 8, 12, 16, 32)
 _GENERATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
 
@@ -51,6 +52,13 @@ class Metrics:
         self.generation_seconds = Histogram(
             "vitrine_generation_seconds", "Time the model took to generate one asset, by model",
             ["model"], buckets=_GENERATION_BUCKETS, registry=r)
+        self.batch_size = Histogram(
+            "vitrine_batch_size", "Assets generated per model call, by model (GenerateBatch "
+            "windows, and the dynamic batches of concurrent calls)", ["model"],
+            buckets=_BATCH_BUCKETS, registry=r)
+        self.coalesced = Counter(
+            "vitrine_coalesced", "Cache misses that joined a generation of the same asset "
+            "already in flight instead of running their own, by model", ["model"], registry=r)
         self.bytes_streamed = Counter(
             "vitrine_streamed_bytes", "Asset file bytes sent in chunks", registry=r)
         self.refusals = Counter(

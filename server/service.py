@@ -4,6 +4,11 @@ Every call follows one path: request -> `Pipeline.prepare` (model, category, opt
 with its asset id) -> `_materialize` (cache hit, or `Pipeline.build` on the scheduler + store)
 -> `_stream` (header, then bounded chunks, coarsest file first). What is here is transport:
 the cache, the wire types, the scheduling and the statuses.
+
+A progressive Generate (`GenerateRequest.progressive`) on a cache miss streams each file as
+the pipeline exports it (`Pipeline.build(on_file=...)`): the header with the first file, then
+an `AssetPart.file` and its chunks per later file. Concurrent cache misses for a model in
+`config.batch_models` are grouped into one model call (`server/batching.py`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from vitrine.v1 import assets_pb2_grpc as pb_grpc
 from generators.core.asset import CancelToken
 from generators.core.errors import GeneratorError, short_repr
 from generators.core.registry import Generator
-from generators.pipeline import Built, Job, Pipeline
+from generators.pipeline import Built, Job, Pipeline, Progress
 from server import convert
 from server.auth import (
     current_call_start,
@@ -33,6 +38,7 @@ from server.auth import (
     current_deadline,
     current_request_id,
 )
+from server.batching import Batcher
 from server.cache import AssetCache, CachedAsset
 from server.config import ServerConfig
 from server.metrics import Metrics
@@ -69,6 +75,9 @@ class AssetService(pb_grpc.AssetServiceServicer):
         self.metrics.watch(cache, self.scheduler)
         # asset id -> the generation in flight for it (`_coalesced`); event-loop only.
         self._inflight: dict[str, asyncio.Future] = {}
+        # model name -> its dynamic batcher (`_batcher`), for the models config.batch_models
+        # names, when config.batch_delay_ms > 0.
+        self._batchers: dict[str, Batcher] = {}
         self.health = None  # the server's health.aio.HealthServicer, set by create_server
         # Tokens and per-client limits (server/auth.py, server/limits.py), set by
         # create_server; the HTTP face applies the same ones.
@@ -82,12 +91,78 @@ class AssetService(pb_grpc.AssetServiceServicer):
         return self.catalog()
 
     async def Generate(self, request, context) -> AsyncIterator[pb.AssetPart]:
+        if request.progressive:
+            async for part in self._progressive(request, context):
+                yield part
+            return
         try:
             ready = await self.generate_one(request)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a status
             await self._abort(context, exc)
         async for part in self._stream(ready, 0):
             yield part
+
+    async def _progressive(self, request, context) -> AsyncIterator[pb.AssetPart]:
+        """A Generate that streams each file as soon as it is exported (see the proto). A hit,
+        or a miss that joins another call's generation, streams as usual (the header lists
+        every file)."""
+        loop = asyncio.get_running_loop()
+        started = time.perf_counter()
+        news: asyncio.Queue[Progress] = asyncio.Queue()
+
+        def on_file(_index: int, progress: Progress) -> None:  # on the worker thread
+            loop.call_soon_threadsafe(news.put_nowait, progress)
+
+        try:
+            job = self._prepare(request)
+        except Exception as exc:  # noqa: BLE001
+            await self._abort(context, exc)
+        task = asyncio.ensure_future(self._materialize([job], on_file=on_file))
+        sent: list[str] = []  # sha256 of the files streamed so far
+        getter: asyncio.Future | None = None
+        try:
+            while not task.done() or not news.empty():
+                if news.empty():
+                    getter = asyncio.ensure_future(news.get())
+                    await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+                    if not getter.done():  # the generation ended; drain what it left
+                        getter.cancel()
+                        getter = None
+                        continue
+                    progress, getter = getter.result(), None
+                else:
+                    progress = news.get_nowait()
+                for fi in range(len(sent), len(progress.files)):
+                    f = progress.files[fi]
+                    if not sent:
+                        head = convert.progress_header(progress)
+                        head.timings.queue_ms = max(0.0, (time.perf_counter() - started) * 1000
+                                                    - progress.generate_ms - progress.export_ms)
+                        yield pb.AssetPart(request_index=0, header=head)
+                    else:
+                        yield pb.AssetPart(request_index=0, file=convert.file_to_proto(f))
+                    sent.append(f.sha256)
+                    async for part in self._chunks(f.data, 0, fi):
+                        yield part
+            try:
+                ready = task.result()[0]
+                if isinstance(ready, CallError):
+                    raise ready
+            except Exception as exc:  # noqa: BLE001 - before or after the first file
+                await self._abort(context, exc)
+        finally:
+            if getter is not None:
+                getter.cancel()
+            if not task.done():  # the client went away: stop the generation
+                task.cancel()
+        if not sent:  # a hit, or another call's generation: the whole asset at once
+            async for part in self._stream(ready, 0):
+                yield part
+        elif len(sent) != len(ready.files) or any(
+                h != f.sha256 for h, f in zip(sent, ready.header.files)):
+            await self._abort(context, RuntimeError(
+                f"progressive stream of {job.asset_id} sent {len(sent)} files, built "
+                f"{len(ready.files)}"))
 
     async def GenerateBatch(self, request, context) -> AsyncIterator[pb.AssetPart]:
         n = len(request.requests)
@@ -169,9 +244,11 @@ class AssetService(pb_grpc.AssetServiceServicer):
         return self.pipeline.prepare(request.model, request.category, request.seed,
                                      convert.options_from_proto(request.options))
 
-    async def _materialize(self, jobs: Sequence[Job]) -> list[Ready | CallError]:
+    async def _materialize(self, jobs: Sequence[Job],
+                           on_file=None) -> list[Ready | CallError]:
         """Each job's asset (from the cache when it is there and intact, else generated), or
-        the error of that job alone."""
+        the error of that job alone. `on_file` (`Pipeline.build`'s) hears of each file of the
+        assets this call generates itself."""
         self._refuse_early(jobs)
         cached = await asyncio.gather(*(asyncio.to_thread(self.cache.get, j.asset_id)
                                         for j in jobs))
@@ -185,7 +262,9 @@ class AssetService(pb_grpc.AssetServiceServicer):
             self.stats.cache_hits += 1
         misses = [i for i, r in enumerate(out) if r is None]
         if misses:
-            for i, ready in zip(misses, await self._coalesced([jobs[i] for i in misses])):
+            made = await self._coalesced([jobs[i] for i in misses], on_file=(
+                None if on_file is None else lambda k, p: on_file(misses[k], p)))
+            for i, ready in zip(misses, made):
                 out[i] = ready
         return out  # type: ignore[return-value]
 
@@ -210,29 +289,38 @@ class AssetService(pb_grpc.AssetServiceServicer):
             self._count_refusal(client, exc)
             raise
 
-    async def _coalesced(self, jobs: list[Job]) -> list[Ready | CallError]:
+    async def _coalesced(self, jobs: list[Job], on_file=None) -> list[Ready | CallError]:
         """Generate the misses, once per asset id: a job whose id is already being made (by
         another call, or earlier in this batch) waits for that generation instead of running
-        its own (16 identical concurrent misses used to run 16 generations)."""
+        its own (16 identical concurrent misses used to run 16 generations). `on_file` hears
+        of the files of the jobs this call generates itself (by index in `jobs`)."""
         loop = asyncio.get_running_loop()
         owned: dict[str, tuple[Job, asyncio.Future]] = {}
+        owned_index: list[int] = []  # index in `jobs` of each owned job
         waits: list[asyncio.Future] = []
-        for job in jobs:
+        for i, job in enumerate(jobs):
             fut = self._inflight.get(job.asset_id)
             if fut is None:
                 fut = loop.create_future()
                 self._inflight[job.asset_id] = fut
                 owned[job.asset_id] = (job, fut)
+                owned_index.append(i)
             waits.append(fut)
         if owned:
             made: list[Ready | CallError | None] = [None] * len(owned)
+            hook = None if on_file is None else (
+                lambda k, p: on_file(owned_index[k], p))
             try:
-                made = await self._generate([job for job, _ in owned.values()])
+                made = await self._generate([job for job, _ in owned.values()], hook)
             finally:  # None tells a waiting call to generate for itself (this one failed)
                 for (aid, (_, fut)), ready in zip(owned.items(), made):
                     self._inflight.pop(aid, None)
                     if not fut.done():
                         fut.set_result(ready)
+        mine = set(owned_index)
+        for i, job in enumerate(jobs):
+            if i not in mine:
+                self.metrics.coalesced.labels(job.model.info.name).inc()
         out: list[Ready | CallError] = []
         for job, fut in zip(jobs, waits):
             ready = await asyncio.shield(fut)
@@ -245,14 +333,21 @@ class AssetService(pb_grpc.AssetServiceServicer):
             out.append(ready)
         return out
 
-    async def _generate(self, jobs: list[Job]) -> list[Ready | CallError]:
+    async def _generate(self, jobs: list[Job], on_file=None) -> list[Ready | CallError]:
         def work(cancel: CancelToken) -> list[Built | GeneratorError]:
-            return self.pipeline.build(jobs, cancel)
+            return self.pipeline.build(jobs, cancel, on_file)
 
         client, remaining = _caller()
+        batcher = self._batcher(jobs)
         try:
-            results, queued_s = await self.scheduler.run(work, client=client,
-                                                         deadline_s=remaining)
+            if batcher is not None:
+                result, queued_s = await batcher.submit(
+                    _Pending(jobs[0], on_file, client, remaining))
+                results = [result]
+            else:
+                results, queued_s = await self.scheduler.run(work, client=client,
+                                                             deadline_s=remaining)
+                self.metrics.batch_size.labels(jobs[0].model.info.name).observe(len(jobs))
         except Overloaded as exc:
             self._count_refusal(client, exc)
             raise
@@ -282,6 +377,39 @@ class AssetService(pb_grpc.AssetServiceServicer):
             self.metrics.generation_seconds.labels(model).observe(result.generate_ms / 1000)
         return out
 
+    def _batcher(self, jobs: list[Job]) -> Batcher | None:
+        """The dynamic batcher of a lone miss of a batched model; None to run it alone (a
+        GenerateBatch window is a batch already)."""
+        name = jobs[0].model.info.name
+        if (len(jobs) != 1 or self.config.batch_delay_ms <= 0
+                or name not in self.config.batch_models):
+            return None
+        batcher = self._batchers.get(name)
+        if batcher is None:
+            batcher = self._batchers[name] = Batcher(
+                self._run_batch, self.config.batch_delay_ms / 1000, self.config.max_batch)
+        return batcher
+
+    async def _run_batch(self, items: list[_Pending],
+                         cancel: CancelToken) -> list[tuple[Built | GeneratorError, float]]:
+        """One model call for a dynamic batch (one job per caller, distinct asset ids: the
+        callers were coalesced first); each result with the batch's queue time."""
+        jobs = [it.job for it in items]
+        hooks = [it.on_file for it in items]
+
+        def on_file(k: int, progress: Progress) -> None:
+            if hooks[k] is not None:
+                hooks[k](0, progress)
+
+        def work(token: CancelToken) -> list[Built | GeneratorError]:
+            return self.pipeline.build(jobs, token, on_file if any(hooks) else None)
+
+        first = items[0]  # the batch queues as its first caller (fair share, deadline)
+        results, queued_s = await self.scheduler.run(work, cancel, client=first.client,
+                                                     deadline_s=first.remaining)
+        self.metrics.batch_size.labels(jobs[0].model.info.name).observe(len(jobs))
+        return [(r, queued_s) for r in results]
+
     async def _cached_header(self, aid: str, hit: CachedAsset) -> pb.AssetHeader | None:
         """The stored header of a cache hit, marked as a hit; None (and the entry dropped, so
         the asset is regenerated) when the stored header is damaged: bytes that do not parse,
@@ -293,6 +421,7 @@ class AssetService(pb_grpc.AssetServiceServicer):
         if header is not None and header.asset_id == aid and len(header.files) == len(
                 hit.files) and all(f.size_bytes == len(d) for f, d in zip(header.files, hit.files)):
             header.timings.cache_hit = True
+            header.file_count = len(header.files)  # entries stored before file_count: 0
             return header
         log.warning("cache: asset %s has a damaged header in the index; dropping it so it is "
                     "regenerated", aid)
@@ -347,15 +476,19 @@ class AssetService(pb_grpc.AssetServiceServicer):
     async def _stream(self, ready: Ready, index: int, file_index: int = 0,
                       offset: int = 0) -> AsyncIterator[pb.AssetPart]:
         yield pb.AssetPart(request_index=index, header=ready.header)
-        size = self.config.chunk_bytes
         for fi in range(file_index, len(ready.files)):
-            data = ready.files[fi]
-            start = offset if fi == file_index else 0
-            for pos in range(start, len(data), size):
-                piece = data[pos:pos + size]
-                yield pb.AssetPart(request_index=index, chunk=pb.Chunk(
-                    file_index=fi, offset=pos, data=piece))
-                self.metrics.bytes_streamed.inc(len(piece))
+            async for part in self._chunks(ready.files[fi], index, fi,
+                                           offset if fi == file_index else 0):
+                yield part
+
+    async def _chunks(self, data: bytes, index: int, fi: int,
+                      start: int = 0) -> AsyncIterator[pb.AssetPart]:
+        size = self.config.chunk_bytes
+        for pos in range(start, len(data), size):
+            piece = data[pos:pos + size]
+            yield pb.AssetPart(request_index=index, chunk=pb.Chunk(
+                file_index=fi, offset=pos, data=piece))
+            self.metrics.bytes_streamed.inc(len(piece))
 
     # ------------------------------------------------------------------ metrics
 
@@ -395,6 +528,16 @@ class AssetService(pb_grpc.AssetServiceServicer):
         if rid != "-":  # abort's trailers replace those set before: the id goes with them
             trailers = (*trailers, ("x-request-id", rid))
         await context.abort(err.code, err.message, trailing_metadata=trailers)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """One caller's job waiting in a dynamic batch."""
+
+    job: Job
+    on_file: object  # Pipeline.build's on_file for this job alone, or None
+    client: str
+    remaining: float | None  # seconds to the caller's deadline
 
 
 class Malformed:

@@ -584,6 +584,11 @@ def test_identical_concurrent_misses_run_one_generation(tmp_path):
             with ThreadPoolExecutor(16) as pool:
                 got = list(pool.map(lambda _: collect(stub.Generate(req))[0], range(16)))
             assert server.service.stats.generated == 1
+            registry = server.service.metrics.registry
+            assert registry.get_sample_value("vitrine_generations_total",
+                                             {"model": "procedural"}) == 1
+            assert registry.get_sample_value("vitrine_coalesced_total",
+                                             {"model": "procedural"}) == 15
             assert len({h.asset_id for h, _ in got}) == 1
             assert len({tuple(files) for _, files in got}) == 1
             for h, files in got:
@@ -609,12 +614,12 @@ def test_a_waiter_generates_for_itself_when_the_owner_is_cancelled(live, monkeyp
     calls = []
     real = service._generate
 
-    async def generate(jobs):
+    async def generate(jobs, on_file=None):
         calls.append([j.asset_id for j in jobs])
         if len(calls) == 1:
             await asyncio.sleep(0.2)
             raise asyncio.CancelledError
-        return await real(jobs)
+        return await real(jobs, on_file)
 
     monkeypatch.setattr(service, "_generate", generate)
 
@@ -629,3 +634,72 @@ def test_a_waiter_generates_for_itself_when_the_owner_is_cancelled(live, monkeyp
     assert isinstance(owner, asyncio.CancelledError)
     assert waiter[0].header.asset_id == job.asset_id
     assert calls == [[job.asset_id], [job.asset_id]] and service._inflight == {}
+
+
+def collect_progressive(parts):
+    """Reassemble a progressive Generate: (header, [AssetFile announced], [file bytes])."""
+    header, files, bufs = None, [], []
+    for part in parts:
+        assert part.ByteSize() < MAX_MESSAGE_BYTES
+        if part.HasField("header"):
+            assert header is None, "one header per asset"
+            header = part.header
+            files = list(header.files)
+            bufs = [bytearray() for _ in files]
+        elif part.HasField("file"):
+            assert header is not None, "a file part before the header"
+            assert all(len(b) == f.size_bytes for b, f in zip(bufs, files)), \
+                "a file is announced after the one before it is complete"
+            files.append(part.file)
+            bufs.append(bytearray())
+        else:
+            c = part.chunk
+            assert header is not None and c.file_index < len(files), "a chunk before its file"
+            assert c.offset == len(bufs[c.file_index]), "chunks are contiguous and in order"
+            bufs[c.file_index] += c.data
+    assert len(files) == header.file_count
+    return header, files, [bytes(b) for b in bufs]
+
+
+def test_progressive_generate_streams_the_coarsest_lod_first_with_the_same_bytes(live, stub):
+    """A progressive miss: the header carries only the coarsest level and the count, the
+    finer levels follow as file parts; the asset (id, files, bytes) is the one a plain
+    Generate gets, and a progressive hit lists every file in its header."""
+    req = pb.GenerateRequest(model="procedural", category="chair", seed=4711, options=FAST,
+                             progressive=True)
+    header, files, data = collect_progressive(stub.Generate(req))
+    assert not header.timings.cache_hit
+    assert header.file_count == 3 and [f.name for f in header.files] == ["lod2.glb"]
+    assert [f.name for f in files] == ["lod2.glb", "lod1.glb", "lod0.glb"]
+    assert [hashlib.sha256(d).hexdigest() for d in data] == [f.sha256 for f in files]
+    assert [len(d) for d in data] == [f.size_bytes for f in files]
+    assert_valid_glb(data[0])
+    plain = pb.GenerateRequest(model="procedural", category="chair", seed=4711, options=FAST)
+    hit, hit_files = collect(stub.Generate(plain))[0]
+    assert hit.timings.cache_hit and hit.asset_id == header.asset_id
+    assert list(hit.files) == files and hit_files == data and hit.file_count == 3
+    assert (hit.bounds.min.y, hit.bounds.max.y) == (header.bounds.min.y, header.bounds.max.y)
+    again, again_files, again_data = collect_progressive(stub.Generate(req))
+    assert again.timings.cache_hit and list(again.files) == files and again_data == data
+
+
+def test_progressive_errors_are_statuses(stub):
+    req = pb.GenerateRequest(model="procedural", category="sofa", seed=1, progressive=True)
+    with pytest.raises(grpc.RpcError) as err:
+        collect_progressive(stub.Generate(req))
+    assert code_of(err) == grpc.StatusCode.NOT_FOUND
+    req = pb.GenerateRequest(model="procedural", category="chair", seed=1, progressive=True,
+                             options=pb.Options(lod_count=9))
+    with pytest.raises(grpc.RpcError) as err:
+        collect_progressive(stub.Generate(req))
+    assert code_of(err) == grpc.StatusCode.INVALID_ARGUMENT and "lod_count" in err.value.details()
+
+
+def test_cancelled_progressive_call_stops_its_generation(live, stub):
+    req = pb.GenerateRequest(model="procedural", category="column", seed=99, options=SLOW,
+                             progressive=True)
+    call = stub.Generate(req)
+    time.sleep(0.3)
+    call.cancel()
+    assert wait_idle(live.service) < 10
+    assert live.service._inflight == {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Iterator
 from dataclasses import replace
 
 import numpy as np
@@ -218,13 +219,16 @@ def _lod_materials(material: Material | None, lods: list[int]) -> dict[int, Mate
     return out
 
 
+def iter_glb(asset: Asset) -> Iterator[FileBlob]:
+    """A prop's LOD chain as GLB files, coarsest first, each built only when asked for: the
+    pipeline streams the coarsest level while the finer ones are still being written."""
+    materials = _lod_materials(asset.material, [m.lod for m in asset.meshes])
+    for m in sorted(asset.meshes, key=lambda m: -m.lod):
+        yield FileBlob(f"lod{m.lod}.glb", MIME, mesh_to_glb(m, materials[m.lod], asset.category),
+                       lod=m.lod, triangles=m.triangles)
+
+
 @register_format("glb")
 def export_glb(asset: Asset) -> list[FileBlob]:
     """A prop's LOD chain as GLB files, coarsest first (an engine can show something at once)."""
-    materials = _lod_materials(asset.material, [m.lod for m in asset.meshes])
-    files = [
-        FileBlob(f"lod{m.lod}.glb", MIME, mesh_to_glb(m, materials[m.lod], asset.category),
-                 lod=m.lod, triangles=m.triangles)
-        for m in asset.meshes
-    ]
-    return sorted(files, key=lambda f: -f.lod)
+    return list(iter_glb(asset))
