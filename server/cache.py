@@ -15,11 +15,26 @@ Layout under `data_dir`: ``index.sqlite3`` and ``blobs/<id[:2]>/<id>/<file index
   verified when read or written, so a hot asset costs no disk read and no hashing.
 * `remember_request` keeps the canonical request behind every asset id (a few hundred bytes,
   not counted against the byte cap) so an evicted asset can be regenerated on `Fetch`.
+
+Backends. `Cache` is the interface the service and the HTTP face use (get, contains, put,
+delete, remember_request, lookup_request, total_bytes, len, close, drop_memory, stats). Two
+implement it:
+
+* `AssetCache`: the embedded default described above (one process owns the SQLite index).
+* `ObjectCache` over an `ObjectStore`: keys and whole-object reads and writes, nothing else,
+  which is what several processes on several machines can share. The shipped store is
+  `DirectoryStore` (a directory: local for replicas on one node, NFS/EFS/Filestore for a
+  cluster); an S3/GCS store implements the same five methods (get_object, put_object,
+  delete_objects, list_objects_v2, head_object), see docs/ray.md. Ray Serve replicas use it.
 """
 
 from __future__ import annotations
 
+import abc
+import base64
+import binascii
 import hashlib
+import json
 import logging
 import os
 import shutil
@@ -27,7 +42,7 @@ import sqlite3
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,7 +105,83 @@ def _entries(shas: object, sizes: object) -> list[tuple[str, int]] | None:
         return None
 
 
-class AssetCache:
+class Cache(abc.ABC):
+    """A content-addressed store of assets (header + files), verified on every read.
+
+    Subclasses keep `stats`, and the verified in-memory copies of recently used assets in
+    `_hot` (bounded by `memory_bytes`, guarded by `_lock`)."""
+
+    stats: CacheStats
+    memory_bytes: int
+    _lock: threading.Lock
+    _hot: OrderedDict[str, CachedAsset]
+    _hot_bytes: int
+
+    @abc.abstractmethod
+    def get(self, asset_id: str) -> CachedAsset | None:
+        """The asset if it is stored and every blob is intact; else None (damage is dropped)."""
+
+    @abc.abstractmethod
+    def contains(self, asset_id: str) -> bool:
+        """Whether the asset is stored (its blobs are not read)."""
+
+    @abc.abstractmethod
+    def put(self, asset_id: str, meta: bytes, files: Sequence[bytes],
+            sha256s: Sequence[str] | None = None) -> None:
+        """Store an asset so that a reader sees all of it or none, then keep under the cap."""
+
+    @abc.abstractmethod
+    def delete(self, asset_id: str) -> bool:
+        """Drop the asset; whether it was stored."""
+
+    @abc.abstractmethod
+    def remember_request(self, asset_id: str, model: str, canonical: bytes) -> None:
+        """Keep the request behind `asset_id` so the asset can be regenerated after eviction."""
+
+    @abc.abstractmethod
+    def lookup_request(self, asset_id: str) -> tuple[str, bytes] | None:
+        """(model name, canonical request) behind `asset_id`, or None if never seen."""
+
+    @abc.abstractmethod
+    def total_bytes(self) -> int:
+        """Bytes of the stored assets' files."""
+
+    @abc.abstractmethod
+    def __len__(self) -> int:
+        """Number of stored assets."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Flush what is pending and release the backend."""
+
+    def drop_memory(self) -> None:
+        """Forget the in-memory copies (the next read of each asset goes to the backend)."""
+        with self._lock:
+            self._hot.clear()
+            self._hot_bytes = 0
+
+    def _remember_hot_locked(self, asset_id: str, asset: CachedAsset) -> None:
+        size = sum(len(f) for f in asset.files)
+        if size > self.memory_bytes // 4:
+            return
+        old = self._hot.pop(asset_id, None)
+        if old is not None:
+            self._hot_bytes -= sum(len(f) for f in old.files)
+        self._hot[asset_id] = asset
+        self._hot_bytes += size
+        while self._hot_bytes > self.memory_bytes:
+            _, gone = self._hot.popitem(last=False)
+            self._hot_bytes -= sum(len(f) for f in gone.files)
+
+    def _forget_hot_locked(self, asset_id: str) -> None:
+        old = self._hot.pop(asset_id, None)
+        if old is not None:
+            self._hot_bytes -= sum(len(f) for f in old.files)
+
+
+class AssetCache(Cache):
+    """The embedded backend: an SQLite index and blob files in one process's data dir."""
+
     def __init__(self, data_dir: Path | str, max_bytes: int, max_requests: int = 200_000,
                  memory_bytes: int = 256 * 2**20):
         if max_bytes <= 0:
@@ -256,25 +347,6 @@ class AssetCache:
     def _blob_dir(self, asset_id: str) -> Path:
         return self.blobs / asset_id[:2] / asset_id
 
-    def drop_memory(self) -> None:
-        """Forget the in-memory copies (the next read of each asset goes to disk)."""
-        with self._lock:
-            self._hot.clear()
-            self._hot_bytes = 0
-
-    def _remember_hot_locked(self, asset_id: str, asset: CachedAsset) -> None:
-        size = sum(len(f) for f in asset.files)
-        if size > self.memory_bytes // 4:
-            return
-        old = self._hot.pop(asset_id, None)
-        if old is not None:
-            self._hot_bytes -= sum(len(f) for f in old.files)
-        self._hot[asset_id] = asset
-        self._hot_bytes += size
-        while self._hot_bytes > self.memory_bytes:
-            _, gone = self._hot.popitem(last=False)
-            self._hot_bytes -= sum(len(f) for f in gone.files)
-
     def _touch_locked(self, asset_id: str) -> None:
         self._touched[asset_id] = time.time()
         if len(self._touched) >= 64:
@@ -287,9 +359,7 @@ class AssetCache:
             self._touched.clear()
 
     def _delete_locked(self, asset_id: str) -> bool:
-        old = self._hot.pop(asset_id, None)
-        if old is not None:
-            self._hot_bytes -= sum(len(f) for f in old.files)
+        self._forget_hot_locked(asset_id)
         self._touched.pop(asset_id, None)
         cur = self._db.execute("DELETE FROM assets WHERE asset_id=?", (asset_id,))
         shutil.rmtree(self._blob_dir(asset_id), ignore_errors=True)
@@ -362,3 +432,420 @@ class AssetCache:
                      temporaries, orphans)
         with self._lock:
             self._evict_locked(keep="")
+
+
+# ---------------------------------------------------------------------------- shared backend
+
+
+class ObjectStore(abc.ABC):
+    """Whole objects under '/'-separated text keys: what S3, GCS and a shared directory all
+    offer. A write is atomic (a reader sees the old object, the new one or none, never part);
+    nothing spans two objects, so `ObjectCache` writes an asset's manifest last as its commit."""
+
+    @abc.abstractmethod
+    def read(self, key: str) -> bytes | None:
+        """The object's bytes, or None when there is none (S3: GetObject, NoSuchKey)."""
+
+    @abc.abstractmethod
+    def write(self, key: str, data: bytes) -> None:
+        """Create or replace the object atomically (S3: PutObject)."""
+
+    @abc.abstractmethod
+    def exists(self, key: str) -> bool:
+        """Whether the object is there, without reading it (S3: HeadObject)."""
+
+    @abc.abstractmethod
+    def delete(self, keys: Sequence[str]) -> None:
+        """Remove the objects; missing ones are no error (S3: DeleteObjects)."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str) -> Iterator[tuple[str, int, float]]:
+        """(key, size, last-modified time) of every object under `prefix` (S3:
+        ListObjectsV2 pages)."""
+
+    def touch(self, key: str) -> None:
+        """Mark the object used now, for LRU eviction. Object stores cannot (an S3 object's
+        time is its write time): there eviction is by age of write, or a bucket lifecycle
+        rule; a directory updates the file's mtime."""
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+
+class DirectoryStore(ObjectStore):
+    """Objects as files under `root` (key 'a/b/c' -> root/a/b/c). Writes go to a temporary
+    name in the same folder, are fsynced and renamed into place, which is atomic on local
+    file systems and on NFS, so replicas on one node or on many (sharing the folder) can use
+    one cache. Temporaries start with '.' and are never listed."""
+
+    def __init__(self, root: Path | str):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        parts = key.split("/")
+        if not parts or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+            raise ValueError(f"object key must be '/'-separated names, got {key!r}")
+        return self.root.joinpath(*parts)
+
+    def read(self, key: str) -> bytes | None:
+        try:
+            return self._path(key).read_bytes()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def write(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+        for attempt in range(3):  # another process may remove an emptied folder meanwhile
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, path)
+                return
+            except FileNotFoundError:
+                if attempt == 2:
+                    raise
+            finally:
+                with _suppress_missing():
+                    tmp.unlink()
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, keys: Sequence[str]) -> None:
+        parents = set()
+        for key in keys:
+            path = self._path(key)
+            with _suppress_missing():
+                path.unlink()
+            parents.add(path.parent)
+        for parent in parents:  # an asset's folder goes with its last file
+            with _suppress_missing(OSError):
+                parent.rmdir()
+
+    def list(self, prefix: str) -> Iterator[tuple[str, int, float]]:
+        base = self.root / prefix.rstrip("/") if prefix else self.root
+        for folder, dirs, names in os.walk(base):
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            rel = Path(folder).relative_to(self.root).as_posix()
+            for name in names:
+                if name.startswith("."):
+                    continue
+                try:
+                    st = os.stat(os.path.join(folder, name))
+                except FileNotFoundError:  # removed by another process while listing
+                    continue
+                yield (name if rel == "." else f"{rel}/{name}"), st.st_size, st.st_mtime
+
+    def sweep_temporaries(self, older_than_s: float) -> int:
+        """Remove temporaries of writes interrupted over `older_than_s` ago (a live writer's
+        are younger); how many."""
+        n, cutoff = 0, time.time() - older_than_s
+        for folder, _, names in os.walk(self.root):
+            for name in names:
+                if name.startswith(".") and ".tmp-" in name:
+                    path = os.path.join(folder, name)
+                    with _suppress_missing():
+                        if os.stat(path).st_mtime < cutoff:
+                            os.unlink(path)
+                            n += 1
+        return n
+
+    def touch(self, key: str) -> None:
+        with _suppress_missing():
+            os.utime(self._path(key))
+
+    def describe(self) -> str:
+        return f"directory {self.root}"
+
+
+class _suppress_missing:
+    """Ignore a file that another process removed first (or `errors`)."""
+
+    def __init__(self, errors: type[BaseException] | tuple = (FileNotFoundError,
+                                                              NotADirectoryError)):
+        self.errors = errors
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        return kind is not None and issubclass(kind, self.errors)
+
+
+class ObjectCache(Cache):
+    """The shared backend: every replica reads and writes the same `ObjectStore`.
+
+    Keys: ``assets/<id[:2]>/<id>/<file index>`` (the blobs, written first), then
+    ``assets/<id[:2]>/<id>/manifest.json`` (header, sha256s and sizes: the commit; an asset
+    is stored once its manifest is), and ``requests/<id[:2]>/<id>.json`` (the canonical
+    request, for `Fetch` after eviction). Equal ids are equal bytes, so two replicas writing
+    the same asset at once write the same objects; no lock is needed.
+
+    Every blob is checked against the manifest's sha256 when read; damage is dropped and the
+    caller regenerates. The cap is kept by a scan (list the assets, evict the least recently
+    used manifests and their blobs) after a put, at most every `scan_interval_s` per process
+    unless the bytes put since the last scan pass a twentieth of the cap; blobs with no
+    manifest older than `orphan_age_s` (a writer that died) go in the same scan.
+    """
+
+    _ASSETS = "assets/"
+    _REQUESTS = "requests/"
+
+    def __init__(self, store: ObjectStore, max_bytes: int, max_requests: int = 200_000,
+                 memory_bytes: int = 256 * 2**20, scan_interval_s: float = 30.0,
+                 orphan_age_s: float = 3600.0, touch_interval_s: float = 60.0):
+        if max_bytes <= 0:
+            raise ValueError(f"cache max_bytes must be positive, got {max_bytes}")
+        self.store = store
+        self.max_bytes = int(max_bytes)
+        self.max_requests = int(max_requests)
+        self.memory_bytes = int(memory_bytes)
+        self.scan_interval_s = float(scan_interval_s)  # 0 = scan after every put (tests)
+        self.orphan_age_s = float(orphan_age_s)
+        self.touch_interval_s = float(touch_interval_s)  # a hot asset's use is recorded this often
+        self.stats = CacheStats()
+        self._hot = OrderedDict()
+        self._hot_bytes = 0
+        self._lock = threading.Lock()
+        self._touched: dict[str, float] = {}  # asset id -> when this process last touched it
+        self._scan_lock = threading.Lock()  # one scan at a time in this process
+        self._last_scan = 0.0
+        self._put_since_scan = 0
+        if isinstance(store, DirectoryStore):
+            store.sweep_temporaries(self.orphan_age_s)
+        self._scan(force=True)
+
+    # ------------------------------------------------------------------ keys
+
+    @classmethod
+    def _asset_prefix(cls, asset_id: str) -> str:
+        return f"{cls._ASSETS}{asset_id[:2]}/{asset_id}/"
+
+    @classmethod
+    def _manifest_key(cls, asset_id: str) -> str:
+        return cls._asset_prefix(asset_id) + "manifest.json"
+
+    @classmethod
+    def _request_key(cls, asset_id: str) -> str:
+        return f"{cls._REQUESTS}{asset_id[:2]}/{asset_id}.json"
+
+    # ------------------------------------------------------------------ public
+
+    def get(self, asset_id: str) -> CachedAsset | None:
+        check_id(asset_id)
+        with self._lock:
+            hot = self._hot.get(asset_id)
+            if hot is not None:
+                self._hot.move_to_end(asset_id)
+                self.stats.hits += 1
+        if hot is not None:
+            self._touch(asset_id)
+            return hot
+        raw = self.store.read(self._manifest_key(asset_id))
+        if raw is None:
+            with self._lock:
+                self.stats.misses += 1
+            return None
+        manifest = _parse_manifest(raw)
+        if manifest is None:
+            log.warning("cache: asset %s has a damaged manifest in %s; dropping it so it is "
+                        "regenerated", asset_id, self.store.describe())
+            self._drop_damaged(asset_id)
+            return None
+        meta, entries = manifest
+        files = []
+        prefix = self._asset_prefix(asset_id)
+        for i, (sha, size) in enumerate(entries):
+            data = self.store.read(f"{prefix}{i}")
+            if data is None or len(data) != size or hashlib.sha256(data).hexdigest() != sha:
+                log.warning("cache: asset %s file %d is missing or damaged in %s; dropping it "
+                            "so it is regenerated", asset_id, i, self.store.describe())
+                self._drop_damaged(asset_id)
+                return None
+            files.append(data)
+        got = CachedAsset(meta, files)
+        with self._lock:
+            self.stats.hits += 1
+            self._remember_hot_locked(asset_id, got)
+        self._touch(asset_id, force=True)
+        return got
+
+    def contains(self, asset_id: str) -> bool:
+        check_id(asset_id)
+        with self._lock:
+            if asset_id in self._hot:
+                return True
+        return self.store.exists(self._manifest_key(asset_id))
+
+    def put(self, asset_id: str, meta: bytes, files: Sequence[bytes],
+            sha256s: Sequence[str] | None = None) -> None:
+        check_id(asset_id)
+        if sha256s is None:
+            sha256s = [hashlib.sha256(f).hexdigest() for f in files]
+        total = sum(len(f) for f in files)
+        if total > self.max_bytes:
+            log.warning("cache: asset %s (%d bytes) is larger than the whole cache (%d); "
+                        "not stored", asset_id, total, self.max_bytes)
+            return
+        prefix = self._asset_prefix(asset_id)
+        for i, data in enumerate(files):
+            self.store.write(f"{prefix}{i}", data)
+        manifest = {"meta": base64.b64encode(bytes(meta)).decode(), "sha256": list(sha256s),
+                    "sizes": [len(f) for f in files]}
+        self.store.write(self._manifest_key(asset_id), json.dumps(manifest).encode())
+        with self._lock:
+            self._remember_hot_locked(asset_id, CachedAsset(bytes(meta), list(files)))
+            self._touched[asset_id] = time.time()
+            self._put_since_scan += total
+        self._scan(keep=asset_id)
+
+    def delete(self, asset_id: str) -> bool:
+        check_id(asset_id)
+        with self._lock:
+            self._forget_hot_locked(asset_id)
+            self._touched.pop(asset_id, None)
+        return self._delete_objects(asset_id)
+
+    def remember_request(self, asset_id: str, model: str, canonical: bytes) -> None:
+        check_id(asset_id)
+        doc = {"model": model, "canonical": base64.b64encode(bytes(canonical)).decode()}
+        self.store.write(self._request_key(asset_id), json.dumps(doc).encode())
+
+    def lookup_request(self, asset_id: str) -> tuple[str, bytes] | None:
+        check_id(asset_id)
+        raw = self.store.read(self._request_key(asset_id))
+        if raw is None:
+            return None
+        try:
+            doc = json.loads(raw)
+            return str(doc["model"]), base64.b64decode(doc["canonical"], validate=True)
+        except (ValueError, KeyError, TypeError, binascii.Error):
+            log.warning("cache: the remembered request of %s is damaged; forgetting it",
+                        asset_id)
+            self.store.delete([self._request_key(asset_id)])
+            return None
+
+    def total_bytes(self) -> int:
+        return sum(a.size for a in self._assets().values() if a.manifest)
+
+    def __len__(self) -> int:
+        return sum(1 for a in self._assets().values() if a.manifest)
+
+    def close(self) -> None:
+        """Nothing is pending: every write went to the store when it was made."""
+
+    # ------------------------------------------------------------------ internals
+
+    def _drop_damaged(self, asset_id: str) -> None:
+        with self._lock:
+            self.stats.corrupt += 1
+            self.stats.misses += 1
+            self._forget_hot_locked(asset_id)
+        self._delete_objects(asset_id)
+
+    def _delete_objects(self, asset_id: str) -> bool:
+        """Manifest first (the asset stops being stored at once), then its blobs."""
+        prefix = self._asset_prefix(asset_id)
+        manifest = self._manifest_key(asset_id)
+        had = self.store.exists(manifest)
+        self.store.delete([manifest])
+        self.store.delete([key for key, _, _ in self.store.list(prefix)])
+        return had
+
+    def _touch(self, asset_id: str, force: bool = False) -> None:
+        """Record a use in the store (the manifest's time), at most every touch_interval_s."""
+        now = time.time()
+        with self._lock:
+            last = self._touched.get(asset_id, 0.0)
+            if not force and now - last < self.touch_interval_s:
+                return
+            self._touched[asset_id] = now
+            if len(self._touched) > 4 * 65536:  # bounded: forget the oldest half
+                for aid in sorted(self._touched, key=self._touched.get)[:len(self._touched) // 2]:
+                    del self._touched[aid]
+        self.store.touch(self._manifest_key(asset_id))
+
+    def _assets(self) -> dict[str, _Listed]:
+        """Every asset folder in the store: its bytes, whether it has a manifest, its time."""
+        out: dict[str, _Listed] = {}
+        for key, size, mtime in self.store.list(self._ASSETS):
+            parts = key.split("/")
+            if len(parts) != 4:
+                continue
+            entry = out.setdefault(parts[2], _Listed())
+            if parts[3] == "manifest.json":
+                entry.manifest, entry.used = True, mtime
+            else:
+                entry.size += size
+                entry.newest_blob = max(entry.newest_blob, mtime)
+        return out
+
+    def _scan(self, keep: str = "", force: bool = False) -> None:
+        """Evict least recently used assets over the cap, orphans and surplus requests."""
+        now = time.time()
+        with self._lock:
+            due = force or now - self._last_scan >= self.scan_interval_s or \
+                self._put_since_scan * 20 >= self.max_bytes
+        if not due or not self._scan_lock.acquire(blocking=False):
+            return
+        try:
+            with self._lock:
+                self._last_scan, self._put_since_scan = now, 0
+            assets = self._assets()
+            orphans = [aid for aid, a in assets.items() if not a.manifest and aid != keep
+                       and now - a.newest_blob > self.orphan_age_s]
+            for aid in orphans:
+                self._delete_objects(aid)
+            if orphans:
+                log.info("cache: removed %d blob folders with no manifest (writes that never "
+                         "finished) from %s", len(orphans), self.store.describe())
+            stored = sorted(((a.used, aid, a.size) for aid, a in assets.items() if a.manifest),
+                            reverse=True)
+            total = sum(size for _, _, size in stored)
+            while total > self.max_bytes and stored:
+                _, aid, size = stored.pop()  # the least recently used
+                if aid == keep:
+                    continue
+                with self._lock:
+                    self._forget_hot_locked(aid)
+                    self._touched.pop(aid, None)
+                    self.stats.evictions += 1
+                self._delete_objects(aid)
+                total -= size
+                log.info("cache: evicted %s (%d bytes) to stay under %d bytes", aid, size,
+                         self.max_bytes)
+            requests = sorted((mtime, key) for key, _, mtime in self.store.list(self._REQUESTS))
+            if len(requests) > self.max_requests:
+                self.store.delete([key for _, key in requests[:len(requests) -
+                                                               self.max_requests]])
+        finally:
+            self._scan_lock.release()
+
+
+@dataclass
+class _Listed:
+    size: int = 0
+    manifest: bool = False
+    used: float = 0.0  # the manifest's time: its last recorded use
+    newest_blob: float = 0.0
+
+
+def _parse_manifest(raw: bytes) -> tuple[bytes, list[tuple[str, int]]] | None:
+    """(header bytes, [(sha256, size)]) from a manifest; None when it is damaged."""
+    try:
+        doc = json.loads(raw)
+        meta = base64.b64decode(doc["meta"], validate=True)
+        shas, sizes = doc["sha256"], doc["sizes"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        return None
+    if not (isinstance(shas, list) and isinstance(sizes, list) and len(shas) == len(sizes)):
+        return None
+    if not all(isinstance(h, str) and len(h) == 64 and set(h) <= _HEX for h in shas) or \
+            not all(isinstance(n, int) and n >= 0 for n in sizes):
+        return None
+    return meta, list(zip(shas, sizes))

@@ -1,8 +1,15 @@
-"""AssetCache: intact round trips, damage detection, LRU eviction, persistence, requests."""
+"""The cache backends: AssetCache (embedded SQLite + blobs) and ObjectCache (a shared object
+store: a directory here, the layout an S3 store takes): intact round trips, damage detection,
+LRU eviction, persistence, requests, and several processes' caches over one store."""
+
+import json
+import os
+import threading
+import time
 
 import pytest
 
-from server.cache import AssetCache
+from server.cache import AssetCache, Cache, DirectoryStore, ObjectCache, ObjectStore
 
 A, B, C = "a" * 32, "b" * 32, "c" * 32
 
@@ -153,3 +160,163 @@ def test_empty_index_says_it_removed_the_blobs(tmp_path, caplog):
     assert len(again) == 0 and _blob_dirs(tmp_path) == []
     lines = [r.getMessage() for r in caplog.records]
     assert len(lines) == 1 and "empty" in lines[0] and "removed 1" in lines[0], lines
+
+
+# ---------------------------------------------------------------------------- ObjectCache
+
+
+class MemoryStore(ObjectStore):
+    """An object store as S3 is one: whole objects, write times only (no touch)."""
+
+    def __init__(self):
+        self.objects: dict[str, tuple[bytes, float]] = {}
+        self.lock = threading.Lock()
+
+    def read(self, key):
+        with self.lock:
+            got = self.objects.get(key)
+        return None if got is None else got[0]
+
+    def write(self, key, data):
+        with self.lock:
+            self.objects[key] = (bytes(data), time.time())
+
+    def exists(self, key):
+        return key in self.objects
+
+    def delete(self, keys):
+        with self.lock:
+            for key in keys:
+                self.objects.pop(key, None)
+
+    def list(self, prefix):
+        with self.lock:
+            items = [(k, len(v), t) for k, (v, t) in self.objects.items() if k.startswith(prefix)]
+        yield from items
+
+
+def _dir_cache(root, max_bytes=10_000, **kw):
+    kw.setdefault("scan_interval_s", 0)  # keep the cap after every put
+    return ObjectCache(DirectoryStore(root), max_bytes, **kw)
+
+
+def test_both_backends_are_caches(tmp_path):
+    assert isinstance(AssetCache(tmp_path / "a", 100), Cache)
+    assert isinstance(_dir_cache(tmp_path / "b"), Cache)
+
+
+def test_object_cache_is_shared_by_instances_over_one_directory(tmp_path):
+    one, two = _dir_cache(tmp_path), _dir_cache(tmp_path)  # two replicas, one folder
+    one.put(A, b"meta", [b"one", b"two" * 10])
+    got = two.get(A)
+    assert got.meta == b"meta" and got.files == [b"one", b"two" * 10]
+    assert two.contains(A) and len(two) == 1 and two.total_bytes() == 33
+    one.remember_request(A, "procedural", b'{"seed":1}')
+    assert two.lookup_request(A) == ("procedural", b'{"seed":1}')
+    assert two.delete(A) and not two.contains(A) and len(one) == 0
+    assert one.get(A) is not None  # one's verified memory copy: equal ids are equal bytes
+    one.drop_memory()
+    assert one.get(A) is None and not one.contains(A)
+    # The layout an object store takes: blobs, then the manifest that commits them.
+    one.put(B, b"m", [b"x"])
+    keys = sorted(k for k, _, _ in one.store.list(""))
+    assert keys == [f"assets/bb/{B}/0", f"assets/bb/{B}/manifest.json",
+                    f"requests/aa/{A}.json"], keys
+
+
+def test_object_cache_drops_damaged_blobs_and_manifests(tmp_path):
+    cache = _dir_cache(tmp_path, memory_bytes=0)  # every read goes to the store
+    cache.put(A, b"m", [b"x" * 100, b"y" * 100])
+    (tmp_path / "assets" / "aa" / A / "1").write_bytes(b"z" * 100)
+    assert cache.get(A) is None and not cache.contains(A) and cache.stats.corrupt == 1
+    assert not (tmp_path / "assets" / "aa" / A).exists()
+    cache.put(B, b"m", [b"q"])
+    (tmp_path / "assets" / "bb" / B / "0").unlink()
+    assert cache.get(B) is None and cache.stats.corrupt == 2
+    for bad in (b"not json", json.dumps({"meta": "!!", "sha256": [], "sizes": []}).encode(),
+                json.dumps({"meta": "", "sha256": ["0" * 64], "sizes": [1, 2]}).encode()):
+        cache.put(C, b"m", [b"c"])
+        (tmp_path / "assets" / "cc" / C / "manifest.json").write_bytes(bad)
+        assert cache.get(C) is None and not cache.contains(C)
+    assert cache.stats.corrupt == 5
+
+
+def test_object_cache_memory_copies_are_the_verified_originals(tmp_path):
+    cache = _dir_cache(tmp_path, memory_bytes=1_000)
+    cache.put(A, b"m", [b"x" * 100])
+    (tmp_path / "assets" / "aa" / A / "0").write_bytes(b"z" * 100)
+    assert cache.get(A).files == [b"x" * 100]
+    cache.drop_memory()
+    assert cache.get(A) is None and cache.stats.corrupt == 1
+
+
+def test_object_cache_evicts_least_recently_used(tmp_path):
+    cache = _dir_cache(tmp_path, 250, memory_bytes=0, touch_interval_s=0)
+    cache.put(A, b"m", [b"a" * 100])
+    cache.put(B, b"m", [b"b" * 100])
+    manifest = tmp_path / "assets" / "aa" / A / "manifest.json"
+    os.utime(tmp_path / "assets" / "bb" / B / "manifest.json", (1, 1_000))  # B used long ago
+    os.utime(manifest, (1, 500))  # and A before it ...
+    assert cache.get(A) is not None  # ... until now: a read records the use
+    assert manifest.stat().st_mtime > 1_000
+    cache.put(C, b"m", [b"c" * 100])
+    assert cache.contains(A) and cache.contains(C) and not cache.contains(B)
+    assert cache.stats.evictions == 1 and cache.total_bytes() == 200
+    assert not (tmp_path / "assets" / "bb").exists() or not any(
+        (tmp_path / "assets" / "bb").iterdir())
+
+
+def test_object_cache_over_a_store_without_touch_evicts_oldest_writes(tmp_path):
+    store = MemoryStore()
+    cache = ObjectCache(store, 250, memory_bytes=0, scan_interval_s=0)
+    for aid in (A, B):
+        cache.put(aid, b"m", [aid.encode() * 3])  # 96 bytes each
+        time.sleep(0.002)
+    cache.put(C, b"m", [b"c" * 100])
+    assert not cache.contains(A) and cache.contains(B) and cache.contains(C)
+    assert cache.get(B).files == [B.encode() * 3]
+    assert ObjectCache(store, 250).get(C).files == [b"c" * 100]  # another replica's view
+
+
+def test_object_cache_refuses_assets_over_the_cap_and_bad_ids(tmp_path):
+    cache = _dir_cache(tmp_path, 50)
+    cache.put(A, b"m", [b"a" * 100])
+    assert not cache.contains(A) and len(cache) == 0
+    for bad in ("", "../../etc", "A" * 32, "a" * 65):
+        with pytest.raises(ValueError, match="hex"):
+            cache.get(bad)
+    with pytest.raises(ValueError, match="key"):
+        DirectoryStore(tmp_path).read("../outside")
+
+
+def test_object_cache_sweeps_unfinished_writes_and_forgets_surplus_requests(tmp_path):
+    orphan = tmp_path / "assets" / "dd" / ("d" * 32)
+    orphan.mkdir(parents=True)
+    (orphan / "0").write_bytes(b"half")  # blobs whose manifest never came
+    tmp = tmp_path / "assets" / "dd" / ".0.tmp-1-2"
+    tmp.write_bytes(b"torn")
+    young = tmp_path / "assets" / "ee" / ("e" * 32)
+    young.mkdir(parents=True)
+    (young / "0").write_bytes(b"being written")  # a live writer's: left alone
+    for path in (orphan / "0", tmp):
+        os.utime(path, (1, 1))
+    cache = _dir_cache(tmp_path, 1_000, max_requests=2)
+    assert not orphan.exists() and not tmp.exists() and (young / "0").exists()
+    for i, aid in enumerate((A, B, C)):
+        cache.remember_request(aid, "procedural", str(i).encode())
+        time.sleep(0.002)
+    cache.put("f" * 32, b"m", [b"f"])  # the scan after a put keeps max_requests
+    assert cache.lookup_request(A) is None and cache.lookup_request(C) == ("procedural", b"2")
+
+
+def test_object_cache_concurrent_puts_of_one_asset_from_two_caches(tmp_path):
+    one, two = _dir_cache(tmp_path), _dir_cache(tmp_path)
+    files = [bytes([i]) * 2_000 for i in range(3)]
+    threads = [threading.Thread(target=c.put, args=(A, b"m", files)) for c in (one, two) * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    fresh = _dir_cache(tmp_path, memory_bytes=0)
+    assert fresh.get(A).files == files and fresh.stats.corrupt == 0
+    assert not [p for p in tmp_path.rglob(".*")], "no temporaries left"
