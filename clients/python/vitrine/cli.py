@@ -279,6 +279,13 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render(args: argparse.Namespace) -> int:
+    from vitrine import render
+
+    with _client(args) as client:
+        return render.command(args, client)
+
+
 def _add_client_verbs(sub) -> None:
     p = sub.add_parser("models", help="list the server's models, categories and options")
     _add_address(p)
@@ -300,6 +307,14 @@ def _add_client_verbs(sub) -> None:
     p.add_argument("--output", "-o", default=".")
     _add_address(p)
     p.set_defaults(fn=cmd_fetch)
+
+    p = sub.add_parser("render", help="render generated assets over RenderService: PNG frames "
+                       "of an orbit and an animated preview")
+    from vitrine import render
+
+    render.add_arguments(p)
+    _add_address(p)
+    p.set_defaults(fn=cmd_render)
 
 
 def _add_registered_verbs(sub) -> None:
