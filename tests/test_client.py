@@ -102,9 +102,65 @@ def test_assembly_rejects_tampered_bytes(client):
     asm = _Assembly(asset.header)
     from vitrine.v1 import assets_pb2 as pb
 
-    for i, data in enumerate(asset.files.values()):
-        bad = bytearray(data)
-        bad[-1] ^= 1
-        asm.add(pb.Chunk(file_index=i, offset=0, data=bytes(bad)))
-    with pytest.raises(VitrineError, match="sha256 mismatch"):
-        asm.finish()
+    data = next(iter(asset.files.values()))
+    bad = bytearray(data)
+    bad[-1] ^= 1
+    with pytest.raises(VitrineError, match="sha256 mismatch"):  # as soon as the file is whole
+        asm.add(pb.Chunk(file_index=0, offset=0, data=bytes(bad)))
+
+
+def test_progressive_generate_hands_over_each_file_as_it_arrives(client, monkeypatch):
+    """A progressive miss: `on_file` gets the coarsest level before the finer levels are even
+    announced; the asset equals the plain one, and a hit (header listing every file) works
+    through the same path."""
+    events = []
+    real_generate = client.stub.Generate
+
+    def recording(req, timeout=None, metadata=None):
+        for part in real_generate(req, timeout=timeout, metadata=metadata):
+            events.append(part.WhichOneof("part"))
+            yield part
+
+    monkeypatch.setattr(client.stub, "Generate", recording)
+    got = []
+    asset = client.generate("procedural", "bench", seed=31, progressive=True,
+                            on_file=lambda name, data: (got.append((name, data)),
+                                                        events.append(name)), **FAST)
+    assert [n for n, _ in got] == ["lod2.glb", "lod1.glb", "lod0.glb"]
+    assert events[0] == "header" and events.index("lod2.glb") < events.index("file")
+    assert dict(got) == asset.files and asset.header.file_count == 3
+    assert len(asset.header.files) == 3
+    plain = client.generate("procedural", "bench", seed=31, **FAST)
+    assert plain.header.timings.cache_hit and plain.files == asset.files
+    names = []
+    hit = client.generate("procedural", "bench", seed=31, progressive=True,
+                          on_file=lambda name, data: names.append(name), **FAST)
+    assert hit.files == asset.files and names == list(asset.files)
+
+
+def test_progressive_stream_broken_after_the_first_file_is_resumed(client, monkeypatch):
+    real_generate = client.stub.Generate
+
+    calls = []
+
+    def flaky(req, timeout=None, metadata=None):
+        calls.append(req)
+        for part in real_generate(req, timeout=timeout, metadata=metadata):
+            if part.HasField("file") and len(calls) == 1:  # lod2 arrived; the link drops
+                raise _Unavailable()
+            yield part
+
+    class _Unavailable(grpc.RpcError):
+        def code(self):
+            return grpc.StatusCode.UNAVAILABLE
+
+        def details(self):
+            return "connection reset"
+
+    monkeypatch.setattr(client.stub, "Generate", flaky)
+    names = []
+    asset = client.generate("procedural", "lamp", seed=32, progressive=True,
+                            on_file=lambda name, data: names.append(name), **FAST)
+    # The cut stopped the generation (nothing stored for Fetch), so the client asked again.
+    assert names == ["lod2.glb", "lod1.glb", "lod0.glb"] == list(asset.files)
+    assert len(calls) == 2 and client.fetch(asset.asset_id).files == asset.files

@@ -3,6 +3,11 @@
 Every file is reassembled from its chunks and checked against the header's size and SHA-256
 before it is returned. A stream that breaks mid-asset is resumed with `Fetch` from the first
 missing byte, so a flaky connection costs a retry, not a regeneration.
+
+`generate(..., progressive=True, on_file=fn)` asks for progressive streaming: on a cache miss
+the server sends each file as soon as it is built (a prop's coarsest level of detail first),
+and `fn(name, data)` is called with each file the moment it is complete and verified, so an
+engine can show the coarse level while the finer ones are still being made.
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ from vitrine.v1 import assets_pb2_grpc as pb_grpc
 
 DEFAULT_ADDRESS = os.environ.get("VITRINE_ADDRESS", "127.0.0.1:50051")
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
-ProgressFn = Callable[[int, int], None]  # (bytes received, bytes expected)
+ProgressFn = Callable[[int, int], None]  # (bytes received, bytes expected so far)
+FileFn = Callable[[str, bytes], None]  # (file name, its verified bytes)
 
 
 class VitrineError(Exception):
@@ -62,14 +68,53 @@ class Asset:
 class _Assembly:
     """Reassembles one asset from its parts and verifies it."""
 
-    def __init__(self, header: pb.AssetHeader):
-        self.header = header
-        self.pieces: list[list[bytes]] = [[] for _ in header.files]
-        self.received = [0] * len(header.files)
+    def __init__(self, header: pb.AssetHeader, on_file: FileFn | None = None):
+        self.header = pb.AssetHeader()
+        self.header.CopyFrom(header)  # a progressive stream appends the files announced later
+        self.on_file = on_file
+        self.pieces: list[list[bytes]] = []
+        self.received: list[int] = []
         # Each file is hashed chunk by chunk as it arrives (hashlib lets go of the GIL, so this
         # overlaps the next chunk's transfer) instead of all at once at the end: a 1.9 MiB
         # textured cache hit waited 1.3 ms for its sha256 after the last byte.
-        self.hashes = [hashlib.sha256() for _ in header.files]
+        self.hashes: list = []
+        self.replaying = False  # a restarted Generate resends bytes already received
+        self._open(0)
+
+    @property
+    def file_count(self) -> int:
+        """Files the asset has: the header's count (0 from older servers: all are listed)."""
+        return self.header.file_count or len(self.header.files)
+
+    def _open(self, start: int) -> None:
+        for f in self.header.files[start:]:
+            self.pieces.append([])
+            self.received.append(0)
+            self.hashes.append(hashlib.sha256())
+            if f.size_bytes == 0:
+                self._complete(len(self.pieces) - 1)
+
+    def announce(self, f: pb.AssetFile) -> None:
+        """A progressive stream's next file (`AssetPart.file`)."""
+        if len(self.header.files) >= self.file_count:
+            raise VitrineError(grpc.StatusCode.DATA_LOSS,
+                               f"file part {f.name!r} past the asset's {self.file_count} files")
+        self.header.files.append(f)
+        self._open(len(self.header.files) - 1)
+
+    def extend(self, header: pb.AssetHeader) -> None:
+        """A resumed stream's header: it lists every file; take those not announced yet."""
+        known = len(self.header.files)
+        for f in header.files[known:]:
+            self.header.files.append(f)
+        self._open(known)
+
+    def _complete(self, fi: int) -> None:
+        f = self.header.files[fi]
+        if self.hashes[fi].hexdigest() != f.sha256:
+            raise VitrineError(grpc.StatusCode.DATA_LOSS, f"{f.name}: sha256 mismatch")
+        if self.on_file is not None:
+            self.on_file(f.name, b"".join(self.pieces[fi]))
 
     @property
     def total(self) -> int:
@@ -84,6 +129,11 @@ class _Assembly:
         if fi >= len(self.pieces):
             raise VitrineError(grpc.StatusCode.DATA_LOSS,
                                f"chunk for file {fi} of {len(self.pieces)}")
+        if self.replaying and chunk.offset < self.received[fi]:  # bytes we have: skip them
+            skip = self.received[fi] - chunk.offset
+            if skip >= len(chunk.data):
+                return
+            chunk = pb.Chunk(file_index=fi, offset=self.received[fi], data=chunk.data[skip:])
         # Chunks of a file arrive in order, and a resumed stream starts at the first missing
         # byte, so each chunk must continue its file exactly.
         if chunk.offset != self.received[fi]:
@@ -96,6 +146,13 @@ class _Assembly:
         self.pieces[fi].append(chunk.data)
         self.hashes[fi].update(chunk.data)
         self.received[fi] = end
+        if end == self.header.files[fi].size_bytes:
+            self._complete(fi)
+
+    @property
+    def complete(self) -> bool:
+        return len(self.header.files) == self.file_count and self.resume_point()[0] == \
+            self.file_count
 
     def resume_point(self) -> tuple[int, int]:
         for i, f in enumerate(self.header.files):
@@ -104,6 +161,11 @@ class _Assembly:
         return len(self.header.files), 0
 
     def finish(self) -> Asset:
+        if len(self.header.files) < self.file_count:
+            raise VitrineError(grpc.StatusCode.DATA_LOSS,
+                               f"the stream ended after {len(self.header.files)} of "
+                               f"{self.file_count} files")
+        self.header.file_count = self.file_count
         files = {}
         for f, pieces, got, h in zip(self.header.files, self.pieces, self.received, self.hashes):
             if got != f.size_bytes:
@@ -252,12 +314,22 @@ class Client:
             pb.ListModelsRequest(), timeout=self.timeout, metadata=self._metadata)).models)
 
     def generate(self, model: str, category: str, seed: int = 0, *,
-                 progress: ProgressFn | None = None, **options: Any) -> Asset:
-        """Generate one asset; returns it verified. Raises VitrineError if refused."""
+                 progress: ProgressFn | None = None, progressive: bool = False,
+                 on_file: FileFn | None = None, **options: Any) -> Asset:
+        """Generate one asset; returns it verified. Raises VitrineError if refused.
+
+        `progressive`: ask the server to stream each file as soon as it is built (the
+        module docstring); `on_file(name, data)` hears of each file once it is verified."""
         req = request(model, category, seed, **options)
-        stream = self._stream(lambda: self.stub.Generate(req, timeout=self.timeout,
-                                                                metadata=self._metadata))
-        return self._assemble(stream, progress)
+        req.progressive = progressive
+        def start() -> Iterator[pb.AssetPart]:
+            return self._stream(lambda: self.stub.Generate(req, timeout=self.timeout,
+                                                           metadata=self._metadata))
+
+        # A progressive miss cut off mid-asset stops its generation on the server, so the
+        # Fetch that resumes it may find nothing: then the same request is sent again (same
+        # bytes), and what already arrived is not handed over twice.
+        return self._assemble(start(), progress, on_file, restart=start if progressive else None)
 
     def generate_batch(self, requests: Iterable[pb.GenerateRequest], *,
                        progress: ProgressFn | None = None) -> list[Asset | VitrineError]:
@@ -275,10 +347,10 @@ class Client:
                                           part.error.message, part.error.field)
             elif kind == "header":
                 current[i] = _Assembly(part.header)
-            else:
+            elif kind == "chunk":
                 asm = current[i]
                 asm.add(part.chunk)
-                if asm.resume_point()[0] == len(asm.header.files):
+                if asm.complete:
                     results[i] = asm.finish()
                     del current[i]
         for i, asm in current.items():  # zero-byte tails, or a short stream
@@ -294,15 +366,22 @@ class Client:
 
     # ------------------------------------------------------------------ internals
 
-    def _assemble(self, parts: Iterator[pb.AssetPart], progress: ProgressFn | None) -> Asset:
+    def _assemble(self, parts: Iterator[pb.AssetPart], progress: ProgressFn | None,
+                  on_file: FileFn | None = None,
+                  restart: Callable[[], Iterator[pb.AssetPart]] | None = None) -> Asset:
         asm: _Assembly | None = None
         attempts = 0
+        resuming = False
         while True:
             try:
                 for part in parts:
                     if part.HasField("header"):
                         if asm is None:
-                            asm = _Assembly(part.header)
+                            asm = _Assembly(part.header, on_file)
+                        else:  # a resumed stream (Fetch) lists every file
+                            asm.extend(part.header)
+                    elif part.HasField("file") and asm is not None:
+                        asm.announce(part.file)
                     elif part.HasField("chunk") and asm is not None:
                         asm.add(part.chunk)
                         if progress:
@@ -313,9 +392,15 @@ class Client:
                 break
             except VitrineError as err:
                 resumable = err.code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL)
-                if asm is None or not resumable or attempts >= self.retries:
+                gone = resuming and err.code == grpc.StatusCode.NOT_FOUND and restart is not None
+                if asm is None or not (resumable or gone) or attempts >= self.retries:
                     raise
                 attempts += 1
+                if gone:  # never stored: its generation stopped with the broken stream
+                    asm.replaying, resuming = True, False
+                    parts = restart()
+                    continue
+                resuming = True
                 fi, off = asm.resume_point()
                 parts = self._stream(lambda fi=fi, off=off, aid=asm.header.asset_id: self.stub.Fetch(
                     pb.FetchRequest(asset_id=aid, file_index=fi, offset=off),
