@@ -8,8 +8,13 @@ import pytest
 from generators.metrics.texture import (
     diversity,
     laplacian_pyramid,
+    power_spectrum,
     seam_ratio,
+    shuffled_pixels,
     sliced_wasserstein,
+    spectrum_profiles,
+    structure_distance,
+    wrap_rank,
 )
 from generators.texture import exemplar, periodic_noise, photo
 
@@ -157,3 +162,75 @@ def test_diversity_separates_seeds_from_collapse():
     collapsed = [seeds[0]] * 4
     assert diversity(collapsed) == 0.0
     assert diversity(seeds) > 0.05
+
+
+# --------------------------------------------------------------------------- wrap rank
+
+
+def test_wrap_rank_of_a_ramp_is_the_top_and_of_a_torus_is_ordinary():
+    ramp = np.tile(np.arange(64, dtype=np.float64), (32, 1)) + np.random.default_rng(0).random(
+        (32, 64))
+    assert wrap_rank(ramp)["cols"] == 1.0  # the wrap step (63) beats every interior step
+    ranks = [wrap_rank(periodic_noise(128, np.random.default_rng(s), 2.0)) for s in range(24)]
+    mean = np.mean([[r["cols"], r["rows"]] for r in ranks])
+    assert 0.35 < mean < 0.65  # a line of a stationary torus is an ordinary line
+    tile = photo("gravel")[:64, :64]
+    naive = np.tile(tile, (2, 2))  # the crop's seam through the middle and at the wrap
+    assert min(wrap_rank(naive).values()) > 0.95
+    with pytest.raises(ValueError, match="3x3"):
+        wrap_rank(np.zeros((2, 8)))
+
+
+# --------------------------------------------------------------------------- structure
+
+
+def _stripes(period: float, angle_deg: float, n: int = 4, size: int = 128) -> np.ndarray:
+    y, x = np.mgrid[:size, :size].astype(np.float64)
+    a = np.radians(angle_deg)
+    rng = np.random.default_rng(int(period * 10 + angle_deg))
+    return np.stack([np.sin(2 * np.pi * (x * np.cos(a) + y * np.sin(a)) / period
+                            + rng.uniform(0, 2 * np.pi)) for _ in range(n)])
+
+
+def test_power_spectrum_is_normalised_and_checks_its_input():
+    p = power_spectrum(_stripes(8, 0))
+    assert p.shape == (128, 128) and p.sum() == pytest.approx(1.0) and p[0, 0] == 0
+    radial, angular = spectrum_profiles(p)
+    assert radial.sum() == pytest.approx(1.0) and angular.sum() == pytest.approx(1.0)
+    assert angular.argmax() in (0, len(angular) - 1)  # frequency along x: 0 degrees
+    assert power_spectrum(np.full((2, 32, 32), 0.5)).sum() == 0  # constant: no power
+    with pytest.raises(ValueError, match="1 or 3 channels"):
+        power_spectrum(np.zeros((2, 32, 32, 2)))
+    with pytest.raises(ValueError, match="16x16"):
+        power_spectrum(np.zeros((2, 8, 8)))
+
+
+def test_structure_distance_sees_period_and_orientation():
+    base = _stripes(16, 0)
+    assert structure_distance(base, base) == {"radial": 0.0, "angular": 0.0, "total": 0.0}
+    other_period = structure_distance(base, _stripes(6, 0))
+    turned = structure_distance(base, _stripes(16, 90))
+    assert other_period["radial"] > 5 and other_period["angular"] < 0.1
+    assert turned["angular"] > 0.9 and turned["radial"] < 0.2
+    d = structure_distance(base, _stripes(6, 45))
+    assert d == structure_distance(_stripes(6, 45), base)  # symmetric
+
+
+def test_structure_failure_baselines_fail_and_crops_pass():
+    """The issue's baselines on the exemplar itself: crops of brick are close, the same crops
+    turned 90 degrees or with their pixels shuffled (the colour histogram, no structure) are
+    not (the evaluation's table uses 32 crops of 256 px; 16 here)."""
+    rng = np.random.default_rng(0)
+    full = exemplar("brick", 512, 0).albedo
+
+    def cut(k):
+        return np.stack([full[r:r + 256, c:c + 256] for r, c in rng.integers(0, 257, (k, 2))])
+
+    a, b = cut(16), cut(16)
+    floor = structure_distance(a, b)["total"]
+    assert structure_distance(a, np.rot90(b, 1, axes=(1, 2)))["total"] > 3 * floor
+    shuffled = shuffled_pixels(b, seed=1)
+    assert structure_distance(a, shuffled)["total"] > 10 * floor
+    # shuffling keeps each image's colours exactly
+    np.testing.assert_array_equal(np.sort(shuffled[0].reshape(-1, 3), axis=0),
+                                  np.sort(b[0].reshape(-1, 3), axis=0))

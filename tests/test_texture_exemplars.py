@@ -88,7 +88,7 @@ def test_sizes_are_checked():
 
 def test_photo_exemplar_is_a_tinted_crop():
     full = exemplar("brick", 512, seed=0)
-    np.testing.assert_array_equal(full.height, photo("brick"))
+    np.testing.assert_array_equal(full.height, np.rot90(photo("brick")))  # a quarter turn
     crop = exemplar("grass", 128, seed=3)
     gray = photo("grass")
     first_rows = np.lib.stride_tricks.sliding_window_view(gray, 128, axis=1)  # [512, 385, 128]
@@ -120,7 +120,9 @@ def test_procedural_seam_ratio_is_about_one(material):
     )
     median = np.median(ratios, axis=0)
     assert ((0.7 <= median) & (median <= 1.3)).all(), ratios
-    assert ratios.max() < 2.2, ratios
+    # A marble vein lying along a line makes that one line's step large, wrap or not (seed 7:
+    # 2.9); the next test checks that the wrap is never the largest step.
+    assert ratios.max() < (3.5 if material == "marble" else 2.2), ratios
 
 
 @pytest.mark.parametrize("material", PROCEDURAL_MATERIALS)
@@ -139,3 +141,29 @@ def test_photo_crops_do_not_tile(material):
         ex = exemplar(material, 256, s)
         assert seam_ratio(ex.albedo)["max"] > 1.5
         assert seam_ratio(ex.height)["max"] > 1.5
+
+
+def test_brick_courses_run_across_as_on_a_wall():
+    # Mortar joints between courses are bright lines along a row: most of the power at brick
+    # scales is at frequencies along the columns (orientation 90 degrees, angular bins 5 and 6
+    # of 12); the photo as stored has it at 0 degrees (bins 0 and 11).
+    from generators.metrics.texture import power_spectrum, spectrum_profiles
+
+    _, across = spectrum_profiles(power_spectrum([exemplar("brick", 512, seed=0).height]))
+    _, stored = spectrum_profiles(power_spectrum([photo("brick")]))
+    assert across[5] + across[6] > 0.6 and stored[0] + stored[11] > 0.6
+
+
+def test_marble_veins_keep_a_direction_and_a_width():
+    from generators.metrics.texture import power_spectrum, spectrum_profiles
+
+    imgs = [exemplar("marble", 256, seed=s).albedo for s in range(4)]
+    _, angular = spectrum_profiles(power_spectrum(imgs))
+    assert angular.max() > 2.5 / len(angular)  # one orientation dominates (veins' normal)
+    dark = np.stack([im.mean(axis=-1) for im in imgs]) < 0.6  # vein cores
+    assert 0.01 < dark.mean() < 0.15
+    # cores are several pixels wide: most dark pixels have a dark neighbour on both sides
+    # along at least one axis
+    inner = ((dark[:, 1:-1, 1:-1] & dark[:, :-2, 1:-1] & dark[:, 2:, 1:-1])
+             | (dark[:, 1:-1, 1:-1] & dark[:, 1:-1, :-2] & dark[:, 1:-1, 2:]))
+    assert inner.sum() > 0.5 * dark[:, 1:-1, 1:-1].sum()

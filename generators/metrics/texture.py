@@ -1,4 +1,5 @@
-"""Texture metrics: wrap-seam visibility, sliced Wasserstein distance, pixel diversity.
+"""Texture metrics: wrap-seam visibility, sliced Wasserstein distance, spectral structure,
+pixel diversity.
 
 Conventions (shared by every function here):
 
@@ -25,6 +26,23 @@ Conventions (shared by every function here):
   ``SWDx1e3`` columns: ``[level_0 (finest), ..., level_{L-1}, mean over levels]``. When the
   sets differ in size, both draw ``patches_per_image * max(N_a, N_b)`` patches, spread over
   their images round-robin (for equal sizes this is exactly ProGAN's sampling).
+* `wrap_rank`: where the wrap line's step ranks among the image's own interior line steps
+  (per axis, the fraction of interior steps below the wrap's): a seamless texture's wrap is
+  an ordinary line (~0.5 on average over textures); a naive tile's is the largest (~1).
+* `structure_distance` sees what 7x7-patch SWD cannot: structure at the scale of a brick, a
+  cobble or a vein. Per set, the mean power spectrum of the images' luma (Rec. 709 weights on
+  the channels as given; one channel is used as is), each image mean-removed, Hann-windowed
+  (exemplar crops do not wrap: without a window their edges add a cross of power) and
+  normalised to unit power, then, within the band of periods from a third of the image down
+  to 4 px (`MIN_CYCLES_PER_IMAGE`, `MAX_CYCLES_PER_PIXEL`; finer detail is left to SWD),
+  binned two ways: *radially* into `radial_bins` log-spaced bands (the share of power per
+  scale: a course period, a cobble size) and *angularly* into `angular_bins` orientation
+  bins over 180 degrees (the share of power per orientation: brick's courses, marble's
+  veins). Distances: ``radial`` = mean over bands of
+  ``|log2(share_a / share_b)|`` (0: the same scale content; 1: a factor 2 per band),
+  ``angular`` = total variation ``0.5 sum|share_a - share_b|`` (0 .. 1), ``total`` = their
+  sum. Rotating an anisotropic texture by 90 degrees moves its angular share; noise with
+  a texture's colour histogram but no structure moves its radial share towards white.
 * `diversity`: mean over unordered pairs (i < j) of the per-pixel mean absolute difference
   ``mean|x_i - x_j|``; feed it images made from different seeds. 0 means identical outputs
   (mode collapse). It is pixel-aligned, so two unrelated samples of one stationary texture
@@ -67,6 +85,22 @@ def seam_ratio(img: np.ndarray) -> dict[str, float]:
     )
     rows = _ratio(float(np.abs(a[0] - a[-1]).mean()), float(np.abs(np.diff(a, axis=0)).mean()))
     return {"cols": cols, "rows": rows, "max": max(cols, rows)}
+
+
+def wrap_rank(img: np.ndarray) -> dict[str, float]:
+    """Per axis, the share of interior line steps smaller than the wrap's: ``{"cols",
+    "rows"}`` in [0, 1] (ties count half). Steps are ``mean|line_{i+1} - line_i|`` as in
+    `seam_ratio`; a texture with no seam ranks its wrap like any interior line."""
+    a = np.asarray(img, dtype=np.float64)
+    if a.ndim not in (2, 3) or a.shape[0] < 3 or a.shape[1] < 3:
+        raise ValueError(f"wrap_rank needs [H, W] or [H, W, C] at least 3x3, got {a.shape}")
+    out = {}
+    for key, axis in (("cols", 1), ("rows", 0)):
+        steps = np.abs(np.diff(a, axis=axis))
+        inner = steps.mean(axis=tuple(i for i in range(a.ndim) if i != axis))  # [L - 1]
+        wrap = float(np.abs(np.take(a, 0, axis=axis) - np.take(a, -1, axis=axis)).mean())
+        out[key] = float(((inner < wrap).sum() + 0.5 * (inner == wrap).sum()) / inner.size)
+    return out
 
 
 # --------------------------------------------------------------------------- image sets
@@ -196,6 +230,80 @@ def sliced_wasserstein(
     out = dists + [float(np.mean(dists))]
     log.debug("SWDx1e3 per level %s", ", ".join(f"{d:.2f}" for d in out))
     return out
+
+
+# --------------------------------------------------------------------------- structure
+
+_LUMA = np.array([0.2126, 0.7152, 0.0722])
+
+
+def power_spectrum(images: ImageSet) -> np.ndarray:
+    """Mean normalised power spectrum of a set's luma: [H, W] (unshifted, DC = 0), summing
+    to 1. Each image is mean-removed, Hann-windowed and scaled to unit power first."""
+    x = _as_set(images, "images").astype(np.float64)
+    if x.shape[-1] == 3:
+        y = x @ _LUMA
+    elif x.shape[-1] == 1:
+        y = x[..., 0]
+    else:
+        raise ValueError(f"power_spectrum needs 1 or 3 channels, got {x.shape[-1]}")
+    _, h, w = y.shape
+    if min(h, w) < 16:
+        raise ValueError(f"power_spectrum needs images of at least 16x16, got {h}x{w}")
+    win = np.outer(np.hanning(h), np.hanning(w))
+    y = (y - y.mean(axis=(1, 2), keepdims=True)) * win
+    p = np.abs(np.fft.fft2(y)) ** 2
+    p[:, 0, 0] = 0.0
+    tot = p.sum(axis=(1, 2), keepdims=True)
+    p = np.where(tot > 0, p / np.where(tot > 0, tot, 1.0), 0.0)  # a constant image adds 0
+    mean = p.mean(axis=0)
+    s = mean.sum()
+    return mean / s if s > 0 else mean
+
+
+# The band both profiles look at, in cycles per pixel: periods from 4 px (finer detail is
+# SWD's finest levels' business) to a third of the image (3 cycles per image; fewer are too
+# few per image to estimate, as measured: the band of 2-3 cycles moved by a factor of 2-3
+# between sets of 32 crops of one exemplar).
+MIN_CYCLES_PER_IMAGE = 3.0
+MAX_CYCLES_PER_PIXEL = 0.25
+
+
+def spectrum_profiles(spectrum: np.ndarray, radial_bins: int = 10,
+                      angular_bins: int = 12) -> tuple[np.ndarray, np.ndarray]:
+    """(radial shares [radial_bins], angular shares [angular_bins]) of a `power_spectrum`
+    (see the module docstring); each sums to 1 (or is all 0 for a constant set)."""
+    h, w = spectrum.shape
+    fy, fx = np.meshgrid(np.fft.fftfreq(h), np.fft.fftfreq(w), indexing="ij")  # cycles/px
+    f = np.hypot(fy, fx)
+    lo = MIN_CYCLES_PER_IMAGE / min(h, w)
+    edges = np.geomspace(lo, MAX_CYCLES_PER_PIXEL, radial_bins + 1)
+    radial = np.histogram(f, edges, weights=spectrum)[0]
+    band = (f >= lo) & (f <= MAX_CYCLES_PER_PIXEL)
+    theta = np.mod(np.arctan2(fy, fx), np.pi)[band]
+    angular = np.histogram(theta, angular_bins, (0.0, np.pi), weights=spectrum[band])[0]
+    return tuple(v / v.sum() if v.sum() > 0 else v for v in (radial, angular))  # type: ignore[return-value]
+
+
+def structure_distance(a_images: ImageSet, b_images: ImageSet, radial_bins: int = 10,
+                       angular_bins: int = 12) -> dict[str, float]:
+    """Spectral structure distance between two image sets: ``{"radial", "angular",
+    "total"}`` (module docstring). Symmetric; 0 for identical sets."""
+    ra, aa = spectrum_profiles(power_spectrum(a_images), radial_bins, angular_bins)
+    rb, ab = spectrum_profiles(power_spectrum(b_images), radial_bins, angular_bins)
+    eps = 1e-9  # a band with no power in both sets counts as equal
+    radial = float(np.abs(np.log2((ra + eps) / (rb + eps))).mean())
+    angular = float(0.5 * np.abs(aa - ab).sum())
+    return {"radial": radial, "angular": angular, "total": radial + angular}
+
+
+def shuffled_pixels(images: ImageSet, seed: int = 0) -> np.ndarray:
+    """Each image's pixels in random order: the same colour histogram, no structure (noise)."""
+    x = _as_set(images, "images")
+    rng = np.random.default_rng(seed)
+    n, h, w, c = x.shape
+    flat = x.reshape(n, h * w, c)
+    return np.stack([f[rng.permutation(h * w)] for f in flat]).reshape(n, h, w, c)
 
 
 # --------------------------------------------------------------------------- diversity

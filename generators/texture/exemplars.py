@@ -8,13 +8,14 @@ Nothing is downloaded. Two kinds of exemplar, listed in `MATERIALS`:
   float32 [512, 512] in [0, 1]. As an `Exemplar`, the albedo is that grey tinted with a
   per-material sRGB colour (``gray / mean(gray) * tint``, a multiply in sRGB space, clipped),
   the height is the grey itself, the roughness a per-material constant nudged by the grey, and
-  the picture is cropped to ``size`` at a seed-chosen place. Photos do **not** tile; they are
+  the picture is cropped to ``size`` at a seed-chosen place, then turned by
+  `PHOTO_QUARTER_TURNS` (brick: a quarter turn, so its courses run across as on a wall). Photos do **not** tile; they are
   exemplars for a GAN whose output does, and random crops of them are the training data.
 * ``"procedural"``: materials made here, each a deterministic function of (seed, size) that
   tiles by construction: every random field is periodic noise (white noise filtered in the
   Fourier domain, hence periodic on the size x size torus), every regular structure has an
   integer number of periods per tile, and cell structures are Voronoi diagrams on the torus.
-  ``marble`` (turbulent veins), ``wood`` (warped growth rings and grain, planks along x),
+  ``marble`` (meandering diagonal veins), ``wood`` (warped growth rings and grain, planks along x),
   ``stone`` (Voronoi cobbles with mortar) and ``fabric`` (plain-weave threads).
 
 Conventions: arrays are ``[row, column(, channel)]`` with row 0 at the top; albedo is
@@ -45,6 +46,10 @@ _PHOTOS: dict[str, tuple[str, tuple[float, float, float], float]] = {
     "grass": ("grass", (0.33, 0.50, 0.19), 0.80),
     "gravel": ("gravel", (0.55, 0.53, 0.50), 0.90),
 }
+# Quarter turns (np.rot90, counter-clockwise) from the photo as stored to the exemplar:
+# skimage's brick wall is stored with its courses running top to bottom (bricks taller than
+# wide); a wall's courses run across.
+PHOTO_QUARTER_TURNS: dict[str, int] = {"brick": 1, "grass": 0, "gravel": 0}
 PHOTO_MATERIALS: tuple[str, ...] = tuple(_PHOTOS)
 PROCEDURAL_MATERIALS: tuple[str, ...] = ("marble", "wood", "stone", "fabric")
 MATERIALS: tuple[str, ...] = PHOTO_MATERIALS + PROCEDURAL_MATERIALS
@@ -115,6 +120,7 @@ def _photo_exemplar(name: str, size: int, seed: int) -> Exemplar:
     rng = _rng(name, seed)
     r0, c0 = (int(v) for v in rng.integers(0, np.array(full.shape) - size + 1))
     gray = np.array(full[r0 : r0 + size, c0 : c0 + size], dtype=np.float32)
+    gray = np.ascontiguousarray(np.rot90(gray, PHOTO_QUARTER_TURNS[name]))
     _, tint, rough = _PHOTOS[name]
     mean = max(float(gray.mean()), 1e-3)
     albedo = np.clip(gray[..., None] * (np.asarray(tint, np.float32) / np.float32(mean)), 0, 1)
@@ -186,22 +192,35 @@ def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- procedural
 
 
+def _vein_distance(phase: np.ndarray, period_px: float) -> np.ndarray:
+    """Distance in pixels to the nearest zero of sin(phase), for a wave of that period."""
+    return np.abs(np.arcsin(np.clip(np.sin(phase), -1.0, 1.0))) / np.pi * period_px
+
+
 def _marble(size: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+    # Veins are the zero lines of a diagonal wave (whole periods per tile, ~230 px apart)
+    # bent by fractal noise at 96 px and below: they meander but keep a direction, as
+    # Carrara's do. Each vein is a dark core 3-7 px wide (its width varies along it) in a
+    # soft grey halo; fainter thin veins cross them. (The first marble drew its veins as
+    # contour lines of |noise| turbulence, 1-3 px wide and in every direction: at the size
+    # a prop wears it, topographic lines, not veins.)
     y, x = _grid(size)
-    turb = _unit(sum(0.5**k * np.abs(periodic_noise(size, rng, 32.0 / 2**k)) for k in range(5)))
-    # Main veins: a diagonal sine wave (whole periods per tile) bent by turbulence; the veins
-    # sit where the sine crosses zero. A finer, fainter family runs the other way.
-    kx, ky = _periods(size, 192), _periods(size, 384)
-    phase = 2.0 * np.pi * (kx * x + ky * y) / size + 9.0 * turb
-    vein = (1.0 - np.abs(np.sin(phase))) ** 6
-    turb2 = _unit(sum(0.5**k * np.abs(periodic_noise(size, rng, 12.0 / 2**k)) for k in range(4)))
-    phase2 = 2.0 * np.pi * (ky * x - kx * y) / size + 14.0 * turb2
-    vein2 = (1.0 - np.abs(np.sin(phase2))) ** 16
+    warp = sum(0.55**k * periodic_noise(size, rng, 96.0 / 2**k) for k in range(6))
+    warp2 = sum(0.5**k * periodic_noise(size, rng, 24.0 / 2**k) for k in range(4))
+    kx, ky = _periods(size, 512), _periods(size, 256)
+    d = _vein_distance(2.0 * np.pi * (kx * x + ky * y) / size + 1.1 * warp,
+                       size / np.hypot(kx, ky))
+    width = 2.5 + 4.5 * _unit(periodic_noise(size, rng, 40.0))
+    core = np.exp(-((d / width) ** 2))
+    halo = np.exp(-((d / (4.0 * width + 6.0)) ** 2)) * _unit(periodic_noise(size, rng, 64.0))
+    d2 = _vein_distance(2.0 * np.pi * (ky * x - 2 * kx * y) / size + 2.5 * warp2,
+                        size / np.hypot(ky, 2 * kx))
+    thin = np.exp(-((d2 / 1.5) ** 2)) * _unit(periodic_noise(size, rng, 32.0)) ** 2
     cloud = _unit(periodic_noise(size, rng, 48.0, octaves=4))
     fine = periodic_noise(size, rng, 1.0)
-    dark = np.clip(0.8 * vein + 0.35 * vein2, 0.0, 1.0)[..., None]
-    base = _lerp((0.80, 0.80, 0.78), (0.95, 0.94, 0.91), cloud)
-    albedo = base * (1.0 - dark) + np.asarray((0.33, 0.34, 0.38), np.float32) * dark
+    dark = np.clip(0.7 * core + 0.35 * halo + 0.45 * thin, 0.0, 1.0)[..., None]
+    base = _lerp((0.82, 0.82, 0.80), (0.96, 0.95, 0.92), cloud)
+    albedo = base * (1.0 - dark) + np.asarray((0.30, 0.31, 0.35), np.float32) * dark
     albedo += 0.008 * fine[..., None]
     height = 0.8 - 0.2 * dark[..., 0] + 0.05 * cloud + 0.01 * fine
     rough = 0.15 + 0.3 * dark[..., 0] + 0.05 * cloud
