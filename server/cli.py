@@ -3,6 +3,7 @@
     vitrine serve [--address 127.0.0.1:50051] [--http-address HOST:PORT] [--data-dir .vitrine-data]
                   [--model-dir DIR]... [--tls-cert PEM --tls-key PEM [--tls-client-ca PEM]]
                   [--auth-tokens FILE] [--log-file PATH [--log-format text|json]]
+                  [--ray [--ray-address auto] [--ray-replicas N|MODEL=N]... [--ray-autoscale MIN:MAX]]
     vitrine train MODEL [the trainer's options]       (`vitrine train -h` lists the models)
     vitrine export MODEL --run RUN (--ship | --name NAME [--out-dir models])
     vitrine eval MODEL [the evaluation's options]
@@ -272,6 +273,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"vitrine serve: --torch-threads must be >= 0 (0: cores / --workers), got "
               f"{args.torch_threads}", file=sys.stderr)
         return EXIT_USAGE
+    if args.ray:
+        return _serve_ray(args, config)
     _set_torch_threads(args.torch_threads or max(1, (os.cpu_count() or 1) // config.workers))
     try:
         asyncio.run(serve(config, port_file=args.port_file))
@@ -292,6 +295,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"vitrine serve: {err}. Is another server running? Pick another address: pass "
               f"{flag}.", file=sys.stderr)
         return EXIT_USAGE
+    return 0
+
+
+def _serve_ray(args: argparse.Namespace, config) -> int:
+    """`vitrine serve --ray`: each model a Ray Serve deployment, this front the ingress."""
+    try:
+        from server.ray_serve import options_from_flags, require_ray, serve_forever
+
+        require_ray()
+        options = options_from_flags(args.ray_replicas, args.ray_autoscale,
+                                     args.ray_replica_cpus, args.torch_threads or 1,
+                                     config.models)
+    except (RuntimeError, ValueError) as err:
+        print(f"vitrine serve --ray: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        serve_forever(config, options, args.ray_address, port_file=args.port_file)
+    except (RuntimeError, ValueError, ConnectionError) as err:  # Ray's refusals say why
+        print(f"vitrine serve --ray: cannot start: {err}", file=sys.stderr)
+        return EXIT_REFUSED
     return 0
 
 
@@ -327,6 +350,20 @@ def _add_serve(sub) -> None:
     p.add_argument("--port-file", help="write the bound port here (useful with port 0)")
     p.add_argument("--metrics-address", metavar="HOST:PORT",
                    help="serve Prometheus metrics over HTTP here (GET /metrics); off by default")
+    r = p.add_argument_group("scale-out on Ray Serve (docs/ray.md)")
+    r.add_argument("--ray", action="store_true",
+                   help="deploy each model as a Ray Serve deployment (its replicas share the "
+                        "cache in --data-dir) with this gRPC/HTTP front as the ingress")
+    r.add_argument("--ray-address", metavar="ADDR",
+                   help="the Ray cluster to join ('auto': the one this node is in); default: "
+                        "start a local one")
+    r.add_argument("--ray-replicas", action="append", default=[], metavar="N|MODEL=N",
+                   help="replicas per model deployment (default 1), or for one model; repeatable")
+    r.add_argument("--ray-autoscale", metavar="MIN:MAX",
+                   help="autoscale every model without --ray-replicas MODEL=N between MIN and "
+                        "MAX replicas (Serve's autoscaler, target: --workers calls per replica)")
+    r.add_argument("--ray-replica-cpus", type=float, default=1.0, metavar="X",
+                   help="Ray CPUs each model replica reserves (default %(default)s)")
     s = p.add_argument_group("security (both faces)")
     s.add_argument("--tls-cert", metavar="PEM", help="serve TLS with this certificate (chain)")
     s.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
