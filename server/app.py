@@ -27,6 +27,9 @@ from server.config import ServerConfig
 from server.http import HttpFace
 from server.limits import Limiter
 from server.metrics import MetricsEndpoint, serve_metrics
+from server.render import SERVICE_NAME as RENDER_SERVICE_NAME
+from server.render import RenderService
+from server.render import add_to_server as add_render_to_server
 from server.service import AssetService, add_to_server
 
 log = logging.getLogger(__name__)
@@ -42,6 +45,7 @@ class Running:
     health: health.aio.HealthServicer
     metrics: MetricsEndpoint | None = None  # the HTTP metrics endpoint, when one is served
     http: HttpFace | None = None  # the HTTP face (server/http.py), when one is served
+    render: RenderService | None = None  # RenderService (server/render.py)
 
     @property
     def metrics_port(self) -> int | None:
@@ -96,12 +100,17 @@ async def create_server(
                         client, why).inc())
     server = grpc.aio.server(options=config.channel_options(), interceptors=[gate])
     add_to_server(service, server)  # bytes that do not parse: INVALID_ARGUMENT, no traceback
+    # RenderService renders with the loaded models of kind "render" (neural-render) scenes of
+    # the assets this AssetService made.
+    render = RenderService(service, models)
+    add_render_to_server(render, server)
     health_servicer = health.aio.HealthServicer()
     service.health = health_servicer  # NOT_SERVING while the data dir cannot be written
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
-        (SERVICE_NAME, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME), server)
+        (SERVICE_NAME, RENDER_SERVICE_NAME,
+         health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server)
     try:
         port = (server.add_secure_port(config.address, credentials) if credentials is not None
                 else server.add_insecure_port(config.address))
@@ -132,9 +141,9 @@ async def create_server(
             raise OSError(f"cannot bind the HTTP address {config.http_address}: "
                           f"{err.strerror or err}") from err
     await server.start()
-    for name in ("", SERVICE_NAME):
+    for name in ("", SERVICE_NAME, RENDER_SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    return Running(server, port, service, health_servicer, endpoint, http)
+    return Running(server, port, service, health_servicer, endpoint, http, render)
 
 
 async def serve(config: ServerConfig, port_file: str | None = None) -> None:

@@ -1,0 +1,1 @@
+"""neural-render (registration pending its shipped weights)."""

@@ -1,0 +1,158 @@
+"""The G-buffer: what one frame's cheap ray casts know about each pixel, for the neural shader.
+
+Two resolutions, because the network works at half resolution (`model`):
+- full resolution, from one primary ray per pixel: material, normal, depth and the analytic
+  (unshadowed) terms -- what makes the picture crisp (`FULL`);
+- half resolution (one pixel of each 2 x 2 block, a different one each frame): ONE shadow ray
+  towards a random point of the sun's disc and `AO_RAYS` short occlusion rays (`HALF`). The
+  network's job is to turn these cheap, noisy signals into the converged reference, as neural
+  denoisers do.
+At 256 x 256 that is ~65 k primary casts and at most ~50 k occlusion tests per frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from generators.neural_render.scene import (
+    SUN_DIR,
+    Camera,
+    Scene,
+    cosine_directions,
+    sky_color,
+    sun_directions,
+)
+from generators.neural_render.shading import specular_lobe
+
+AO_RAYS = 2  # short occlusion rays per half-resolution pixel (the reference casts 64 bounces)
+AO_RANGE_M = 0.4  # an occluder farther than this does not darken the AO channel
+FULL = (
+    "albedo_r", "albedo_g", "albedo_b",  # linear base colour
+    "normal_x", "normal_y", "normal_z",  # world-space shading normal (the light is world-fixed)
+    "n_dot_l",  # cosine to the sun's centre, unshadowed
+    "specular",  # normalised Blinn-Phong lobe of the sun's centre, unshadowed
+    "roughness", "metal",
+    "depth",  # (distance - distance to the scene centre) / scene radius, clipped to [-2, 2]
+    "height",  # world y / scene radius, clipped to [0, 2]
+    "mask",  # 1 where a surface was hit, 0 on the sky
+    "n_dot_v",  # cosine to the eye
+)
+HALF = (
+    "shadow",  # 1 sun ray: 1 lit, 0 blocked (noisy: the network integrates the penumbra)
+    "ao",  # fraction of AO_RAYS short rays that escaped
+    "sampled",  # 1 where the block's sampled pixel hit a surface (else shadow/ao are 0)
+)
+MIN_SIZE, MAX_SIZE, SIZE_STEP = 64, 1024, 16  # frame sizes the network accepts
+
+
+@dataclass
+class GBuffer:
+    full: np.ndarray  # [len(FULL), H, W] float32
+    half: np.ndarray  # [len(HALF), H/2, W/2] float32
+    background: np.ndarray  # [H, W, 3] linear sky radiance (where mask is 0)
+    object_ids: np.ndarray  # [H, W] uint8: 0 floor, k the k-th prop, 255 sky
+
+    @property
+    def albedo(self) -> np.ndarray:
+        return self.full[0:3].transpose(1, 2, 0)
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.full[FULL.index("mask")]
+
+    @property
+    def n_dot_l(self) -> np.ndarray:
+        return self.full[FULL.index("n_dot_l")]
+
+
+@dataclass
+class Hits:
+    """The primary hits of a frame, shared by the G-buffer and the reference."""
+
+    shape: tuple[int, int]
+    rays: np.ndarray  # [N, 6]
+    idx: np.ndarray  # [n] indices of rays that hit
+    points: np.ndarray  # [n, 3]
+    normals: np.ndarray  # [n, 3] shading normals, turned to face the eye
+    albedo: np.ndarray  # [n, 3]
+    rough_metal: np.ndarray  # [n, 2]
+    t: np.ndarray  # [N] distance (inf on a miss)
+    geometry: np.ndarray  # [N] geometry id (invalid on a miss)
+
+
+def primary(scene: Scene, camera: Camera, width: int, height: int) -> Hits:
+    rays = camera.rays(width, height).reshape(-1, 6)
+    hit = scene.cast(rays)
+    t = hit["t_hit"]
+    idx = np.nonzero(np.isfinite(t))[0]
+    normals, albedo, rm = scene.surface(hit, idx)
+    d = rays[idx, 3:]
+    flip = np.einsum("ij,ij->i", normals, d) > 0
+    normals[flip] *= -1
+    points = rays[idx, :3] + d * t[idx, None]
+    return Hits((height, width), rays, idx, points.astype(np.float32), normals, albedo, rm,
+                t, hit["geometry_ids"])
+
+
+def check_size(width: int, height: int) -> None:
+    for name, v in (("width", width), ("height", height)):
+        if not (MIN_SIZE <= v <= MAX_SIZE and v % SIZE_STEP == 0):
+            raise ValueError(f"{name} must be a multiple of {SIZE_STEP} from {MIN_SIZE} to "
+                             f"{MAX_SIZE}, got {v}")
+
+
+def render_gbuffer(scene: Scene, camera: Camera, width: int, height: int,
+                   rng: np.random.Generator) -> GBuffer:
+    """The G-buffer of one frame; `rng` picks the half-resolution pixels and draws the rays."""
+    check_size(width, height)
+    h = primary(scene, camera, width, height)
+    n_pix = width * height
+    full = np.zeros((len(FULL), n_pix), np.float32)
+    view = -h.rays[h.idx, 3:]
+    sun = SUN_DIR.astype(np.float32)
+    ndl = np.clip(h.normals @ sun, 0, 1)
+    full[0:3, h.idx] = h.albedo.T
+    full[3:6, h.idx] = h.normals.T
+    full[6, h.idx] = ndl
+    full[7, h.idx] = specular_lobe(h.normals, view, np.broadcast_to(sun, h.normals.shape),
+                                   h.rough_metal[:, 0])
+    full[8:10, h.idx] = h.rough_metal.T
+    t_c = float(np.linalg.norm(np.asarray(camera.eye) - scene.center))
+    r = max(scene.radius, 1e-3)
+    full[10, h.idx] = np.clip((h.t[h.idx] - t_c) / r, -2, 2)
+    full[11, h.idx] = np.clip(h.points[:, 1] / r, 0, 2)
+    full[12, h.idx] = 1
+    full[13, h.idx] = np.clip(np.einsum("ij,ij->i", h.normals, view), 0, 1)
+
+    # Half resolution: one pixel per 2 x 2 block, the same offset for the whole frame.
+    hh, hw = height // 2, width // 2
+    oy, ox = (int(v) for v in rng.integers(0, 2, 2))
+    rows = np.arange(hh) * 2 + oy
+    cols = np.arange(hw) * 2 + ox
+    pix = (rows[:, None] * width + cols[None, :]).ravel()  # [hh * hw] full-res pixel index
+    where = np.full(n_pix, -1, np.int64)
+    where[h.idx] = np.arange(len(h.idx))
+    k = where[pix]
+    sel = np.nonzero(k >= 0)[0]  # half-res pixels whose sample hit
+    k = k[sel]
+    n = len(sel)
+    nrm = h.normals[k]
+    origin = h.points[k] + nrm * 1e-3
+    sdir = sun_directions(n, rng)
+    ao_dir = cosine_directions(nrm, rng.random((n, AO_RAYS, 2), np.float32)).reshape(-1, 3)
+    rays = np.empty((n * (1 + AO_RAYS), 6), np.float32)
+    rays[:n, :3], rays[:n, 3:] = origin, sdir
+    rays[n:, :3], rays[n:, 3:] = np.repeat(origin, AO_RAYS, 0), ao_dir
+    blocked = scene.occluded(rays[:n])
+    near = scene.occluded(rays[n:], AO_RANGE_M)
+    half = np.zeros((len(HALF), hh * hw), np.float32)
+    half[0, sel] = ~blocked & (np.einsum("ij,ij->i", nrm, sdir) > 0)
+    half[1, sel] = 1 - near.reshape(n, AO_RAYS).mean(1)
+    half[2, sel] = 1
+    background = sky_color(h.rays[:, 3:])
+    ids = np.full(n_pix, 255, np.uint8)
+    ids[h.idx] = h.geometry[h.idx].astype(np.uint8)
+    return GBuffer(full.reshape(len(FULL), height, width), half.reshape(len(HALF), hh, hw),
+                   background.reshape(height, width, 3), ids.reshape(height, width))

@@ -1,0 +1,320 @@
+"""A render session (one scene, one frame size) and its pipelined, latest-pose-wins frame loop.
+
+`RenderSession.render(pose)` makes one frame in three stages: the G-buffer (Open3D ray casts,
+numpy), the network (torch) and the encoding (tone mapping, compositing, JPEG/PNG). `FrameLoop`
+runs the first stage on one thread and the other two on another, so frame n + 1's G-buffer is
+cast while frame n's network runs (Open3D and torch both release the GIL): on two cores a
+frame then costs max(G-buffer, network + encode) instead of their sum.
+
+Latest pose wins: `submit` keeps at most one pose waiting; a newer one replaces it and the older
+is counted in `dropped`. Each stage holds at most one finished item for the next, so nothing
+queues without bound: a slow client (or a slow server) makes poses drop, not memory grow.
+Nothing here knows gRPC; `server/render.py` adapts it.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from generators.core.asset import Asset
+from generators.core.errors import Cancelled, InvalidOption
+from generators.neural_render.gbuffer import (
+    MAX_SIZE,
+    MIN_SIZE,
+    SIZE_STEP,
+    GBuffer,
+    render_gbuffer,
+)
+from generators.neural_render.model import NeuralShader, compose
+from generators.neural_render.reference import render_reference
+from generators.neural_render.scene import Camera, Placement, Scene
+from generators.neural_render.shading import to_uint8, tonemap_torch
+
+log = logging.getLogger(__name__)
+
+FORMATS = {"jpeg": "image/jpeg", "png": "image/png"}
+MAX_OBJECTS = 64
+FOV_RANGE = (10.0, 120.0)
+MAX_COORD = 1e4  # metres: a pose farther out than this is a client bug, not a camera
+REFERENCE_SAMPLES = (64, 144)  # (sun, bounce) per pixel for RenderFrame(reference=True)
+
+
+@dataclass(frozen=True)
+class Pose:
+    """A client's camera pose (`CameraPose` on the wire)."""
+
+    eye: tuple[float, float, float]
+    target: tuple[float, float, float]
+    up: tuple[float, float, float] = (0.0, 1.0, 0.0)
+    fov_y_deg: float = 45.0
+    index: int = 0
+    client_time_us: int = 0
+    arrived: float = field(default_factory=time.perf_counter, compare=False)
+
+    def camera(self, prefix: str = "pose.") -> Camera:
+        """The Camera, or InvalidOption naming the bad field."""
+        for name in ("eye", "target", "up"):
+            v = getattr(self, name)
+            if not all(math.isfinite(c) and abs(c) <= MAX_COORD for c in v):
+                raise InvalidOption(f"{prefix}{name}", f"got {tuple(v)}; each coordinate must "
+                                    f"be finite and within +-{MAX_COORD:g} m")
+        lo, hi = FOV_RANGE
+        if not (math.isfinite(self.fov_y_deg) and lo <= self.fov_y_deg <= hi):
+            raise InvalidOption(f"{prefix}fov_y_deg", f"got {self.fov_y_deg}; allowed: {lo:g} "
+                                f"to {hi:g} degrees (0 = 45)")
+        up = self.up if any(self.up) else (0.0, 1.0, 0.0)
+        cam = Camera(self.eye, self.target, up, self.fov_y_deg)
+        try:
+            cam.basis()
+        except ValueError as err:
+            field_name = "target" if "coincide" in str(err) else "up"
+            raise InvalidOption(f"{prefix}{field_name}", f"{err}; allowed: a target away from "
+                                "the eye and an up not parallel to target - eye") from None
+        return cam
+
+
+@dataclass
+class Frame:
+    pose_index: int
+    client_time_us: int
+    image: bytes
+    mime_type: str
+    width: int
+    height: int
+    timings: dict[str, float]  # queue_ms, gbuffer_ms, network_ms, encode_ms, total_ms
+    dropped: int = 0
+    reference: bool = False
+
+
+def check_frame_options(width: int, height: int, fmt: str, quality: int,
+                        n_objects: int, prefix: str = "session.") -> None:
+    """InvalidOption naming the first bad session field."""
+    for name, v in (("width", width), ("height", height)):
+        if not (MIN_SIZE <= v <= MAX_SIZE and v % SIZE_STEP == 0):
+            raise InvalidOption(f"{prefix}{name}", f"got {v}; allowed: a multiple of "
+                                f"{SIZE_STEP} from {MIN_SIZE} to {MAX_SIZE} (0 = 256)")
+    if fmt not in FORMATS:
+        raise InvalidOption(f"{prefix}format", f"got {fmt!r}; allowed: {', '.join(FORMATS)}")
+    if not 1 <= quality <= 100:
+        raise InvalidOption(f"{prefix}quality", f"got {quality}; allowed: 1 to 100 (0 = 85)")
+    if not 1 <= n_objects <= MAX_OBJECTS:
+        raise InvalidOption(f"{prefix}objects", f"got {n_objects} objects; allowed: 1 to "
+                            f"{MAX_OBJECTS}")
+
+
+class RenderSession:
+    """One scene at one frame size, rendered by one shader."""
+
+    def __init__(self, shader: NeuralShader, objects: Sequence[tuple[Asset, Placement]],
+                 width: int = 256, height: int = 256, fmt: str = "jpeg", quality: int = 85,
+                 seed: int = 0):
+        check_frame_options(width, height, fmt, quality, len(objects))
+        self.shader = shader
+        self.scene = Scene(objects)
+        self.width, self.height, self.fmt, self.quality = width, height, fmt, quality
+        self.rng = np.random.default_rng(seed)
+        self._lock = threading.Lock()  # the rng is drawn by the G-buffer thread only
+
+    def gbuffer(self, camera: Camera) -> GBuffer:
+        with self._lock:
+            return render_gbuffer(self.scene, camera, self.width, self.height, self.rng)
+
+    @torch.inference_mode()
+    def shade(self, gb: GBuffer) -> np.ndarray:
+        """[H, W, 3] uint8 displayed picture."""
+        full = torch.from_numpy(gb.full)[None]
+        half = torch.from_numpy(gb.half)[None]
+        bg = torch.from_numpy(gb.background).permute(2, 0, 1)[None]
+        d, s = self.shader(full, half)
+        img = tonemap_torch(compose(full, bg, d, s))[0]
+        return (img.permute(1, 2, 0) * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
+
+    def encode(self, pixels: np.ndarray) -> bytes:
+        buf = io.BytesIO()
+        if self.fmt == "png":
+            Image.fromarray(pixels).save(buf, format="PNG", compress_level=1)
+        else:
+            Image.fromarray(pixels).save(buf, format="JPEG", quality=self.quality)
+        return buf.getvalue()
+
+    def render(self, pose: Pose) -> Frame:
+        """One neural frame, stage after stage (the unary path)."""
+        cam = pose.camera()
+        t0 = time.perf_counter()
+        gb = self.gbuffer(cam)
+        t1 = time.perf_counter()
+        pixels = self.shade(gb)
+        t2 = time.perf_counter()
+        data = self.encode(pixels)
+        t3 = time.perf_counter()
+        return self._frame(pose, data, t0, t1 - t0, t2 - t1, t3 - t2)
+
+    def reference(self, pose: Pose, samples: tuple[int, int] = REFERENCE_SAMPLES,
+                  cancel=None) -> Frame:
+        """The same pose by the offline reference renderer (seconds)."""
+        cam = pose.camera()
+        t0 = time.perf_counter()
+        disp, _ = render_reference(self.scene, cam, self.width, self.height,
+                                   np.random.default_rng(pose.index), *samples, cancel=cancel)
+        t1 = time.perf_counter()
+        data = self.encode(to_uint8(disp))
+        t2 = time.perf_counter()
+        frame = self._frame(pose, data, t0, t1 - t0, 0.0, t2 - t1)
+        frame.reference = True
+        return frame
+
+    def _frame(self, pose: Pose, data: bytes, started: float, g: float, n: float,
+               e: float) -> Frame:
+        now = time.perf_counter()
+        return Frame(pose.index, pose.client_time_us, data, FORMATS[self.fmt], self.width,
+                     self.height, {"queue_ms": (started - pose.arrived) * 1000,
+                                   "gbuffer_ms": g * 1000, "network_ms": n * 1000,
+                                   "encode_ms": e * 1000,
+                                   "total_ms": (now - pose.arrived) * 1000})
+
+
+class FrameLoop:
+    """A session's live frames: poses in (`submit`), frames out (`next_frame`), two threads.
+
+    `finish()` says no more poses will come: the pending one is still rendered, then
+    `next_frame` returns None. `close()` stops at once (a cancelled call) and joins the threads.
+    A bad pose (InvalidOption) is raised by `submit` before it replaces anything.
+    """
+
+    def __init__(self, session: RenderSession, name: str = "render"):
+        self.session = session
+        self.dropped = 0
+        self.rendered = 0
+        self._cv = threading.Condition()
+        self._pose: tuple[Pose, Camera] | None = None
+        self._gbuf: tuple[Pose, GBuffer, float, float] | None = None
+        self._out: Frame | None = None
+        self._finishing = False
+        self._closed = False
+        self._a_done = False
+        self._b_done = False
+        self._error: BaseException | None = None
+        self._threads = [threading.Thread(target=self._run, args=(f,), daemon=True,
+                                          name=f"{name}-{f.__name__.strip('_')}")
+                         for f in (self._gbuffer_stage, self._shade_stage)]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, pose: Pose) -> None:
+        cam = pose.camera()
+        with self._cv:
+            if self._closed or self._finishing:
+                return
+            if self._pose is not None:
+                self.dropped += 1
+            self._pose = (pose, cam)
+            self._cv.notify_all()
+
+    def finish(self) -> None:
+        with self._cv:
+            self._finishing = True
+            self._cv.notify_all()
+
+    def close(self) -> None:
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+        for t in self._threads:
+            if t is not threading.current_thread():
+                t.join(timeout=5)
+
+    def next_frame(self, timeout: float | None = None) -> Frame | None:
+        """The next frame; None when the loop has ended (finished or closed). Raises an error a
+        stage hit, and TimeoutError after `timeout` seconds without a frame."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cv:
+            while self._out is None:
+                if self._error is not None:
+                    raise self._error
+                if self._closed or self._b_done:
+                    return None
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise TimeoutError("no frame yet")
+                self._cv.wait(left)
+            frame, self._out = self._out, None
+            self._cv.notify_all()
+            return frame
+
+    # ------------------------------------------------------------------ threads
+
+    def _run(self, stage) -> None:
+        try:
+            stage()
+        except Cancelled:
+            pass
+        except BaseException as err:  # handed to the consumer, which reports it
+            log.exception("render stage %s failed", stage.__name__)
+            with self._cv:
+                self._error = err
+                self._cv.notify_all()
+        finally:
+            with self._cv:
+                if stage == self._gbuffer_stage:
+                    self._a_done = True
+                else:
+                    self._b_done = True
+                self._cv.notify_all()
+
+    def _wait(self, ready) -> bool:
+        """Wait until ready() (True) or the loop is closed (False); holds the lock."""
+        while not ready():
+            if self._closed or self._error is not None:
+                return False
+            self._cv.wait()
+        return not self._closed and self._error is None
+
+    def _gbuffer_stage(self) -> None:
+        while True:
+            with self._cv:
+                if not self._wait(lambda: self._pose is not None or self._finishing):
+                    return
+                if self._pose is None:  # finishing and nothing left
+                    return
+                (pose, cam), self._pose = self._pose, None
+            t0 = time.perf_counter()
+            gb = self.session.gbuffer(cam)
+            g_s = time.perf_counter() - t0
+            with self._cv:
+                if not self._wait(lambda: self._gbuf is None):
+                    return
+                self._gbuf = (pose, gb, t0, g_s)
+                self._cv.notify_all()
+
+    def _shade_stage(self) -> None:
+        while True:
+            with self._cv:
+                if not self._wait(lambda: self._gbuf is not None or self._a_done):
+                    return
+                if self._gbuf is None:  # the G-buffer stage ended and left nothing
+                    return
+                (pose, gb, started, g_s), self._gbuf = self._gbuf, None
+                self._cv.notify_all()
+            t1 = time.perf_counter()
+            pixels = self.session.shade(gb)
+            t2 = time.perf_counter()
+            data = self.session.encode(pixels)
+            t3 = time.perf_counter()
+            frame = self.session._frame(pose, data, started, g_s, t2 - t1, t3 - t2)
+            with self._cv:
+                if not self._wait(lambda: self._out is None):
+                    return
+                frame.dropped = self.dropped
+                self._out = frame
+                self.rendered += 1
+                self._cv.notify_all()
