@@ -232,6 +232,7 @@ class ModelReplica:
         self.cache = ObjectCache(DirectoryStore(config.data_dir), config.cache_max_bytes,
                                  memory_bytes=config.cache_memory_bytes)
         self.service = AssetService({model: models[model]}, self.cache, config)
+        self.calls = 0  # rpcs and steps taken
         log.info("ray replica %s (pid %d) loaded in %.1f s; cache %s", model, os.getpid(),
                  time.perf_counter() - t0, self.cache.store.describe())
 
@@ -239,14 +240,18 @@ class ModelReplica:
         """The model's ListModels entry (pb.ModelInfo bytes)."""
         return self.service.catalog().models[0].SerializeToString()
 
-    def replica_id(self) -> str:
-        """This replica's Serve id (tests and the benchmark tell replicas apart by it)."""
-        return serve.get_replica_context().replica_id.unique_id
+    def stats(self) -> dict[str, Any]:
+        """This replica's Serve id and counts (tests and the benchmark tell replicas apart by
+        them): calls taken, assets generated, cache hits."""
+        return {"replica": serve.get_replica_context().replica_id.unique_id,
+                "calls": self.calls, "generated": self.service.stats.generated,
+                "cache_hits": self.service.stats.cache_hits}
 
     async def call(self, rpc: str, request: bytes,
                    caller: Mapping[str, Any]) -> AsyncIterator[bytes | RemoteStatus]:
         """Run one rpc of AssetService; yields its AssetParts serialized, then a RemoteStatus
         when it ended with a status other than OK."""
+        self.calls += 1
         deadline = _adopt_caller(caller, self.config)
         context = _ReplicaContext(deadline)
         try:
@@ -264,6 +269,7 @@ class ModelReplica:
                     caller: Mapping[str, Any]) -> tuple[bytes, list[bytes]] | RemoteStatus:
         """A whole asset for the HTTP face: `generate_one` (arg: GenerateRequest bytes) or
         `fetch` (arg: an asset id) -> (header bytes, files), or how it failed."""
+        self.calls += 1
         _adopt_caller(caller, self.config)
         try:
             if step == "generate_one":
@@ -666,3 +672,29 @@ def serve_forever(config: ServerConfig, options: RayOptions, address: str | None
     log.info("shutting down the Ray Serve application")
     serve.delete("vitrine")
     serve.shutdown()
+
+
+def options_from_flags(replicas: Sequence[str], autoscale: str | None, replica_cpus: float,
+                       torch_threads: int, models: Sequence[str] = ()) -> RayOptions:
+    """RayOptions from `vitrine serve --ray` flags; ValueError naming the flag and the form."""
+    every, per_model = 1, {}
+    for spec in replicas:
+        name, sep, count = spec.rpartition("=")
+        if not count.isdigit() or int(count) < 1 or (sep and not name):
+            raise ValueError(f"--ray-replicas must be N or MODEL=N with N >= 1, got {spec!r}")
+        if sep:
+            per_model[name] = int(count)
+        else:
+            every = int(count)
+    scale = None
+    if autoscale is not None:
+        lo, sep, hi = autoscale.partition(":")
+        if not (sep and lo.isdigit() and hi.isdigit()):
+            raise ValueError(f"--ray-autoscale must be MIN:MAX (e.g. 1:4), got {autoscale!r}")
+        scale = (int(lo), int(hi))
+    try:
+        return RayOptions(models=tuple(models), replicas=every, model_replicas=per_model,
+                          autoscale=scale, replica_cpus=replica_cpus,
+                          torch_threads=torch_threads)
+    except ValueError as err:
+        raise ValueError(f"--ray-autoscale / --ray-replica-cpus: {err}") from err
