@@ -679,7 +679,7 @@ def test_progressive_generate_streams_the_coarsest_lod_first_with_the_same_bytes
     assert hit.timings.cache_hit and hit.asset_id == header.asset_id
     assert list(hit.files) == files and hit_files == data and hit.file_count == 3
     assert (hit.bounds.min.y, hit.bounds.max.y) == (header.bounds.min.y, header.bounds.max.y)
-    again, again_files, again_data = collect_progressive(stub.Generate(req))
+    again, _again_files, again_data = collect_progressive(stub.Generate(req))
     assert again.timings.cache_hit and list(again.files) == files and again_data == data
 
 

@@ -145,3 +145,32 @@ def test_the_shipped_prop_models_take_texture_gan_maps():
     assert all(np.array_equal(getattr(maps, f), getattr(direct, f))
                for f in ("base_color", "normal", "orm"))
     assert not np.array_equal(maps.base_color, lib.maps("wood", 64, seed=5).base_color)
+
+
+def test_prop_map_variants_are_made_once_chosen_by_seed_and_read_only():
+    """A prop wears one of MAP_VARIANTS variants per (material, size): the maps of seed
+    variant + 1, made on first use, then the very same (read-only) arrays for every seed that
+    chooses that variant; their mips and PNGs are memoised with them."""
+    from generators.texture.pbr import encoded_pngs, png_bytes
+
+    lib = M.MaterialLibrary()
+    a = lib.variant_maps("marble", 64, 3)
+    assert lib.variant_stats == {"made": 1, "reused": 0}
+    assert lib.variant_maps("marble", 64, 3 + M.MAP_VARIANTS) is a
+    assert lib.variant_stats == {"made": 1, "reused": 1}
+    fresh = lib.maps("marble", 64, M.map_variant(3) + 1)
+    assert all(np.array_equal(getattr(a, n), getattr(fresh, n))
+               for n in ("base_color", "normal", "orm"))
+    other = lib.variant_maps("marble", 64, 4)
+    assert not np.array_equal(other.base_color, a.base_color)
+    with pytest.raises(ValueError):
+        a.base_color[0, 0, 0] = 1  # shared between props: nobody may change them
+    half = M.half_size(a)
+    assert M.half_size(a) is half and not half.orm.flags.writeable
+    plain = M.half_size(fresh)  # writable maps: computed afresh, the same values
+    assert M.half_size(fresh) is not plain and np.array_equal(plain.normal, half.normal)
+    pngs = encoded_pngs(a)
+    assert encoded_pngs(a) is pngs and pngs[1] == png_bytes(fresh.normal)
+    assert encoded_pngs(fresh) is not encoded_pngs(fresh)
+    mat = lib.prop_variant("marble", 64, 3)
+    assert mat.textures is a and mat.name == "marble"

@@ -19,7 +19,7 @@ from generators.core.asset import Asset, Material, Mesh
 from generators.export import FileBlob, register_format
 from generators.geometry.uv import tangents
 from generators.texture.materials import half_size
-from generators.texture.pbr import PNG_MIME, png_bytes
+from generators.texture.pbr import MAP_NAMES, PNG_MIME, encoded_pngs
 
 GLB_MAGIC = 0x46546C67  # "glTF"
 GLB_VERSION = 2
@@ -34,7 +34,7 @@ TRIANGLES = 4
 LINEAR = 9729  # sampler filter and wrap enums, as glTF 2.0 numbers them
 LINEAR_MIPMAP_LINEAR = 9987
 REPEAT = 10497
-TEXTURE_ORDER = ("base_color", "normal", "orm")  # PBRSet fields, as textures 0, 1, 2
+TEXTURE_ORDER = MAP_NAMES  # PBRSet fields, as textures 0, 1, 2
 MIN_LOD_TEXTURE = 64  # coarser levels of detail stop halving their maps here
 MIME = "model/gltf-binary"
 GENERATOR = "vitrine"
@@ -161,8 +161,7 @@ def mesh_to_glb(mesh: Mesh, material: Material | None, name: str = "prop") -> by
         acc["bufferView"] = i
     if textured:
         # Images follow the accessors' views; a view holding an image has no target.
-        maps = material.textures
-        arrays += [(png_bytes(getattr(maps, t)), None) for t in TEXTURE_ORDER]
+        arrays += [(png, None) for png in encoded_pngs(material.textures)]
 
     blobs, views = [], []
     offset = 0

@@ -4,6 +4,7 @@ the base of every prop model (shared options, its material library, its version)
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from generators.geometry.placement import placement
 from generators.geometry.smooth import taubin
 from generators.geometry.uv import planar_uv
 from generators.texture.materials import (
+    MAP_VARIANTS,
     PROCEDURAL_LIBRARY,
     MaterialLibrary,
     library_from,
@@ -73,12 +75,13 @@ def prop_meshes(
 def textured(
     meshes: list[Mesh],  # finest first, as prop_meshes returns them
     category: str,
-    seed: int,  # the asset's seed: the material's maps derive from it (deterministic bytes)
+    seed: int,  # the asset's seed: it chooses the material's map variant (deterministic bytes)
     options: Mapping[str, Any],  # resolved prop options (texture_size, material)
     cancel: CancelToken | None = None,
     materials: MaterialLibrary = PROCEDURAL_LIBRARY,  # who makes each material's maps
 ) -> tuple[list[Mesh], Material]:
-    """UV-unwrap every level for the requested (or the category's) material; make its maps.
+    """UV-unwrap every level for the requested (or the category's) material; give it the
+    seed's map variant (`MaterialLibrary.prop_variant`: made once per process, not per prop).
 
     Every level gets the same world-space projection, so the texture does not shift when an
     engine swaps levels. Returns the meshes (seams split) and the textured `Material`.
@@ -93,7 +96,7 @@ def textured(
         u = planar_uv(m.vertices, m.faces, m.normals, repeat_m, grain_vertical=mat.grain_vertical)
         out.append(replace(m, vertices=u.vertices, faces=u.faces, normals=u.normals, uvs=u.uvs))
     check()
-    return out, materials.prop_material(mat.name, size, seed)
+    return out, materials.prop_variant(mat.name, size, seed)
 
 
 def prop_asset(
@@ -115,6 +118,11 @@ def prop_asset(
                  material=material, metadata=metadata or {})
 
 
+# How a prop's maps are chosen, part of every prop model's version: "variants8" = one of
+# MAP_VARIANTS (8) variants per material and size, by seed (before: maps made per seed).
+PROP_MAPS = f"variants{MAP_VARIANTS}"
+
+
 class PropModel(Generator):
     """Base of the prop models: the prop options, a material library built from the models
     the family requires (texture-gan makes wood, marble, stone and fabric), and a version that
@@ -133,7 +141,7 @@ class PropModel(Generator):
         self.info = GeneratorInfo(
             name=name, kind=KIND_PROP,
             version=f"{make_version(self.PREFIX, self.VERSION, weights_sha256)}-"
-                    f"{self.materials.version[:6]}",
+                    f"{_maps_version(self.materials)}",
             description=description, categories=tuple(categories), options=tuple(options))
 
     def load_learned(self, name: str, loader: Callable[..., tuple[Any, dict]], weights: Path,
@@ -162,3 +170,8 @@ class PropModel(Generator):
              **kwargs: Any) -> Asset:
         """`prop_asset` with this model's material library."""
         return prop_asset(spec, grid, origin, spacing, materials=self.materials, **kwargs)
+
+
+def _maps_version(materials: MaterialLibrary) -> str:
+    """Who makes the maps (the library's version) and how props choose them (PROP_MAPS)."""
+    return hashlib.sha256(f"{materials.version};{PROP_MAPS}".encode()).hexdigest()[:6]

@@ -21,6 +21,14 @@ function of its arguments (props are cached by request); a prop model's version 
 library's `version`, so asset ids change when the maps do. Only tileable sources exist here: the photo exemplars (brick, grass, gravel) do
 not tile and are never put on a prop.
 
+Map variants. A prop does not get maps of its own: `prop_variant` gives it one of
+`MAP_VARIANTS` variants per (material, size), chosen by its seed (`map_variant`), made once per
+process and kept (read-only, with their mips and PNG encodings memoised, `VARIANT_CACHE_BYTES`
+in all). Making and encoding a 512 px material cost a default prop ~60 % of its time (maps
+~70 ms, mips ~7, nine PNG encodings ~65 on the 2-core machine), every time; a variant costs
+that once. Still a pure function of (material, size, seed), and prop models' versions name
+the scheme (`PROP_MAPS` in generators/geometry/pipeline.py).
+
 Texel density. Procedural and SGAN-style textures have features of a fixed size in *pixels*
 (a larger texture shows more surface, not finer detail), so each material has a fixed
 `texels_per_m` (its features keep their real-world size) and `texture_size` sets how much
@@ -31,8 +39,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -44,6 +54,8 @@ from generators.texture.pbr import (
     PBRSet,
     check_size,
     encode_normal,
+    freeze,
+    frozen,
     linear_to_srgb,
     normal_from_height,
     pack_orm,
@@ -131,6 +143,24 @@ _MADE_HERE = {"terracotta": _terracotta, "brass": _brass}
 SOURCES: tuple[str, ...] = PROCEDURAL_MATERIALS + tuple(_MADE_HERE)
 PROCEDURAL = TextureProvider("procedural", "1", _procedural)
 
+# Variants per (material, texture size) that props choose from by seed: enough that a
+# gallery's neighbouring props rarely match, few enough that a serving process has made them
+# all after a few dozen props per material.
+MAP_VARIANTS = 8
+# Memory the variants of one library may hold (maps, mips, PNGs): a 512 px variant is ~4.5
+# MiB, so the default materials' 40 default-size variants fit with room for other sizes.
+VARIANT_CACHE_BYTES = 256 * 2**20
+
+
+def map_variant(seed: int) -> int:
+    """Which of the MAP_VARIANTS variants a prop of this seed wears."""
+    return int(seed) % MAP_VARIANTS
+
+
+def _nbytes(maps: PBRSet) -> int:
+    return sum(getattr(maps, n).nbytes for n in ("base_color", "normal", "orm"))
+
+
 class MaterialLibrary:
     """Who makes each source texture's maps: `PROCEDURAL`, unless a provider takes it over.
 
@@ -151,6 +181,11 @@ class MaterialLibrary:
                     raise ValueError(f"source texture {source!r} is already provided by "
                                      f"{self._providers[source].name!r}")
                 self._providers[source] = provider
+        # (material, size, variant) -> its frozen maps, least recently used first.
+        self._variants: OrderedDict[tuple[str, int, int], PBRSet] = OrderedDict()
+        self._variant_bytes = 0
+        self._lock = threading.Lock()
+        self.variant_stats = {"made": 0, "reused": 0}
 
     def provider_for(self, source: str) -> TextureProvider:
         return self._providers.get(source, PROCEDURAL)
@@ -180,6 +215,34 @@ class MaterialLibrary:
         maps = self.maps(m.name, size, seed)
         return Material(m.name, (1.0, 1.0, 1.0, 1.0), metallic=1.0, roughness=1.0,
                         textures=maps)
+
+    def variant_maps(self, material: str, size: int, seed: int) -> PBRSet:
+        """The frozen maps of the variant a prop of `seed` wears (module docstring): the maps
+        of seed `map_variant(seed) + 1`, made on first use and kept."""
+        m = material_for("", material)
+        key = (m.name, check_size(size), map_variant(seed))
+        with self._lock:
+            maps = self._variants.get(key)
+            if maps is not None:
+                self._variants.move_to_end(key)
+                self.variant_stats["reused"] += 1
+                return maps
+        maps = freeze(self.maps(m.name, size, key[2] + 1))  # two threads may both make it
+        with self._lock:
+            if key not in self._variants:
+                self._variants[key] = maps
+                self._variant_bytes += 2 * _nbytes(maps)  # with its mips and PNGs, about
+                self.variant_stats["made"] += 1
+            while self._variant_bytes > VARIANT_CACHE_BYTES and len(self._variants) > 1:
+                _, old = self._variants.popitem(last=False)
+                self._variant_bytes -= 2 * _nbytes(old)
+            return self._variants.get(key, maps)
+
+    def prop_variant(self, material: str, size: int, seed: int) -> Material:
+        """`prop_material` wearing the seed's map variant (`variant_maps`)."""
+        m = material_for("", material)
+        return Material(m.name, (1.0, 1.0, 1.0, 1.0), metallic=1.0, roughness=1.0,
+                        textures=self.variant_maps(m.name, size, seed))
 
 
 PROCEDURAL_LIBRARY = MaterialLibrary()  # every source from the procedural exemplars
@@ -289,7 +352,16 @@ def half_size(maps: PBRSet) -> PBRSet:
     n = maps.size
     if n < 2 or n % 2:
         raise ValueError(f"cannot halve a {n} x {n} texture")
+    cached = maps.__dict__.get("_half")
+    if cached is not None:
+        return cached
+    out = _half_size(maps)
+    if frozen(maps):  # shared maps (a prop map variant): their mips are shared too
+        maps.__dict__["_half"] = out = freeze(out)
+    return out
 
+
+def _half_size(maps: PBRSet) -> PBRSet:
     def box(a: np.ndarray) -> np.ndarray:  # [H, W, C] float32 -> [H/2, W/2, C]
         return (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2]) * np.float32(0.25)
 

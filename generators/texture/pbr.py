@@ -228,6 +228,33 @@ def png_bytes(img: np.ndarray, compress_level: int = PNG_COMPRESS_LEVEL) -> byte
     return buf.getvalue()
 
 
+MAP_NAMES = ("base_color", "normal", "orm")  # PBRSet's maps, in glTF texture order
+
+
+def freeze(maps: PBRSet) -> PBRSet:
+    """Make the maps read-only (in place) and return them: maps shared between assets (the
+    prop map variants of `generators.texture.materials`) can then be memoised safely."""
+    for name in MAP_NAMES:
+        getattr(maps, name).setflags(write=False)
+    return maps
+
+
+def frozen(maps: PBRSet) -> bool:
+    return not any(getattr(maps, name).flags.writeable for name in MAP_NAMES)
+
+
+def encoded_pngs(maps: PBRSet) -> tuple[bytes, bytes, bytes]:
+    """`png_bytes` of base colour, normal and ORM. Memoised on frozen maps (`freeze`), so a
+    map variant worn by many props is encoded once per process, not once per GLB."""
+    cached = maps.__dict__.get("_pngs")
+    if cached is not None:
+        return cached
+    pngs = tuple(png_bytes(getattr(maps, name)) for name in MAP_NAMES)
+    if frozen(maps):
+        maps.__dict__["_pngs"] = pngs
+    return pngs  # type: ignore[return-value]
+
+
 def pbr_from_albedo_height(
     albedo_srgb: np.ndarray,
     height: np.ndarray,
