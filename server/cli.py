@@ -265,6 +265,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             auth_tokens=args.auth_tokens, client_concurrency=args.client_concurrency,
             client_rate=rate, client_burst=args.client_burst,
             max_streams_per_connection=args.max_streams_per_connection,
+            batch_delay_ms=args.batch_delay_ms,
+            batch_models=tuple(m for m in args.batch_models.split(",") if m),
         )
     except ValueError as err:
         print(f"vitrine serve: {err}", file=sys.stderr)
@@ -342,6 +344,12 @@ def _add_serve(sub) -> None:
     p.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads "
                    "(default: cores / --workers, at least 1; the workers already share the "
                    "cores, and oversubscribing them made a 24-exhibit gallery 2.5x slower)")
+    p.add_argument("--batch-delay-ms", type=float, default=0.0, metavar="MS",
+                   help="dynamic batching: a cache miss for one of --batch-models waits up to "
+                   "MS for concurrent misses of the same model and they run as one model call "
+                   "(0 = off, the default: bench/bench_serve.py measures what it buys)")
+    p.add_argument("--batch-models", default="voxel-gan,implicit-gan", metavar="A,B",
+                   help="models that --batch-delay-ms applies to (default %(default)s)")
     p.add_argument("--models", help="comma-separated models to load (default: all, and those "
                    "of every --model-dir)")
     p.add_argument("--model-dir", action="append", default=[], metavar="DIR",
