@@ -101,8 +101,9 @@ async def create_server(
     server = grpc.aio.server(options=config.channel_options(), interceptors=[gate])
     add_to_server(service, server)  # bytes that do not parse: INVALID_ARGUMENT, no traceback
     # RenderService renders with the loaded models of kind "render" (neural-render) scenes of
-    # the assets this AssetService made.
-    render = RenderService(service, models)
+    # the assets this AssetService made. A prebuilt servicer (the Ray front) brings no local
+    # models: its front renders nothing until render models are deployed on Ray too.
+    render = RenderService(service, models if models is not None else {})
     add_render_to_server(render, server)
     health_servicer = health.aio.HealthServicer()
     service.health = health_servicer  # NOT_SERVING while the data dir cannot be written
