@@ -1,7 +1,10 @@
-"""Serving benchmark: gRPC end to end vs in-process, cache hits, and a chunk-size sweep.
+"""Serving benchmark: gRPC end to end vs in-process, cache hits, a chunk-size sweep, where a
+default prop's time goes, progressive streaming, concurrent clients, dynamic batching and
+single-flight.
 
     .venv/bin/python bench/bench_serve.py            # or: make bench
     .venv/bin/python bench/bench_serve.py --quick    # fewer repetitions
+    .venv/bin/python bench/bench_serve.py --only stages,progressive,concurrent,batching,flight
 
 Each server is a separate `vitrine serve` process on a loopback port with a fresh data dir;
 the client is the Python client (it reassembles and sha256-checks every file). Prints
@@ -13,27 +16,49 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
+from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from vitrine import Client
 
-from generators.core.asset import KIND_PROP, Asset, Material
-from generators.core.registry import create
+from generators.core.asset import KIND_PROP, Asset, Material, Mesh
+from generators.core.registry import create, load_models
 from generators.export import export_asset
+from generators.export.glb import iter_glb
+from generators.geometry.cleanup import clean
+from generators.geometry.decimate import coarser, decimate
+from generators.geometry.extract import mesh_from_field
+from generators.geometry.normals import vertex_normals
 from generators.geometry.pipeline import prop_meshes
+from generators.geometry.placement import placement
+from generators.geometry.uv import planar_uv, tangents
 from generators.pipeline import Pipeline
 from generators.procedural import families
-from generators.texture.materials import CATEGORY_MATERIAL, PROP_MATERIALS
+from generators.texture.materials import (
+    CATEGORY_MATERIAL,
+    MAP_VARIANTS,
+    PROP_MATERIALS,
+    half_size,
+    material_for,
+    tile_m,
+)
+from generators.texture.pbr import encoded_pngs
 
 CATEGORIES = ("chair", "table", "vase", "column", "bench", "lamp")
 
@@ -46,12 +71,15 @@ def pct(xs: list[float], q: float) -> float:
 class Server:
     """`vitrine serve` in a child process on an ephemeral port."""
 
-    def __init__(self, data_dir: Path, chunk_kib: int = 256):
+    def __init__(self, data_dir: Path, chunk_kib: int = 256, extra: tuple[str, ...] = ()):
         port_file = data_dir / "port"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.metrics_port = free_port()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "vitrine.cli", "--log-level", "WARNING", "serve",
              "--address", "127.0.0.1:0", "--data-dir", str(data_dir / "data"),
-             "--chunk-kib", str(chunk_kib), "--port-file", str(port_file)],
+             "--chunk-kib", str(chunk_kib), "--port-file", str(port_file),
+             "--metrics-address", f"127.0.0.1:{self.metrics_port}", *extra],
             cwd=ROOT,
         )
         deadline = time.time() + 120
@@ -66,6 +94,19 @@ class Server:
     def stop(self) -> None:
         self.proc.terminate()
         self.proc.wait(60)
+
+    def metric(self, name: str, labels: str = "") -> float:
+        """One sample of the server's Prometheus metrics (0 when absent)."""
+        text = urllib.request.urlopen(
+            f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10).read().decode()
+        m = re.search(rf"^{re.escape(name)}{re.escape(labels)} (\S+)$", text, re.MULTILINE)
+        return float(m.group(1)) if m else 0.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def timed(fn: Callable[[], object], n: int) -> list[float]:
@@ -193,22 +234,236 @@ def bench_chunks(tmp: Path, n: int) -> None:
         print(f"| {kib} | {n} | {p50:.1f} | {p95:.1f} | {rate:.0f} |")
 
 
+def bench_stages(n: int) -> None:
+    """Where a default textured procedural prop's time goes, in process, stage by stage (the
+    same functions, in the same order, as the pipeline: generators/geometry/pipeline.py and
+    generators/export/glb.py). "as served" is what a prop costs now (its map variant made
+    once per process); the "per seed" rows are what making its maps afresh cost before."""
+    models = load_models(["procedural"])
+    gen = models["procedural"]
+    lib = gen.materials
+    stages: dict[str, list[float]] = defaultdict(list)  # stage -> ms per prop
+    cur: dict[str, float] = defaultdict(float)  # this prop's ms per stage
+
+    def tm(key: str, fn, *args, **kwargs):
+        t0 = time.perf_counter()
+        out = fn(*args, **kwargs)
+        cur[key] += (time.perf_counter() - t0) * 1000
+        return out
+
+    # A serving process has made every variant of the default materials after its first few
+    # dozen props (bench_progressive's warm-up); make them here, untimed.
+    for cat in CATEGORIES:
+        for k in range(MAP_VARIANTS):
+            maps = lib.variant_maps(material_for(cat).name, 512, k)
+            for _ in range(3):  # lod0's maps and the two mips the coarser levels wear
+                encoded_pngs(maps)
+                maps = half_size(maps)
+    for i in range(n + 1):
+        cat, seed = CATEGORIES[i % len(CATEGORIES)], 5000 + i
+        opts = gen.resolve(cat, seed, {}).options
+        cur.clear()
+        shape = tm("field (SDF on the grid)", families.build, cat, seed)
+        grid, origin, spacing = tm("field (SDF on the grid)", shape.sdf_grid, opts["resolution"])
+        v, f = tm("marching cubes", mesh_from_field, grid, origin, spacing)
+        v, f = tm("cleanup", clean, v, f)
+        lod0 = tm("decimation: lod0", decimate, v, f, opts["max_triangles"])
+        floor, levels = float(lod0[0][:, 1].min()), [lod0]
+        for _ in range(1, opts["lod_count"]):
+            levels.append(tm("decimation: coarser levels", coarser, *levels[-1],
+                             max(len(levels[-1][1]) // 4, 12), floor))
+        scale, offset = placement(levels[0][0], None, "bottom_center")
+        mat = material_for(cat)
+        meshes = []
+        for lod, (lv, lf) in enumerate(levels):
+            lv = lv * scale + offset
+            nrm = tm("normals", vertex_normals, lv, lf)
+            u = tm("UVs", planar_uv, lv.astype(np.float32), lf, nrm, tile_m(mat, 512),
+                   grain_vertical=mat.grain_vertical)
+            tm("tangents (inside export)", tangents, u.vertices, u.faces, u.normals, u.uvs)
+            meshes.append(Mesh(u.vertices, u.faces, u.normals, lod, uvs=u.uvs))
+        material = tm("maps: the seed's variant (as served)", lib.prop_variant, mat.name, 512,
+                      seed)
+        asset = Asset(KIND_PROP, cat, seed, meshes, material)
+        tm("export: tangents, GLB, PNGs memoised (as served)", lambda a=asset: list(iter_glb(a)))
+        fresh = tm("maps made per seed (before)", lib.maps, mat.name, 512, seed)
+        mips = [fresh, tm("mips per seed (before)", half_size, fresh)]
+        mips.append(tm("mips per seed (before)", half_size, mips[-1]))
+        for m in mips:
+            tm("nine PNG encodings per seed (before)", encoded_pngs, m)
+        if i:  # the first prop warms up imports and caches
+            for k, ms in cur.items():
+                stages[k].append(ms)
+    per = stages
+    served = [k for k in per if "before" not in k and "inside" not in k]
+    total = [sum(per[k][j] for k in served) for j in range(n)]
+    print(f"\n### Where a default textured prop's time goes (procedural, in process, {n} props "
+          "over every category; ms per prop)\n")
+    print("| stage | p50 ms | mean ms |")
+    print("|---|---:|---:|")
+    for k, v in per.items():
+        print(f"| {k} | {pct(v, 50):.1f} | {sum(v) / len(v):.1f} |")
+    print(f"| **total as served** | {pct(total, 50):.1f} | {sum(total) / len(total):.1f} |")
+
+
+def warm_variants(c: Client, base_seed: int) -> None:
+    """Serve one prop per (category, map variant), so the server has made every default map
+    variant, as a serving process has after its first few dozen props."""
+    for k in range(MAP_VARIANTS):
+        for cat in CATEGORIES:
+            c.generate("procedural", cat, base_seed + k, progressive=True)
+
+
+def bench_progressive(tmp: Path, n: int) -> None:
+    """Progressive Generate of default props on cache misses: when the coarsest level is on
+    the client complete and verified (on_file), and when the whole prop is."""
+    server = Server(tmp / "progressive", extra=("--models", "procedural"))
+    try:
+        with Client(server.address, timeout=300) as c:
+            warm_variants(c, 8000)
+            first, whole, plain = [], [], []
+            for i in range(n):
+                seed, cat = 9000 + i, CATEGORIES[i % len(CATEGORIES)]
+                t0 = time.perf_counter()
+                seen: list[float] = []
+                c.generate("procedural", cat, seed, progressive=True,
+                           on_file=lambda name, data, seen=seen: seen.append(
+                               time.perf_counter()))
+                whole.append((time.perf_counter() - t0) * 1000)
+                first.append((seen[0] - t0) * 1000)
+                t0 = time.perf_counter()
+                c.generate("procedural", cat, seed + 100_000)  # a plain miss, for comparison
+                plain.append((time.perf_counter() - t0) * 1000)
+    finally:
+        server.stop()
+    print(f"\n### Progressive Generate, default textured procedural props, cache misses "
+          f"({n}, every category; map variants warm)\n")
+    print("| measure | p50 ms | p95 ms | target p50 |")
+    print("|---|---:|---:|---:|")
+    print(f"| first LOD (lod2) on the client, verified | {pct(first, 50):.1f} | "
+          f"{pct(first, 95):.1f} | <= 50 |")
+    print(f"| whole prop (3 LODs), progressive | {pct(whole, 50):.1f} | {pct(whole, 95):.1f} | "
+          "<= 120 |")
+    print(f"| whole prop, plain Generate | {pct(plain, 50):.1f} | {pct(plain, 95):.1f} | |")
+
+
+def _concurrent(address: str, model: str, seeds: list[int], clients: int = 8,
+                category: str | None = None) -> float:
+    """`clients` threads, each with its own channel, asking distinct props; assets/s."""
+    conns = [Client(address, timeout=600) for _ in range(clients)]
+    lock, todo = threading.Lock(), list(seeds)
+
+    def worker(c: Client) -> None:
+        while True:
+            with lock:
+                if not todo:
+                    return
+                seed = todo.pop()
+            c.generate(model, category or CATEGORIES[seed % len(CATEGORIES)], seed)
+
+    try:
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            list(pool.map(worker, conns))
+        return len(seeds) / (time.perf_counter() - t0)
+    finally:
+        for c in conns:
+            c.close()
+
+
+def bench_concurrent(tmp: Path, n: int) -> None:
+    server = Server(tmp / "concurrent", extra=("--models", "procedural"))
+    try:
+        with Client(server.address, timeout=300) as c:
+            warm_variants(c, 8000)
+        rate = _concurrent(server.address, "procedural", list(range(20_000, 20_000 + n)))
+    finally:
+        server.stop()
+    print(f"\n### 8 concurrent clients, distinct default procedural props ({n} cache misses, "
+          "2 workers, map variants warm)\n")
+    print(f"**{rate:.1f} props/s** (target >= 10)")
+
+
+def bench_batching(tmp: Path, n: int, delay_ms: float) -> None:
+    """voxel-gan under 8 concurrent clients asking distinct props, with and without dynamic
+    batching, servers run one after the other in this one run."""
+    rows = []
+    for label, delay in (("without batching", 0.0), (f"batching, {delay_ms:g} ms delay",
+                                                     delay_ms)):
+        server = Server(tmp / f"batch{delay}", extra=("--models", "voxel-gan",
+                                                      "--batch-delay-ms", str(delay)))
+        try:
+            with Client(server.address, timeout=300) as c:
+                for cat in ("chair", "table", "vase", "lamp"):  # warm up, and the variants
+                    for k in range(MAP_VARIANTS):
+                        c.generate("voxel-gan", cat, 100 + k)
+            before = server.metric("vitrine_batch_size_count", '{model="voxel-gan"}')
+            rate = _concurrent(server.address, "voxel-gan", list(range(30_000, 30_000 + n)),
+                               category="chair")
+            calls = server.metric("vitrine_batch_size_count", '{model="voxel-gan"}') - before
+        finally:
+            server.stop()
+        rows.append((label, rate, n / max(calls, 1)))
+    print(f"\n### voxel-gan, 8 concurrent clients, {n} distinct chairs (cache misses)\n")
+    print("| server | assets/s | assets per model call | vs without |")
+    print("|---|---:|---:|---:|")
+    for label, rate, per_call in rows:
+        print(f"| {label} | {rate:.2f} | {per_call:.2f} | {rate / rows[0][1]:.2f}x |")
+
+
+def bench_single_flight(tmp: Path) -> None:
+    server = Server(tmp / "flight", extra=("--models", "procedural"))
+    try:
+        req_seed = 424242
+        with ThreadPoolExecutor(8) as pool:
+            conns = [Client(server.address, timeout=300) for _ in range(8)]
+            ids = list(pool.map(lambda c: c.generate("procedural", "vase", req_seed).asset_id,
+                                conns))
+            for c in conns:
+                c.close()
+        gens = server.metric("vitrine_generations_total", '{model="procedural"}')
+        joined = server.metric("vitrine_coalesced_total", '{model="procedural"}')
+    finally:
+        server.stop()
+    print("\n### 8 concurrent identical cache misses\n")
+    print(f"{len(set(ids))} asset id, **{gens:.0f} generation** "
+          f"(vitrine_generations_total), {joined:.0f} calls joined it (vitrine_coalesced_total)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer repetitions")
-    ap.add_argument("--only", choices=["e2e", "textures", "chunks"], help="run one part")
+    parts = ("e2e", "textures", "chunks", "stages", "progressive", "concurrent", "batching",
+             "flight")
+    ap.add_argument("--only", help=f"comma-separated parts to run: {', '.join(parts)}")
+    ap.add_argument("--batch-delay-ms", type=float, default=20.0,
+                    help="the dynamic batching delay the batching part measures")
     args = ap.parse_args()
+    only = set(args.only.split(",")) if args.only else set(parts)
+    if only - set(parts):
+        ap.error(f"--only: unknown part(s) {', '.join(sorted(only - set(parts)))}; "
+                 f"known: {', '.join(parts)}")
     n = 8 if args.quick else 30
     print(f"# vitrine serving benchmark\n\n{platform.processor() or platform.machine()}, "
           f"{os.cpu_count()} cores, Python {platform.python_version()}, grpcio "
           f"{grpc.__version__}")
     with tempfile.TemporaryDirectory() as d:
-        if args.only in (None, "e2e"):
+        if "e2e" in only:
             bench_end_to_end(Path(d), n)
-        if args.only in (None, "textures"):
+        if "textures" in only:
             bench_textures(n)
-        if args.only in (None, "chunks"):
+        if "chunks" in only:
             bench_chunks(Path(d), max(5, n // 2))
+        if "stages" in only:
+            bench_stages(max(12, n))
+        if "progressive" in only:
+            bench_progressive(Path(d), max(12, n))
+        if "concurrent" in only:
+            bench_concurrent(Path(d), 48 if args.quick else 96)
+        if "batching" in only:
+            bench_batching(Path(d), 32 if args.quick else 64, args.batch_delay_ms)
+        if "flight" in only:
+            bench_single_flight(Path(d))
 
 
 if __name__ == "__main__":
