@@ -160,7 +160,10 @@ def planar_uv(
     if zero.any():
         fn[zero] = np.asarray(normals, np.float64)[f[zero]].sum(axis=1)
     fn /= np.maximum(np.linalg.norm(fn, axis=1, keepdims=True), 1e-30)
-    cos = fn @ d.T  # [F, D]
+    # [F, D]; spelled out rather than fn @ d.T: a BLAS product with an inner size of 3 took
+    # 21 ms on a 20k-triangle lod0 on this 2-core machine under load (its threads wait for
+    # cores), the three products 1.2 ms.
+    cos = fn[:, 0:1] * d[:, 0] + fn[:, 1:2] * d[:, 1] + fn[:, 2:3] * d[:, 2]
     charts = _smooth_charts(f, cos, np.argmax(cos, axis=1), smooth_passes)  # [F]
 
     n_dir = len(d)
