@@ -40,7 +40,8 @@ def test_ctest_suite_passes_against_a_live_server():
     assert "100% tests passed" in done.stdout
     # Every case ran (a case left out of the list would silently not be tested).
     for case in ("every_category", "bad_option", "resume_from_offset", "resume_broken_stream",
-                 "cancel_mid_stream", "deadline", "async_tick", "batch", "options_from_text"):
+                 "cancel_mid_stream", "deadline", "async_tick", "batch", "options_from_text",
+                 "progressive"):
         assert f"{case} " in done.stdout, case
 
 

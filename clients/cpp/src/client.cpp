@@ -19,16 +19,9 @@ namespace {
 // Reassembles one asset from its chunks and verifies it, hashing each file as it arrives.
 class Assembly {
  public:
-  explicit Assembly(const v1::AssetHeader& header) : header_(header) {
-    const int n = header.files_size();
-    data_.resize(n);
-    received_.assign(n, 0);
-    for (int i = 0; i < n; ++i) {
-      data_[i].resize(header.files(i).size_bytes());
-      EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-      EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-      hashes_.push_back(ctx);
-    }
+  explicit Assembly(const v1::AssetHeader& header, FileCallback on_file_ = {})
+      : on_file(std::move(on_file_)), header_(header) {
+    Open(0);
   }
   ~Assembly() {
     for (EVP_MD_CTX* ctx : hashes_) EVP_MD_CTX_free(ctx);
@@ -37,6 +30,31 @@ class Assembly {
   Assembly& operator=(const Assembly&) = delete;
 
   const v1::AssetHeader& header() const { return header_; }
+
+  // Files the asset has: the header's file_count (0 from older servers: every file listed).
+  uint32_t FileCount() const {
+    return header_.file_count() ? header_.file_count()
+                                : static_cast<uint32_t>(header_.files_size());
+  }
+
+  // A progressive Generate's next file (AssetPart.file): it takes the next file_index.
+  Error Announce(const v1::AssetFile& f) {
+    if (static_cast<uint32_t>(header_.files_size()) >= FileCount()) {
+      return {grpc::StatusCode::DATA_LOSS,
+              "file part " + f.name() + " past the asset's " + std::to_string(FileCount()) +
+                  " files"};
+    }
+    *header_.add_files() = f;
+    Open(header_.files_size() - 1);
+    return {};
+  }
+
+  // A resumed stream's header (Fetch) lists every file: take those not announced yet.
+  void Extend(const v1::AssetHeader& header) {
+    const int known = header_.files_size();
+    for (int i = known; i < header.files_size(); ++i) *header_.add_files() = header.files(i);
+    Open(known);
+  }
 
   // Chunks of a file arrive in order and a resumed stream starts at the first missing byte,
   // so each chunk must continue its file exactly.
@@ -58,8 +76,25 @@ class Assembly {
     std::memcpy(data_[fi].data() + chunk.offset(), chunk.data().data(), chunk.data().size());
     EVP_DigestUpdate(hashes_[fi], chunk.data().data(), chunk.data().size());
     received_[fi] = end;
+    if (end == data_[fi].size()) return Seal(fi);
     return {};
   }
+
+  // Verifies file `fi` (all its bytes in) and, with `on_file`, hands it over.
+  Error Seal(size_t fi) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_DigestFinal_ex(hashes_[fi], digest, &len);
+    const v1::AssetFile& f = header_.files(static_cast<int>(fi));
+    if (HexOf(digest, len) != f.sha256()) {
+      return {grpc::StatusCode::DATA_LOSS, f.name() + ": sha256 mismatch"};
+    }
+    sealed_[fi] = true;
+    if (on_file) on_file(File{f.name(), f.mime_type(), data_[fi]});
+    return {};
+  }
+
+  FileCallback on_file;
 
   // (file index, offset) of the first missing byte; (file count, 0) when complete.
   std::pair<uint32_t, uint64_t> ResumePoint() const {
@@ -68,7 +103,11 @@ class Assembly {
     }
     return {static_cast<uint32_t>(data_.size()), 0};
   }
-  bool Complete() const { return ResumePoint().first == data_.size(); }
+  bool Complete() const {
+    return data_.size() == FileCount() && ResumePoint().first == data_.size();
+  }
+  // True once file `fi` has all its bytes (the caller may then verify and use it).
+  bool FileDone(uint32_t fi) const { return fi < data_.size() && received_[fi] == data_[fi].size(); }
 
   uint64_t Received() const {
     uint64_t n = 0;
@@ -82,6 +121,12 @@ class Assembly {
   }
 
   Error Finish(Asset* out) {
+    if (data_.size() < FileCount()) {
+      return {grpc::StatusCode::DATA_LOSS, "the stream ended after " +
+                                               std::to_string(data_.size()) + " of " +
+                                               std::to_string(FileCount()) + " files"};
+    }
+    header_.set_file_count(FileCount());
     for (size_t i = 0; i < data_.size(); ++i) {
       const v1::AssetFile& f = header_.files(static_cast<int>(i));
       if (received_[i] != f.size_bytes()) {
@@ -89,11 +134,9 @@ class Assembly {
                                                  " of " + std::to_string(f.size_bytes()) +
                                                  " bytes"};
       }
-      unsigned char digest[EVP_MAX_MD_SIZE];
-      unsigned int len = 0;
-      EVP_DigestFinal_ex(hashes_[i], digest, &len);
-      if (HexOf(digest, len) != f.sha256()) {
-        return {grpc::StatusCode::DATA_LOSS, f.name() + ": sha256 mismatch"};
+      if (!sealed_[i]) {
+        Error e = Seal(i);
+        if (!e.ok()) return e;
       }
     }
     out->header = header_;
@@ -117,9 +160,21 @@ class Assembly {
   }
 
  private:
+  void Open(int start) {
+    for (int i = start; i < header_.files_size(); ++i) {
+      data_.emplace_back(header_.files(i).size_bytes());
+      received_.push_back(0);
+      sealed_.push_back(false);
+      EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+      EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+      hashes_.push_back(ctx);
+    }
+  }
+
   v1::AssetHeader header_;
   std::vector<std::vector<uint8_t>> data_;  // each file preallocated to its size
   std::vector<uint64_t> received_;
+  std::vector<bool> sealed_;  // verified (its digest is final)
   std::vector<EVP_MD_CTX*> hashes_;
 };
 
@@ -327,6 +382,7 @@ class Client::Call {
   std::unique_ptr<Assembly> assembly;
   AssetCallback on_asset;
   ProgressCallback on_progress;
+  FileCallback on_file;  // Generate: each verified file as soon as it is whole
   // FetchTail
   AssetTail tail;
   bool tail_started = false;
@@ -349,10 +405,16 @@ class Client::Call {
       case Kind::kFetch:
         if (part.has_header()) {
           if (!assembly) {
-            assembly = std::make_unique<Assembly>(part.header());
+            assembly = std::make_unique<Assembly>(part.header(), on_file);
           } else if (part.header().asset_id() != assembly->header().asset_id()) {
             return {grpc::StatusCode::DATA_LOSS, "a resumed stream sent another asset"};
+          } else {
+            assembly->Extend(part.header());
           }
+        } else if (part.has_file()) {  // progressive Generate: the next file
+          if (!assembly) return {grpc::StatusCode::DATA_LOSS, "a file part before the header"};
+          Error e = assembly->Announce(part.file());
+          if (!e.ok()) return e;
         } else if (part.has_chunk()) {
           if (!assembly) return {grpc::StatusCode::DATA_LOSS, "a chunk before the header"};
           Error e = assembly->Add(part.chunk());
@@ -466,10 +528,11 @@ CallId Client::ListModelsAsync(ModelsCallback done) {
 }
 
 CallId Client::GenerateAsync(const v1::GenerateRequest& request, AssetCallback done,
-                             ProgressCallback progress) {
+                             ProgressCallback progress, FileCallback on_file) {
   auto call = std::make_unique<Call>(Call::Kind::kGenerate, next_id_++);
   call->on_asset = std::move(done);
   call->on_progress = std::move(progress);
+  call->on_file = std::move(on_file);
   call->context = std::make_unique<grpc::ClientContext>();
   Prepare(call->context.get());
   call->reader = stub_->PrepareAsyncGenerate(call->context.get(), request, &queue_);

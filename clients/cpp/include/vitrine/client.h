@@ -88,6 +88,10 @@ using TailCallback = std::function<void(const Error&, AssetTail)>;
 using BatchCallback = std::function<void(const Error&, std::vector<BatchItem>)>;
 // (bytes received, bytes expected) of the asset so far; runs inside Tick().
 using ProgressCallback = std::function<void(uint64_t, uint64_t)>;
+// One file of an asset, verified (size and SHA-256), as soon as its last byte arrives; runs
+// inside Tick(). With `request.set_progressive(true)` a cache miss streams each file as the
+// server builds it, so a prop's coarsest level can be shown while the finer ones are made.
+using FileCallback = std::function<void(const File&)>;
 
 // A GenerateRequest; set options through `request.mutable_options()`.
 v1::GenerateRequest MakeRequest(const std::string& model, const std::string& category,
@@ -119,7 +123,7 @@ class Client {
   // Asynchronous calls: the callback runs once, inside a later Tick().
   CallId ListModelsAsync(ModelsCallback done);
   CallId GenerateAsync(const v1::GenerateRequest& request, AssetCallback done,
-                       ProgressCallback progress = {});
+                       ProgressCallback progress = {}, FileCallback on_file = {});
   CallId GenerateBatchAsync(const std::vector<v1::GenerateRequest>& requests,
                             BatchCallback done);
   CallId FetchAsync(const std::string& asset_id, AssetCallback done,
