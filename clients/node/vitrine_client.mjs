@@ -7,6 +7,12 @@
 //        [--seed N] [--max-triangles N] [--pivot P] ... -o OUTDIR
 //   node clients/node/vitrine_client.mjs [--address HOST:PORT] fetch ASSET_ID
 //        [--file-index I --offset O] -o OUTDIR
+//   node clients/node/vitrine_client.mjs [--address HOST:PORT] render ASSET_ID[@X,Z[,YAW]]...
+//        [--frames N] [--size PX] [--image-format jpeg|png] [--pace-ms MS] -o OUTDIR
+//
+// render opens one RenderService.Render stream (protos/vitrine/v1/render.proto, beside
+// assets.proto): the session, then N orbit poses (all at once with --pace-ms 0: the server
+// renders the newest and drops the rest, latest pose wins), writing each frame it gets.
 //
 // generate's option flags are the fields of vitrine.v1.Options, read from the .proto at run
 // time (--max-triangles for max_triangles, enum values by name), so a new option needs no edit.
@@ -71,6 +77,8 @@ function usage(optionSpecs) {
   vitrine_client.mjs [...] generate MODEL --category C [--seed N]
 ${lines.join('\n')} -o OUTDIR
   vitrine_client.mjs [...] fetch ASSET_ID [--file-index I --offset O] -o OUTDIR
+  vitrine_client.mjs [...] render ASSET_ID[@X,Z[,YAW]]... [--frames N] [--size PX]
+                    [--image-format jpeg|png] [--pace-ms MS] -o OUTDIR
 
   --address   server address (default $VITRINE_ADDRESS or 127.0.0.1:50051)
   --proto     path to vitrine/v1/assets.proto (default: the repository's copy)
@@ -107,6 +115,10 @@ const COMMON_OPTIONS = {
   seed: { type: 'string' },
   'file-index': { type: 'string' },
   offset: { type: 'string' },
+  frames: { type: 'string' },
+  size: { type: 'string' },
+  'image-format': { type: 'string' },
+  'pace-ms': { type: 'string' },
   out: { type: 'string', short: 'o' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -240,6 +252,7 @@ function rejectOptions(values, names, command) {
 
 const generateOnly = (optionSpecs) => ['category', 'seed', ...optionSpecs.map((o) => o.flag)];
 const FETCH_ONLY = ['file-index', 'offset'];
+const RENDER_ONLY = ['frames', 'size', 'image-format', 'pace-ms'];
 
 // ---------------------------------------------------------------------------------------
 // gRPC
@@ -557,7 +570,7 @@ async function main(argv) {
 
   if (command === 'models') {
     if (rest.length) throw new UsageError(`models takes no arguments, got ${rest.join(' ')}`);
-    rejectOptions(values, [...generateOnly(optionSpecs), ...FETCH_ONLY, 'out'], 'models');
+    rejectOptions(values, [...generateOnly(optionSpecs), ...FETCH_ONLY, ...RENDER_ONLY, 'out'], 'models');
     const client = new AssetService(address, credentials);
     try {
       const response = await new Promise((res, rej) => {
@@ -574,7 +587,7 @@ async function main(argv) {
 
   if (command === 'generate') {
     if (rest.length !== 1) throw new UsageError('generate takes exactly one MODEL');
-    rejectOptions(values, FETCH_ONLY, 'generate');
+    rejectOptions(values, [...FETCH_ONLY, ...RENDER_ONLY], 'generate');
     if (!values.category) throw new UsageError('--category is required');
     const outDir = requireOut(values);
     const options = optionsOf(values, optionSpecs);
@@ -595,7 +608,7 @@ async function main(argv) {
 
   if (command === 'fetch') {
     if (rest.length !== 1) throw new UsageError('fetch takes exactly one ASSET_ID');
-    rejectOptions(values, generateOnly(optionSpecs), 'fetch');
+    rejectOptions(values, [...generateOnly(optionSpecs), ...RENDER_ONLY], 'fetch');
     const outDir = requireOut(values);
     const fileIndex = Number(parseUint(values['file-index'], 'file-index', UINT32_MAX) ?? 0n);
     const offset = parseUint(values.offset, 'offset', UINT64_MAX) ?? 0n;
@@ -614,7 +627,111 @@ async function main(argv) {
     }
   }
 
-  throw new UsageError(`unknown command ${JSON.stringify(command)} (models, generate, fetch)`);
+  if (command === 'render') {
+    if (rest.length < 1) throw new UsageError('render takes one or more ASSET_ID[@X,Z[,YAW]]');
+    rejectOptions(values, [...generateOnly(optionSpecs), ...FETCH_ONLY], 'render');
+    const outDir = requireOut(values);
+    const frames = Number(parseUint(values.frames, 'frames', 100000n) ?? 24n);
+    const size = Number(parseUint(values.size, 'size', 4096n) ?? 256n);
+    const paceMs = Number(parseUint(values['pace-ms'], 'pace-ms', 60000n) ?? 0n);
+    const format = (values['image-format'] ?? 'jpeg').toLowerCase();
+    if (format !== 'jpeg' && format !== 'png') throw new UsageError('--image-format must be jpeg or png');
+    if (frames < 1) throw new UsageError('--frames must be >= 1');
+    const objects = rest.map(sceneObjectOf);
+    const RenderService = loadRenderService(protoPath);
+    const client = new RenderService(address, credentials);
+    try {
+      return await runRender({ client, metadata, timeoutS, address, outDir, objects, frames,
+        size, format, paceMs });
+    } finally {
+      client.close();
+    }
+  }
+
+  throw new UsageError(`unknown command ${JSON.stringify(command)} (models, generate, fetch, render)`);
+}
+
+// ---------------------------------------------------------------------------------------
+// RenderService
+
+function loadRenderService(assetsProto) {
+  const includeDir = resolve(dirname(assetsProto), '..', '..');
+  const target = resolve(dirname(assetsProto), 'render.proto');
+  if (!existsSync(target)) throw new UsageError(`proto file not found: ${target}`);
+  const options = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true,
+    includeDirs: [includeDir] };
+  const def = protoLoader.loadSync(relative(includeDir, target).split(sep).join('/'), options);
+  return grpc.loadPackageDefinition(def).vitrine.v1.RenderService;
+}
+
+function sceneObjectOf(text) {
+  const [assetId, where] = text.split('@');
+  if (where === undefined) return { asset_id: assetId, placement: { x: 0, z: 0, yaw_deg: 0 } };
+  const nums = where.split(',').map(Number);
+  if (!(nums.length === 2 || nums.length === 3) || !nums.every(Number.isFinite)) {
+    throw new UsageError(`${JSON.stringify(text)}: write ASSET_ID@X,Z[,YAW] (metres, degrees)`);
+  }
+  return { asset_id: assetId, placement: { x: nums[0], z: nums[1], yaw_deg: nums[2] ?? 0 } };
+}
+
+function orbitPose(i, frames) {
+  const a = (2 * Math.PI * i) / frames;
+  return {
+    eye: { x: 2.2 * Math.sin(a), y: 1.1, z: 2.2 * Math.cos(a) },
+    target: { x: 0, y: 0.4, z: 0 },
+    up: { x: 0, y: 1, z: 0 },
+    fov_y_deg: 45,
+    pose_index: String(i),
+    client_time_us: String(Date.now() * 1000),
+  };
+}
+
+async function runRender({ client, metadata, timeoutS, address, outDir, objects, frames, size,
+  format, paceMs }) {
+  mkdirSync(outDir, { recursive: true });
+  const call = client.Render(metadata, callOptions(timeoutS));
+  const onSigint = () => call.cancel();
+  process.once('SIGINT', onSigint);
+  const got = [];
+  let lastDropped = 0;
+  const ext = format === 'png' ? 'png' : 'jpg';
+  const done = new Promise((res, rej) => {
+    call.on('data', (frame) => {
+      const name = `frame_${String(frame.pose_index).padStart(4, '0')}.${ext}`;
+      writeFileSync(join(outDir, name), frame.image);
+      got.push({ pose_index: Number(frame.pose_index), total_ms: frame.timings.total_ms,
+        bytes: frame.image.length, mime_type: frame.mime_type });
+      lastDropped = Number(frame.dropped_poses);
+    });
+    call.on('error', rej);
+    call.on('end', res);
+  });
+  call.write({ session: { objects, width: size, height: size,
+    format: format === 'png' ? 'IMAGE_FORMAT_PNG' : 'IMAGE_FORMAT_JPEG', quality: 85 } });
+  for (let i = 0; i < frames; i += 1) {
+    call.write({ pose: orbitPose(i, frames) });
+    if (paceMs) await new Promise((r) => setTimeout(r, paceMs));
+  }
+  call.end();
+  try {
+    await done;
+  } catch (err) {
+    throw new GrpcCallError(err, address, { midStream: got.length > 0 });
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+  const totals = got.map((f) => f.total_ms).sort((a, b) => a - b);
+  const summary = {
+    ok: got.length > 0,
+    frames: got.length,
+    poses_sent: frames,
+    dropped_poses: lastDropped,
+    pose_indices: got.map((f) => f.pose_index),
+    median_total_ms: totals.length ? totals[Math.floor(totals.length / 2)] : null,
+    mime_type: got.length ? got[0].mime_type : null,
+  };
+  process.stdout.write(JSON.stringify(summary) + '\n');
+  return summary.ok ? EXIT_OK : EXIT_REFUSED;
 }
 
 main(process.argv.slice(2)).then(
