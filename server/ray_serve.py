@@ -632,20 +632,21 @@ def build_app(args: dict[str, Any]):
     return build(ServerConfig(**server_args), RayOptions(**option_args))
 
 
-def run(config: ServerConfig, options: RayOptions, address: str | None = None,
-        name: str = "vitrine") -> dict[str, int | None]:
-    """Deploy on the Ray cluster at `address` ('auto': the one this node belongs to; None:
-    start a local one) and return the front's ports. Blocks until every model is up."""
+def connect(address: str | None) -> None:
+    """Join the Ray cluster at `address` ('auto': the one this node belongs to), or start a
+    local one (None). Ray installs its own SIGTERM handler (which aborts) as it starts."""
     require_ray()
     import ray
 
     if not ray.is_initialized():
-        kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True}
-        if address is None:
-            kwargs["address"] = "local"
-        else:
-            kwargs["address"] = address
-        ray.init(**kwargs)
+        ray.init(address=address or "local", include_dashboard=False, log_to_driver=True)
+
+
+def run(config: ServerConfig, options: RayOptions, address: str | None = None,
+        name: str = "vitrine") -> dict[str, int | None]:
+    """Deploy on the Ray cluster at `address` ('auto': the one this node belongs to; None:
+    start a local one) and return the front's ports. Blocks until every model is up."""
+    connect(address)
     serve.start(proxy_location="Disabled")  # our front is the ingress, not Serve's proxy
     handle = serve.run(build(config, options), name=name, route_prefix=None)
     return handle.ports.remote().result()
@@ -658,8 +659,9 @@ def serve_forever(config: ServerConfig, options: RayOptions, address: str | None
     import signal
     import threading
 
+    connect(address)
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM):  # after Ray's own handlers, to replace them
         signal.signal(sig, lambda *_: stop.set())
     ports = run(config, options, address)
     log.info("vitrine on Ray Serve: gRPC on %s:%d%s (models: %s)",
