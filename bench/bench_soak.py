@@ -9,6 +9,13 @@ read to the end; a RESOURCE_EXHAUSTED refusal is timed and retried after a short
 Prints each client's share of the assets served (fair: none below half an equal share), the
 refusal latency p50/p95 (issue 20: p95 < 50 ms), the status codes seen, and the server's RSS
 over time with its growth after warm-up (issue 20: < 10 %).
+
+On this 2-core machine the load clients share the cores with the server, so the refusal times
+they see include their own wait for a core. A probe (`--probe-hz`, its own process and token,
+limited to `rate=1/s`) sends a small call ten times a second for the whole run: most of them
+are refused by its rate limit, and it times them as a client with a core of its own would
+(the load clients run at `--client-nice`, below the server and the probe, as clients on other
+machines would be). Both views are printed.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from vitrine.v1 import assets_pb2 as pb
 from vitrine.v1 import assets_pb2_grpc as pb_grpc
 
 ROOT = Path(__file__).resolve().parents[1]
+PROBE_TOKEN = "soak-probe-token-" + "p" * 16
 
 
 def rss_mib(pid: int) -> float:
@@ -43,7 +51,8 @@ def rss_mib(pid: int) -> float:
 
 
 def start_server(tmp: Path, args, tokens: dict[str, str]) -> tuple[subprocess.Popen, str]:
-    (tmp / "tokens").write_text("".join(f"{t} {name}\n" for name, t in tokens.items()))
+    (tmp / "tokens").write_text("".join(f"{t} {name}\n" for name, t in tokens.items())
+                                + f"{PROBE_TOKEN} probe rate=1/s burst=1\n")
     env = os.environ.copy()
     for item in args.env:
         key, _, value = item.partition("=")
@@ -164,6 +173,51 @@ def cache_memory_mib(port: int) -> float:
                 0.0) / 2**20
 
 
+def probe(address: str, seconds: float, hz: float, out: str) -> int:
+    """The probe process: a Generate every 1/hz s for `seconds`, each call's time to its
+    status written to `out` as `<code> <seconds>` lines."""
+    channel = grpc.insecure_channel(address)
+    stub = pb_grpc.AssetServiceStub(channel)
+    req = pb.GenerateRequest(model="procedural", category="vase", seed=1,
+                             options=pb.Options(max_triangles=500, lod_count=1))
+    auth = (("authorization", f"Bearer {PROBE_TOKEN}"),)
+    lines = []
+    stop_at = time.monotonic() + seconds
+    while time.monotonic() < stop_at:
+        t0 = time.perf_counter()
+        try:
+            for _ in stub.Generate(req, metadata=auth, timeout=30):
+                pass
+            code = "OK"
+        except grpc.RpcError as err:
+            code = err.code().name
+        lines.append(f"{code} {time.perf_counter() - t0:.6f}\n")
+        time.sleep(max(0.0, 1 / hz - (time.perf_counter() - t0)))
+    channel.close()
+    Path(out).write_text("".join(lines))
+    return 0
+
+
+def start_probe(address: str, args, out: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, __file__, "--probe", address, "--seconds",
+                             str(args.seconds), "--probe-hz", str(args.probe_hz), str(out)])
+
+
+def probe_summary(out: Path) -> str:
+    times = collections.defaultdict(list)
+    for line in out.read_text().splitlines():
+        code, t = line.split()
+        times[code].append(float(t))
+    refused = sorted(times.get("RESOURCE_EXHAUSTED", []))
+    if not refused:
+        return f"probe: no refusals ({ {k: len(v) for k, v in times.items()} })"
+    p50 = statistics.median(refused) * 1000
+    p95 = refused[int(0.95 * (len(refused) - 1))] * 1000
+    return (f"probe (own process, not niced, rate=1/s): {len(refused)} refusals, latency p50 "
+            f"{p50:.1f} ms, p95 {p95:.1f} ms (max {refused[-1] * 1000:.1f} ms); "
+            f"{len(times.get('OK', []))} calls served")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--clients", type=int, default=4)
@@ -179,16 +233,30 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hit-fraction", type=float, default=0.25)
     p.add_argument("--retry-pause", type=float, default=0.05, help="seconds after a refusal")
     p.add_argument("--sample-s", type=float, default=5.0, help="RSS sampling period")
+    p.add_argument("--probe-hz", type=float, default=10.0,
+                   help="probe calls per second (0 = no probe)")
+    p.add_argument("--client-nice", type=int, default=10,
+                   help="niceness of the load clients (the server and probe keep 0)")
+    p.add_argument("--probe", metavar="ADDRESS", help=argparse.SUPPRESS)
+    p.add_argument("probe_out", nargs="?", help=argparse.SUPPRESS)
     p.add_argument("--env", action="append", default=[], metavar="K=V",
                    help="environment for the server, e.g. MALLOC_ARENA_MAX=2")
     p.add_argument("--serve-arg", action="append", default=[], metavar="ARG",
                    help="pass ARG to `vitrine serve`, e.g. --serve-arg=--cache-memory-mib=32")
     args = p.parse_args(argv)
+    if args.probe:
+        return probe(args.probe, args.seconds, args.probe_hz, args.probe_out)
     tokens = {f"client-{i}": f"soak-token-{i:02d}-{'x' * 16}" for i in range(args.clients)}
     with tempfile.TemporaryDirectory() as tmp:
         proc, address = start_server(Path(tmp), args, tokens)
+        probe_out = Path(tmp) / "probe.txt"
+        prober = start_probe(address, args, probe_out) if args.probe_hz > 0 else None
+        os.nice(args.client_nice)  # after the server and the probe started: they keep 0
         try:
             result = asyncio.run(soak(address, tokens, args, proc.pid))
+            if prober is not None:
+                prober.wait(120)
+                result["probe"] = probe_summary(probe_out)
             result["reasons"] = refusal_reasons(args.metrics_port)
             result["server_refusals"] = server_refusal_quantiles(args.metrics_port)
         finally:
@@ -217,8 +285,11 @@ def main(argv: list[str] | None = None) -> int:
               f"(max {refusals[-1] * 1000:.1f} ms); by reason (server's count): "
               f"{result['reasons']}")
         print(f"  inside the server (arrival to refusal): {result['server_refusals']}")
+        print(f"  (as the load clients at nice {args.client_nice} saw them)")
     else:
         print("refusals: none")
+    if "probe" in result:
+        print(result["probe"])
     warmup = args.warmup if args.warmup is not None else args.seconds / 4
     print("server RSS (MiB) over time [of it, the cache's in-memory copies]: " + ", ".join(
         f"{t:.0f}s {m:.0f} [{h:.0f}]" for t, m, h in rss))

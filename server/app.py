@@ -31,6 +31,7 @@ from server.render import SERVICE_NAME as RENDER_SERVICE_NAME
 from server.render import RenderService
 from server.render import add_to_server as add_render_to_server
 from server.service import AssetService, add_to_server
+from server.workers import ProcessPipeline, worker_spec
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class Running:
         if self.metrics is not None:  # after the drain, so the last calls are still scraped
             await self.metrics.stop()
         self.service.scheduler.shutdown()
+        if isinstance(self.service.pipeline, ProcessPipeline):
+            self.service.pipeline.close()
         self.service.cache.close()
 
 
@@ -74,10 +77,18 @@ async def create_server(
     """Load the models (refusing to start if one cannot serve), bind, start; returns the port.
     With `service`, serve that servicer instead (its models and cache are its own: the Ray
     front's Router, server/ray_serve.py, forwards every call to the model deployments)."""
+    workers = None
     if models is None and service is None:
+        if config.worker_processes:  # they load their models while this process loads its own
+            workers = ProcessPipeline(worker_spec(config), config.workers)
         for model_dir in config.model_dirs:
             add_model_dir(model_dir)
-        models = load_models(config.models or None)
+        try:
+            models = load_models(config.models or None)
+        except BaseException:
+            if workers is not None:
+                workers.close()
+            raise
     defaults = config.client_limits()
     # Tokens and certificates are read before anything binds: a bad file is refused at start
     # (TokenFileError names the line; OSError names the file).
@@ -91,6 +102,8 @@ async def create_server(
         cache = AssetCache(config.data_dir, config.cache_max_bytes,
                            memory_bytes=config.cache_memory_bytes)
         service = AssetService(models, cache, config)
+        if workers is not None:
+            service.pipeline = workers.attach(service.pipeline)
     cache = service.cache
     auth = Authenticator(tokens, defaults)
     limiter = Limiter()

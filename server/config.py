@@ -21,6 +21,12 @@ class ServerConfig:
     cache_memory_bytes: int = 256 * MiB
     chunk_bytes: int = 256 * 1024  # bytes per Chunk; chosen by bench/bench_serve.py's sweep
     workers: int = 2  # generation threads; one per core on the 2-core reference machine
+    # Run generation in `workers` processes (server/workers.py) instead of threads. Open3D's
+    # decimation and ray casting hold the GIL for a whole call: on threads they stall the
+    # event loop (refusals took 114 ms p95) and two threads cannot use two cores. Needs the
+    # models loaded by name (create_server(config) with models=None); `vitrine serve` sets it.
+    worker_processes: bool = False
+    torch_threads: int = 0  # per generation process; 0 = cores / workers, at least 1
     max_queue: int = 32  # jobs waiting beyond the running ones before RESOURCE_EXHAUSTED
     max_batch: int = 8  # specs per model call when a GenerateBatch has cache misses
     max_batch_requests: int = 256  # requests in one GenerateBatch call

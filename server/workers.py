@@ -1,0 +1,323 @@
+"""Generation in worker processes, so the event loop never waits for the GIL.
+
+Open3D's decimation and ray casting, fast_simplification and parts of trimesh hold the GIL for
+a whole call (a 2,000-triangle decimation of a prop: tens of milliseconds; measured: a thread
+looping `simplify_quadric_decimation` made `time.sleep(0.001)` on the main thread take
+1.9 s p50). With generation on threads, every such call stalls the event loop that streams
+other calls and refuses overload; refusals took 23 ms p50 / 114 ms p95 at a client with a
+core of its own (`bench/bench_soak.py`'s probe), and two threads could not use two cores.
+
+`ProcessPipeline` has the `Pipeline` interface the service uses (`prepare`, `replay`, `build`)
+and runs `build` in one of `workers` processes (spawned, each loading the same models; the
+scheduler's threads each hand one call to a free process and wait on its pipe, which releases
+the GIL). Validation, asset ids and cache hits stay in the server process. What crosses the
+pipe: canonical requests in; exported files, progress (`on_file`), errors and log records out.
+A cancelled call sets a flag in shared memory that the worker's `CancelToken` reads, so the
+generator stops at its next check. A worker that dies (OOM killer, a crash in native code) is
+replaced, and its call fails with `WorkerDied` (UNAVAILABLE: retry), not with a hang.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import multiprocessing as mp
+import os
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+
+from generators.core.asset import CancelToken
+from generators.core.errors import GeneratorError
+from generators.pipeline import Built, Job, OnFile, Pipeline
+
+log = logging.getLogger(__name__)
+
+_POLL_S = 0.02  # how often a waiting call looks at its cancel token
+
+
+class WorkerDied(GeneratorError):
+    """The process building this call died; the call can be retried."""
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkerSpec:
+    """What a worker process needs to load the same models as the server."""
+
+    models: tuple[str, ...]  # empty: every registered model
+    model_dirs: tuple[str, ...] = ()
+    torch_threads: int = 1
+    log_level: int = logging.INFO
+
+
+def worker_spec(config) -> WorkerSpec:
+    """The spec of `config`'s generation processes (a ServerConfig)."""
+    threads = config.torch_threads or max(1, (os.cpu_count() or 1) // config.workers)
+    return WorkerSpec(models=tuple(config.models), model_dirs=tuple(config.model_dirs),
+                      torch_threads=threads, log_level=logging.getLogger().getEffectiveLevel())
+
+
+# ---------------------------------------------------------------- errors across the pipe
+
+def _pack_error(exc: BaseException) -> tuple:
+    """Errors whose __init__ takes other arguments than their message do not unpickle
+    (UnknownModel(name, known)): send the class, the message and the attributes instead."""
+    return type(exc), str(exc), dict(getattr(exc, "__dict__", {}))
+
+
+def _unpack_error(packed: tuple) -> BaseException:
+    cls, message, attrs = packed
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, message)
+    exc.__dict__.update(attrs)
+    return exc
+
+
+# ---------------------------------------------------------------- the worker side
+
+class _SharedCancel(CancelToken):
+    """A CancelToken the server process sets through shared memory."""
+
+    def __init__(self, flag) -> None:
+        super().__init__()
+        self._flag = flag
+
+    def cancel(self) -> None:
+        self._flag.value = 1
+
+    @property
+    def cancelled(self) -> bool:
+        return bool(self._flag.value)
+
+    def check(self) -> None:
+        if self._flag.value:
+            super().cancel()
+        super().check()
+
+
+class _PipeLogHandler(logging.Handler):
+    """Log records of the worker go to the server process, which logs them as its own (with
+    the request id of the call, its handlers, its format and its rotation)."""
+
+    def __init__(self, conn: Connection, lock: threading.Lock):
+        super().__init__()
+        # not `self.lock`: logging.Handler holds that one around emit()
+        self.conn, self.send_lock = conn, lock
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            msg = record.getMessage()
+            if record.exc_info:
+                msg += "\n" + logging.Formatter().formatException(record.exc_info)
+            with self.send_lock:
+                self.conn.send(("log", record.name, record.levelno, msg))
+        except Exception:  # noqa: BLE001, S110 - a log line must never fail a build
+            pass
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A server killed with SIGKILL cannot stop its workers: they stop themselves, mid-build
+    too, within a second."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
+def _worker_main(spec: WorkerSpec, conn: Connection, flag) -> None:
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
+                     name="parent-watch").start()
+    lock = threading.Lock()
+    root = logging.getLogger()
+    root.handlers[:] = [_PipeLogHandler(conn, lock)]
+    root.setLevel(spec.log_level)
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, spec.torch_threads))
+        from generators.core.registry import add_model_dir, load_models
+
+        for d in spec.model_dirs:
+            add_model_dir(d)
+        pipe = Pipeline(load_models(list(spec.models) or None))
+    except BaseException as exc:  # noqa: BLE001 - reported to the server, which refuses to start
+        conn.send(("failed", _pack_error(exc)))
+        return
+    conn.send(("ready", os.getpid()))
+    cancel = _SharedCancel(flag)
+    while True:
+        try:
+            canonicals = conn.recv()
+        except (EOFError, OSError):  # the server is gone: so are we
+            return
+        cancel._event.clear()  # the server resets the shared flag before it sends a call
+
+        def on_file(i, progress):
+            with lock:
+                conn.send(("file", i, dataclasses.replace(progress, job=None)))
+
+        try:
+            jobs = [pipe.replay(c) for c in canonicals]
+            if any(j is None for j in jobs):
+                raise GeneratorError("a request the worker cannot replay")
+            results = pipe.build(jobs, cancel, on_file)
+            out = [_pack_error(r) if isinstance(r, BaseException)
+                   else dataclasses.replace(r, job=None) for r in results]
+            with lock:
+                conn.send(("done", out))
+        except BaseException as exc:  # noqa: BLE001 - Cancelled and the rest, to the caller
+            with lock:
+                conn.send(("raise", _pack_error(exc)))
+
+
+# ---------------------------------------------------------------- the server side
+
+class _Worker:
+    def __init__(self, ctx, spec: WorkerSpec, index: int):
+        self.flag = ctx.Value("b", 0, lock=False)
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_worker_main, args=(spec, child, self.flag),
+                                   name=f"vitrine-gen-{index}", daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.ready:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not self.conn.poll(left):
+                raise TimeoutError("generation worker did not start in time")
+            msg = self.conn.recv()
+            if msg[0] == "ready":
+                self.ready = True
+            elif msg[0] == "failed":
+                raise _unpack_error(msg[1])
+            elif msg[0] == "log":
+                _relay_log(msg)
+
+    def stop(self) -> None:
+        with _suppress():
+            self.conn.close()
+        self.process.join(timeout=2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(timeout=2)
+
+
+class _suppress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return True
+
+
+def _relay_log(msg: tuple) -> None:
+    _, name, level, text = msg
+    logging.getLogger(name).log(level, "%s", text)
+
+
+class ProcessPipeline:
+    """`Pipeline`'s interface, with `build` run in worker processes (see the module doc)."""
+
+    def __init__(self, spec: WorkerSpec, workers: int, pipeline: Pipeline | None = None):
+        """Starts the workers at once (they load their models while the server loads its
+        own); `attach` the server's own Pipeline before the first call if not given here."""
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.local = pipeline  # prepare/replay and the catalog: no generation here
+        self._spec = spec
+        self._ctx = mp.get_context("spawn")  # never fork a process that runs gRPC threads
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: list[_Worker] = []
+        self._closed = False
+        self._count = 0
+        for _ in range(workers):
+            self._add()
+
+    def _add(self) -> _Worker:
+        worker = _Worker(self._ctx, self._spec, self._count)
+        self._count += 1
+        self._all.append(worker)
+        self._idle.put(worker)
+        return worker
+
+    def attach(self, pipeline: Pipeline) -> ProcessPipeline:
+        self.local = pipeline
+        return self
+
+    @property
+    def models(self):
+        return self.local.models
+
+    def wait_ready(self, timeout: float = 300) -> None:
+        """Block until every worker has loaded its models (raises what a worker raised)."""
+        for worker in list(self._all):
+            worker.wait_ready(timeout)
+
+    def prepare(self, *args, **kwargs) -> Job:
+        return self.local.prepare(*args, **kwargs)
+
+    def replay(self, canonical: bytes) -> Job | None:
+        return self.local.replay(canonical)
+
+    def build(self, jobs: Sequence[Job], cancel: CancelToken | None = None,
+              on_file: OnFile | None = None) -> list[Built | GeneratorError]:
+        if self._closed:
+            raise WorkerDied("the server is shutting down")
+        worker = self._idle.get()
+        try:
+            return self._run(worker, jobs, cancel, on_file)
+        except (EOFError, OSError, BrokenPipeError):
+            code = worker.process.exitcode
+            log.error("generation worker %s died (exit %s); starting another",
+                      worker.process.name, code)
+            self._all.remove(worker)
+            worker.stop()
+            worker = self._replace()
+            raise WorkerDied(f"the generation worker died (exit {code}); retry the call")
+        finally:
+            if worker is not None and not self._closed:
+                self._idle.put(worker)
+
+    def _replace(self) -> _Worker | None:
+        if self._closed:
+            return None
+        worker = _Worker(self._ctx, self._spec, self._count)
+        self._count += 1
+        self._all.append(worker)
+        return worker
+
+    def _run(self, worker: _Worker, jobs, cancel, on_file):
+        worker.wait_ready()
+        worker.flag.value = 0
+        worker.conn.send([job.canonical for job in jobs])
+        sent_cancel = False
+        while True:
+            if cancel is not None and cancel.cancelled and not sent_cancel:
+                worker.flag.value = 1
+                sent_cancel = True
+            if not worker.conn.poll(_POLL_S):
+                if not worker.process.is_alive() and not worker.conn.poll(0):
+                    raise EOFError
+                continue
+            msg = worker.conn.recv()
+            kind = msg[0]
+            if kind == "log":
+                _relay_log(msg)
+            elif kind == "file":
+                if on_file is not None:
+                    on_file(msg[1], dataclasses.replace(msg[2], job=jobs[msg[1]]))
+            elif kind == "done":
+                return [_unpack_error(r) if isinstance(r, tuple)
+                        else dataclasses.replace(r, job=job) for r, job in zip(msg[1], jobs)]
+            elif kind == "raise":
+                raise _unpack_error(msg[1])
+
+    def close(self) -> None:
+        self._closed = True
+        for worker in self._all:
+            worker.stop()
+        self._all.clear()
