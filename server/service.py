@@ -460,6 +460,13 @@ class AssetService(pb_grpc.AssetServiceServicer):
         header = None if hit is None else await self._cached_header(aid, hit)
         if header is not None:
             return Ready(header, hit.files)
+        made = self._inflight.get(aid)
+        if made is not None:  # being made now (a progressive client resuming): wait for it
+            ready = await asyncio.shield(made)
+            if isinstance(ready, Ready):
+                header = pb.AssetHeader()
+                header.CopyFrom(ready.header)
+                return Ready(header, ready.files)
         # Evicted (or found corrupt): regenerate from the remembered request when the model
         # that made it is still here at the same version, which gives the very same bytes.
         remembered = await asyncio.to_thread(self.cache.lookup_request, aid) if _is_id(aid) else None

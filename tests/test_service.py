@@ -703,3 +703,30 @@ def test_cancelled_progressive_call_stops_its_generation(live, stub):
     call.cancel()
     assert wait_idle(live.service) < 10
     assert live.service._inflight == {}
+
+
+def test_fetch_of_an_asset_being_made_waits_for_it(live):
+    """A progressive client knows the id from the header before the asset is stored: a
+    Fetch of it then waits for the generation in flight instead of NOT_FOUND."""
+    import asyncio
+
+    from server.service import Ready
+
+    service = live.service
+    aid = "f" * 32
+    header = pb.AssetHeader(asset_id=aid, files=[pb.AssetFile(name="lod0.glb", size_bytes=3)])
+
+    async def scenario():
+        fut = asyncio.get_running_loop().create_future()
+        service._inflight[aid] = fut
+        try:
+            fetch = asyncio.ensure_future(service.fetch(aid))
+            await asyncio.sleep(0.05)
+            assert not fetch.done()
+            fut.set_result(Ready(header, [b"abc"]))
+            return await fetch
+        finally:
+            service._inflight.pop(aid, None)
+
+    ready = live.call(scenario())
+    assert ready.header.asset_id == aid and ready.files == [b"abc"]
