@@ -12,6 +12,11 @@ share the cache, validation, scheduler limits, coalescing and metrics. Engine UR
     GET  /v1/openapi.json                    the OpenAPI 3.1 document (server/http_openapi.py)
     GET  /viewer/{path}                      the web viewer's files (clients/web)
 
+`POST /v1/generate` takes an optional `X-Request-Timeout: <seconds>` header, gRPC's deadline
+for HTTP: a call that cannot finish in it is refused at once (429 with Retry-After, as the
+scheduler refuses a gRPC call whose deadline is too near), and one still running when it
+passes is stopped and answered 504 DEADLINE_EXCEEDED.
+
 Errors are `{"code": "NOT_FOUND", "message": ..., "field": ...}` from the same CallErrors the
 gRPC side turns into statuses (server/status.py).
 
@@ -42,7 +47,7 @@ from prometheus_client import Counter, Histogram
 from vitrine.v1 import assets_pb2 as pb
 
 from generators.core.errors import short_repr
-from server.auth import clean_request_id, current_client, current_request_id
+from server.auth import clean_request_id, current_client, current_deadline, current_request_id
 from server.http_openapi import OPENAPI
 from server.limits import Refused
 from server.service import AssetService, Ready
@@ -143,6 +148,26 @@ def call_error_response(err: CallError) -> web.Response:
         headers["Retry-After"] = str(max(1, math.ceil(err.retry_after_s)))
     return error_response(HTTP_STATUS.get(err.code, 500), err.code.name, err.message,
                           err.field, headers)
+
+
+# POST /v1/generate's deadline, as gRPC's grpc-timeout: seconds the client will wait.
+TIMEOUT_HEADER = "X-Request-Timeout"
+MAX_TIMEOUT_S = 3600.0
+
+
+def _request_timeout(value: str | None) -> float | None:
+    """The header's seconds (0 < s <= 3600), None when absent; INVALID_ARGUMENT otherwise."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = math.nan
+    if not 0 < seconds <= MAX_TIMEOUT_S:  # also NaN
+        raise CallError(grpc.StatusCode.INVALID_ARGUMENT,
+                        f"{TIMEOUT_HEADER}: {short_repr(value)} is not a number of seconds in "
+                        f"(0, {MAX_TIMEOUT_S:g}]", TIMEOUT_HEADER)
+    return seconds
 
 
 class HttpFace:
@@ -327,7 +352,19 @@ class HttpFace:
         except json_format.ParseError as exc:
             raise CallError(grpc.StatusCode.INVALID_ARGUMENT,
                             f"body: not a GenerateRequest: {exc}", "body") from exc
-        return web.json_response(asset_json(await self.service.generate_one(req)))
+        timeout = _request_timeout(request.headers.get(TIMEOUT_HEADER))
+        if timeout is None:
+            return web.json_response(asset_json(await self.service.generate_one(req)))
+        # The deadline the scheduler admits by (a call that cannot finish in it is refused up
+        # front, 429), and the one that stops the work when it passes (504).
+        current_deadline.set(time.monotonic() + timeout)
+        try:
+            ready = await asyncio.wait_for(self.service.generate_one(req), timeout)
+        except TimeoutError:
+            raise CallError(grpc.StatusCode.DEADLINE_EXCEEDED,
+                            f"{TIMEOUT_HEADER}: the asset was not ready within {timeout:g} s; "
+                            "its generation was stopped", TIMEOUT_HEADER) from None
+        return web.json_response(asset_json(ready))
 
     async def asset(self, request: web.Request) -> web.Response:
         ready = await self.service.fetch(request.match_info["asset_id"])
@@ -395,7 +432,7 @@ class HttpFace:
     async def preflight(self, request: web.Request) -> web.Response:
         allowed = request.headers.get("Access-Control-Request-Headers",
                                       "Content-Type, Range, If-None-Match, If-Range, "
-                                      "Authorization, X-Request-Id")
+                                      "Authorization, X-Request-Id, X-Request-Timeout")
         return web.Response(status=204, headers={
             "Access-Control-Allow-Methods": "GET, HEAD, POST, OPTIONS",
             "Access-Control-Allow-Headers": allowed,

@@ -162,6 +162,12 @@ def build() -> dict[str, Any]:
             "options": _preflight([])},
         "/v1/generate": {
             "post": {"summary": "Generate one asset (or find it in the cache)",
+                     "parameters": [{
+                         "name": "X-Request-Timeout", "in": "header", "required": False,
+                         "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+                         "description": "seconds the client will wait: refused at once (429) "
+                                        "when the queue says it cannot be done in time; 504 "
+                                        "and the work stopped when it passes"}],
                      "requestBody": {"required": True, "content": {
                          "application/json": {"schema": request}}},
                      "responses": {"200": asset, **_ERRORS}},

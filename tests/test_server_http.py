@@ -414,6 +414,39 @@ def test_a_client_that_goes_away_cancels_its_generation(tmp_path, procedural):
         server.stop()
 
 
+@pytest.mark.parametrize("value", ["soon", "0", "-1", "3601", "nan"])
+def test_a_bad_request_timeout_is_400_naming_the_header(web, value):
+    r = call(web, "POST", "/v1/generate", {"model": "procedural", "category": "vase"},
+             headers={"X-Request-Timeout": value})
+    assert r.status == 400
+    assert r.json()["code"] == "INVALID_ARGUMENT"
+    assert r.json()["field"] == "X-Request-Timeout" and "(0, 3600]" in r.json()["message"]
+
+
+def test_a_request_timeout_that_passes_is_504_and_stops_the_work(tmp_path, procedural):
+    server = start_server(tmp_path, procedural, http_address="127.0.0.1:0", workers=1)
+    try:
+        heavy = {"model": "procedural", "category": "chair", "seed": 3,
+                 "options": {"max_triangles": 20000, "lod_count": 3}}
+        t0 = time.monotonic()
+        r = call(server, "POST", "/v1/generate", heavy, headers={"X-Request-Timeout": "0.05"})
+        assert r.status == 504, r.body
+        assert r.json()["code"] == "DEADLINE_EXCEEDED"
+        assert r.json()["field"] == "X-Request-Timeout"
+        assert time.monotonic() - t0 < 5
+        deadline = time.monotonic() + 30
+        while server.service.scheduler.cancelled == 0:  # the job was told to stop
+            assert time.monotonic() < deadline, "the generation was not cancelled"
+            time.sleep(0.01)
+        assert server.service.stats.generated == 0
+        ok = call(server, "POST", "/v1/generate",
+                  {"model": "procedural", "category": "vase", "seed": 1, "options": FAST},
+                  headers={"X-Request-Timeout": "120"})
+        assert ok.status == 200, ok.body
+    finally:
+        server.stop()
+
+
 def test_stop_drains_requests_in_flight_and_refuses_new_ones(tmp_path, procedural):
     server = start_server(tmp_path, procedural, http_address="127.0.0.1:0", workers=1)
     port = server.running.http_port
