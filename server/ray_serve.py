@@ -112,6 +112,9 @@ class RayOptions:
             "max_queued_requests": config.max_queue,
             "ray_actor_options": {"num_cpus": self.replica_cpus},
             "graceful_shutdown_timeout_s": config.shutdown_grace_s,
+            # A model that cannot load (missing weights, a bad model dir) fails the same way
+            # every time: refuse the deployment after a few tries, not Serve's default 20.
+            "max_constructor_retry_count": 3,
         }
         if self.autoscale is not None and model not in self.model_replicas:
             lo, hi = self.autoscale
@@ -579,7 +582,9 @@ class Front:
         return {"grpc": r.port, "http": r.http_port, "metrics": r.metrics_port}
 
     async def __del__(self) -> None:
-        await self.running.stop(self.router.config.shutdown_grace_s)
+        running = getattr(self, "running", None)  # None when __init__ failed
+        if running is not None:
+            await running.stop(self.router.config.shutdown_grace_s)
 
 
 # ---------------------------------------------------------------------------- assembly
@@ -648,8 +653,13 @@ def run(config: ServerConfig, options: RayOptions, address: str | None = None,
     start a local one) and return the front's ports. Blocks until every model is up."""
     connect(address)
     serve.start(proxy_location="Disabled")  # our front is the ingress, not Serve's proxy
-    handle = serve.run(build(config, options), name=name, route_prefix=None)
-    return handle.ports.remote().result()
+    app = build(config, options)
+    try:
+        handle = serve.run(app, name=name, route_prefix=None)
+        return handle.ports.remote().result()
+    except Exception as err:  # Serve's own errors: a replica that cannot load, a bind failure
+        raise RuntimeError(f"deploying on Ray failed (each replica's log says why; "
+                           f"`serve status` too): {type(err).__name__}: {err}") from err
 
 
 def serve_forever(config: ServerConfig, options: RayOptions, address: str | None,

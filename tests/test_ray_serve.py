@@ -268,3 +268,22 @@ def test_serve_config_file_builds_the_application(tmp_path):
         RayOptions(autoscale=(3, 1))
     with pytest.raises(ValueError, match="replicas given for models not deployed: nope"):
         build(ServerConfig(data_dir=tmp_path), RayOptions(model_replicas={"nope": 2}))
+
+
+def test_ray_flags_are_checked_and_named():
+    from server.ray_serve import options_from_flags
+
+    opts = options_from_flags(["2", "procedural=3"], "1:4", 0.5, 1, ("procedural", "gallery"))
+    assert opts.replicas == 2 and opts.model_replicas == {"procedural": 3}
+    config = ServerConfig(workers=2, max_queue=8)
+    fixed, scaled = (opts.deployment_options(m, config) for m in ("procedural", "gallery"))
+    assert fixed["num_replicas"] == 3 and "autoscaling_config" not in fixed
+    assert scaled["autoscaling_config"] == {"min_replicas": 1, "max_replicas": 4,
+                                            "initial_replicas": 1, "target_ongoing_requests": 2}
+    assert scaled["max_queued_requests"] == 8 and scaled["ray_actor_options"] == {"num_cpus": 0.5}
+    for replicas, autoscale, match in ((["0"], None, "--ray-replicas must be N or MODEL=N"),
+                                       (["=2"], None, "--ray-replicas"),
+                                       ([], "4", "--ray-autoscale must be MIN:MAX"),
+                                       ([], "3:1", "--ray-autoscale")):
+        with pytest.raises(ValueError, match=match):
+            options_from_flags(replicas, autoscale, 1.0, 1)
