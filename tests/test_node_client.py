@@ -67,6 +67,23 @@ def test_generate_then_resume_with_fetch_gives_the_same_verified_files(live, tmp
         assert (resumed / f.name).read_bytes() == f.read_bytes()
 
 
+def test_progressive_generate_writes_each_file_as_it_is_verified(live, tmp_path):
+    """--progressive: on a miss the finer levels arrive as file parts; each file is written
+    (and named on stderr) when verified, coarsest first; the files are the plain call's."""
+    args = ("procedural", "--category", "vase", "--seed", "61", "--max-triangles", "3000",
+            "--resolution", "48")
+    r = node(live, "generate", *args, "--progressive", "-o", str(tmp_path / "p"))
+    assert r.returncode == 0, r.stderr
+    written = [line.split(":")[0] for line in r.stderr.splitlines() if "verified" in line]
+    assert written == ["lod2.glb", "lod1.glb", "lod0.glb"]
+    header = json.loads((tmp_path / "p" / "header.json").read_text())
+    assert [f["name"] for f in header["files"]] == written and header["file_count"] == 3
+    r = node(live, "generate", *args, "-o", str(tmp_path / "plain"))  # a cache hit now
+    assert r.returncode == 0, r.stderr
+    for name in written:
+        assert (tmp_path / "p" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes()
+
+
 def test_refused_request_exits_1_naming_the_field(live, tmp_path):
     r = node(live, "generate", "procedural", "--category", "chair", "--max-triangles", "7",
              "-o", str(tmp_path / "x"))

@@ -4,7 +4,7 @@
 //
 //   node clients/node/vitrine_client.mjs [--address HOST:PORT] models
 //   node clients/node/vitrine_client.mjs [--address HOST:PORT] generate MODEL --category C
-//        [--seed N] [--max-triangles N] [--pivot P] ... -o OUTDIR
+//        [--seed N] [--max-triangles N] [--pivot P] ... [--progressive] -o OUTDIR
 //   node clients/node/vitrine_client.mjs [--address HOST:PORT] fetch ASSET_ID
 //        [--file-index I --offset O] -o OUTDIR
 //   node clients/node/vitrine_client.mjs [--address HOST:PORT] render ASSET_ID[@X,Z[,YAW]]...
@@ -13,6 +13,11 @@
 // render opens one RenderService.Render stream (protos/vitrine/v1/render.proto, beside
 // assets.proto): the session, then N orbit poses (all at once with --pace-ms 0: the server
 // renders the newest and drops the rest, latest pose wins), writing each frame it gets.
+//
+// generate --progressive asks for progressive streaming (GenerateRequest.progressive): on a
+// cache miss each file comes as soon as the server has built it (coarsest LOD first), announced
+// by an AssetPart.file part; each is written to OUTDIR, and named on stderr, the moment it is
+// complete and verified.
 //
 // generate's option flags are the fields of vitrine.v1.Options, read from the .proto at run
 // time (--max-triangles for max_triangles, enum values by name), so a new option needs no edit.
@@ -74,7 +79,7 @@ function usage(optionSpecs) {
   return `usage:
   vitrine_client.mjs [--address HOST:PORT] [--proto FILE] [--timeout S] [--token T]
                     [--ca-file PEM | --tls] [--cert-file PEM --key-file PEM] models
-  vitrine_client.mjs [...] generate MODEL --category C [--seed N]
+  vitrine_client.mjs [...] generate MODEL --category C [--seed N] [--progressive]
 ${lines.join('\n')} -o OUTDIR
   vitrine_client.mjs [...] fetch ASSET_ID [--file-index I --offset O] -o OUTDIR
   vitrine_client.mjs [...] render ASSET_ID[@X,Z[,YAW]]... [--frames N] [--size PX]
@@ -88,6 +93,7 @@ ${lines.join('\n')} -o OUTDIR
   --tls       connect with TLS, trusting the system's CAs
   --cert-file, --key-file   this client's certificate and key, for a server that wants one
   --seed      0 to 2^63-1; 0 or none: the server picks (and reports it)
+  --progressive  stream each file as soon as it is built; each is written when verified
 generate's options are the fields of vitrine.v1.Options in that .proto; enum values:
 ${enums.join('\n')}
 
@@ -119,6 +125,7 @@ const COMMON_OPTIONS = {
   size: { type: 'string' },
   'image-format': { type: 'string' },
   'pace-ms': { type: 'string' },
+  progressive: { type: 'boolean' },
   out: { type: 'string', short: 'o' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -250,7 +257,8 @@ function rejectOptions(values, names, command) {
   }
 }
 
-const generateOnly = (optionSpecs) => ['category', 'seed', ...optionSpecs.map((o) => o.flag)];
+const generateOnly = (optionSpecs) => ['category', 'seed', 'progressive',
+  ...optionSpecs.map((o) => o.flag)];
 const FETCH_ONLY = ['file-index', 'offset'];
 const RENDER_ONLY = ['frames', 'size', 'image-format', 'pace-ms'];
 
@@ -341,8 +349,10 @@ function checkFileName(name, index) {
 // offsets. `resume` (Fetch from file_index/offset) seeds the bytes the server will not send
 // from files already in OUTDIR.
 class Assembler {
-  constructor({ outDir, resumeFileIndex = 0, resumeOffset = 0n }) {
+  constructor({ outDir, resumeFileIndex = 0, resumeOffset = 0n, eager = false }) {
     this.outDir = outDir;
+    this.eager = eager; // write (and name on stderr) each file as soon as it is verified
+    this.written = new Set();
     this.resumeFileIndex = resumeFileIndex;
     this.resumeOffset = resumeOffset;
     this.header = null;
@@ -379,23 +389,59 @@ class Assembler {
       this.onChunk(part.chunk);
       return;
     }
+    if (part.part === 'file') {
+      if (this.header === null) throw new CheckError('protocol error: a file part before the AssetHeader');
+      this.onFile(part.file);
+      return;
+    }
     throw new CheckError(`protocol error: an AssetPart with no part set`);
+  }
+
+  // Files the asset has: the header's file_count (0 from older servers: all are listed).
+  fileCount() {
+    return Number(this.header.file_count || 0) || (this.header.files || []).length;
+  }
+
+  openFile(f, i) {
+    checkFileName(f.name, i);
+    const size = Number(f.size_bytes);
+    if (!Number.isSafeInteger(size) || size < 0 || size > bufferConstants.MAX_LENGTH) {
+      throw new CheckError(`protocol error: file ${f.name} has an impossible size ${f.size_bytes}`);
+    }
+    this.buffers.push(Buffer.alloc(size));
+    this.received.push(0);
+    this.hashes.push(createHash('sha256'));
+    this.hashed.push(0);
+  }
+
+  // A progressive Generate's next file: it takes the next file_index.
+  onFile(f) {
+    const files = this.header.files || (this.header.files = []);
+    if (files.length >= this.fileCount()) {
+      throw new CheckError(`protocol error: file part ${f.name} past the asset's ${this.fileCount()} files`);
+    }
+    this.openFile(f, files.length);
+    files.push(f);
+  }
+
+  // With `eager`, write file i (and say so on stderr) once all of it arrived and its sha256
+  // matches, so a viewer can open the coarsest LOD while the finer ones stream.
+  maybeWrite(i) {
+    const f = this.header.files[i];
+    if (!this.eager || this.written.has(i) || this.received[i] !== this.buffers[i].length) return;
+    if (this.hashed[i] !== this.buffers[i].length || this.stale.has(i)) return; // finish() checks it
+    const sha256 = this.hashes[i].copy().digest('hex');
+    if (sha256 !== String(f.sha256).toLowerCase()) return; // finish() reports it
+    mkdirSync(this.outDir, { recursive: true });
+    writeFileSync(join(this.outDir, f.name), this.buffers[i]);
+    this.written.add(i);
+    process.stderr.write(`${f.name}: ${this.buffers[i].length} bytes, verified\n`);
   }
 
   onHeader(header) {
     this.header = header;
     const files = header.files || [];
-    files.forEach((f, i) => {
-      checkFileName(f.name, i);
-      const size = Number(f.size_bytes);
-      if (!Number.isSafeInteger(size) || size < 0 || size > bufferConstants.MAX_LENGTH) {
-        throw new CheckError(`protocol error: file ${f.name} has an impossible size ${f.size_bytes}`);
-      }
-      this.buffers.push(Buffer.alloc(size));
-      this.received.push(0);
-      this.hashes.push(createHash('sha256'));
-      this.hashed.push(0);
-    });
+    files.forEach((f, i) => this.openFile(f, i));
     if (this.resumeFileIndex > 0 || this.resumeOffset > 0n) {
       if (this.resumeFileIndex >= files.length) {
         throw new CheckError(`--file-index ${this.resumeFileIndex} is past the asset's ${files.length} files`);
@@ -438,12 +484,17 @@ class Assembler {
       this.received[index] = Math.max(this.received[index], offset + data.length);
       this.advanceHash(index);
     }
+    this.maybeWrite(index);
   }
 
   // Writes header.json and every file into OUTDIR; returns the per-file check results.
   finish({ complete }) {
     // complete: the stream ended normally, so a missing byte is a failed check.
     if (this.header === null) throw new CheckError('protocol error: the stream ended without an AssetHeader');
+    const announced = (this.header.files || []).length;
+    if (complete && announced < this.fileCount()) {
+      this.problems.push(`the stream ended after ${announced} of ${this.fileCount()} files`);
+    }
     mkdirSync(this.outDir, { recursive: true });
     writeFileSync(join(this.outDir, 'header.json'), JSON.stringify(this.header, null, 2) + '\n');
     const results = [];
@@ -592,13 +643,14 @@ async function main(argv) {
     const outDir = requireOut(values);
     const options = optionsOf(values, optionSpecs);
     const seed = values.seed === undefined ? 0n : parseInteger(values.seed, 'seed', 0n, MAX_SEED);
-    const request = { model: rest[0], category: values.category, seed: seed.toString(), options };
+    const request = { model: rest[0], category: values.category, seed: seed.toString(), options,
+      progressive: Boolean(values.progressive) };
     const client = new AssetService(address, credentials);
     try {
       const call = client.Generate(request, metadata, callOptions(timeoutS));
       return await runStreamingCommand({
         call, address, resumeHint,
-        assembler: new Assembler({ outDir }),
+        assembler: new Assembler({ outDir, eager: Boolean(values.progressive) }),
         summaryExtra: {},
       });
     } finally {
