@@ -47,3 +47,15 @@ def test_bad_arguments_are_refused():
         build_voxel_set("train", 1, res=48)
     with pytest.raises(ValueError, match="unknown categories"):
         build_voxel_set("train", 1, categories=("sofa",))
+
+
+def test_every_shape_records_its_real_size(tmp_path):
+    from generators.data.procedural_set import longest_side
+
+    built = load_or_build("train", 2, cache_dir=tmp_path)
+    loaded = load_or_build("train", 2, cache_dir=tmp_path)  # the cache keeps no sizes: rebuilt
+    want = [longest_side(families.build(built.categories[c], int(s)))
+            for c, s in zip(built.labels, built.seeds)]
+    assert built.sizes_m == pytest.approx(want) and loaded.sizes_m == pytest.approx(want)
+    lamps = built.sizes_m[built.labels == built.categories.index("lamp")]
+    assert (lamps > 0.2).all() and (lamps < 2.5).all()

@@ -302,3 +302,14 @@ def test_the_build_command_writes_a_set_and_refuses_missing_paths(tmp_path: Path
     assert "no such file" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["--help"])
+
+
+def test_every_mesh_keeps_its_own_size(tmp_path: Path):
+    # A studio's stools and bar stools: one category, two sizes that a size model must see.
+    (tmp_path / "stool").mkdir()
+    for i, side in enumerate((45, 75, 46)):
+        _box((side * 0.5, side, side * 0.5)).export(tmp_path / "stool" / f"{i}.stl")
+    data, _ = build_mesh_set([tmp_path], RES, units="cm")
+    assert data.sizes_m == pytest.approx([0.45, 0.75, 0.46])
+    save_voxel_set(data, tmp_path / "set.npz")
+    assert load_voxel_set(tmp_path / "set.npz").sizes_m == pytest.approx([0.45, 0.75, 0.46])

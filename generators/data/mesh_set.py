@@ -20,13 +20,14 @@ keeps parts too thin to hold a voxel centre (stems, legs, cards, single-sided wa
 touch fuller than the procedural 0.5-voxel growth (a voxel the surface clips counts, where the
 procedural sets need its centre within 0.5 voxel): a sphere comes out about 3 % larger.
 
-Each category's real-world size is measured on its own meshes: the median longest
-bounding-box side, in metres (`--units` says what the files' units are; metres by default).
-A voxel GAN trained on the set exports these sizes, so a served armchair is armchair-sized.
+Each mesh's real-world size is kept: its longest bounding-box side in metres (`sizes_m`;
+`--units` says what the files' units are, metres by default), and per category the median
+(`extent_m`). A size model learns the sizes with the shapes (`generators.voxel_gan.size`), so a
+studio's stools and bar stools keep their own heights.
 
 Sets are saved as .npz in the layout of the procedural cache (`voxels` packed with
 `np.packbits(axis=-1)`, `labels`, `seeds`, `categories`) plus `res` and `extent_m` (metres per
-category, in the order of `categories`), written atomically.
+category, in the order of `categories`) and `sizes_m` (metres per shape), written atomically.
 """
 
 from __future__ import annotations
@@ -368,6 +369,7 @@ def build_mesh_set(paths: list[str | Path], res: int = 32,
         categories=categories,
         extent_m={c: round(float(np.median([side for _, side, cat in kept if cat == c]))
                            * UNITS[units], 4) for c in categories},
+        sizes_m=np.array([side for _, side, _ in kept], dtype=np.float64) * UNITS[units],
     )
     log.info("voxelised %d meshes in %d categories at %d^3 (%d skipped)",
              len(data), len(categories), res, len(skipped))
@@ -400,12 +402,20 @@ def _check_set(data: VoxelSet) -> int:
 
 
 def _extent_array(data: VoxelSet) -> dict[str, np.ndarray]:
+    out = {}
+    if data.sizes_m is not None:
+        sizes = np.asarray(data.sizes_m, dtype=np.float64)
+        if sizes.shape != (len(data.labels),) or not (np.isfinite(sizes) & (sizes > 0)).all():
+            raise ValueError(f"sizes_m must be {len(data.labels)} positive lengths, got "
+                             f"shape {sizes.shape}")
+        out["sizes_m"] = sizes
     if data.extent_m is None:
-        return {}
+        return out
     missing = [c for c in data.categories if c not in data.extent_m]
     if missing:
         raise ValueError(f"extent_m lacks categories {missing}")
-    return {"extent_m": np.array([data.extent_m[c] for c in data.categories], dtype=np.float64)}
+    out["extent_m"] = np.array([data.extent_m[c] for c in data.categories], dtype=np.float64)
+    return out
 
 
 def save_voxel_set(data: VoxelSet, path: str | Path) -> None:
@@ -464,9 +474,16 @@ def load_voxel_set(path: str | Path) -> VoxelSet:
                     raise ValueError(f"extent_m {z['extent_m'].shape} does not match the "
                                      f"{len(names)} categories")
                 extent = {c: float(v) for c, v in zip(names, z["extent_m"], strict=True)}
+            sizes = None
+            if "sizes_m" in z:
+                sizes = z["sizes_m"].astype(np.float64, casting="same_kind")
+                if sizes.shape != (packed.shape[0],) or not (sizes > 0).all():
+                    raise ValueError(f"sizes_m {sizes.shape} must hold one positive length "
+                                     f"per shape ({packed.shape[0]})")
             data = VoxelSet(np.unpackbits(packed, axis=-1)[..., :res].astype(bool),
                             z["labels"].astype(np.int64, casting="same_kind"),
-                            z["seeds"].astype(np.int64, casting="same_kind"), names, extent)
+                            z["seeds"].astype(np.int64, casting="same_kind"), names, extent,
+                            sizes)
         _check_set(data)
     except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile,
             zlib.error) as err:

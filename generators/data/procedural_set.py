@@ -46,6 +46,9 @@ class VoxelSet:
     # Real-world longest side (metres) per category, measured on a studio's meshes
     # (`mesh_set`); None for the procedural sets, whose sizes come from `category_extents`.
     extent_m: dict[str, float] | None = None
+    # Real-world longest side (metres) of every shape [N], what a size model learns with the
+    # shape (a studio's meshes keep their own sizes); None where a set does not record them.
+    sizes_m: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -104,7 +107,8 @@ def build_voxel_set(split: str, n_per_category: int, res: int = 32,
                                               f"voxelising {split} @ {res}^3", progress):
         vox[i] = shape.occupancy(res, DILATE_VOXELS)
         labels[i], seeds[i] = ci, seed
-    return VoxelSet(vox, labels, seeds, tuple(categories))
+    return VoxelSet(vox, labels, seeds, tuple(categories),
+                    sizes_m=shape_sizes(tuple(categories), labels, seeds))
 
 
 def cached_npz(path: Path, what: str, build: Callable[[], T], to_arrays: Callable[[T], dict],
@@ -136,8 +140,26 @@ def load_or_build(split: str, n_per_category: int, res: int = 32,
         lambda: build_voxel_set(split, n_per_category, res, progress=progress),
         lambda d: {"voxels": np.packbits(d.voxels, axis=-1), "labels": d.labels,
                    "seeds": d.seeds, "categories": np.array(d.categories)},
-        lambda z: VoxelSet(np.unpackbits(z["voxels"], axis=-1)[..., :res].astype(bool),
-                           z["labels"], z["seeds"], tuple(str(c) for c in z["categories"])))
+        lambda z: _with_sizes(VoxelSet(np.unpackbits(z["voxels"], axis=-1)[..., :res]
+                                       .astype(bool), z["labels"], z["seeds"],
+                                       tuple(str(c) for c in z["categories"]))))
+
+
+def _with_sizes(data: VoxelSet) -> VoxelSet:
+    data.sizes_m = shape_sizes(data.categories, data.labels, data.seeds)
+    return data
+
+
+def longest_side(shape: families.Shape) -> float:
+    """A procedural shape's longest bounding-box side in metres."""
+    return float((shape.bounds_max - shape.bounds_min).max())
+
+
+def shape_sizes(categories: tuple[str, ...], labels: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """Longest side (metres) [N] of each procedural shape of a set, rebuilt from its
+    (category, seed): cheap (3000 shapes in ~1.5 s here), so caches need not store it."""
+    return np.array([longest_side(families.build(categories[int(c)], int(s)))
+                     for c, s in zip(labels, seeds, strict=True)], dtype=np.float64)
 
 
 def category_extents(categories, n: int = 64) -> dict[str, float]:
@@ -145,7 +167,6 @@ def category_extents(categories, n: int = 64) -> dict[str, float]:
     the real-world size a shape model trained in a unit cube gives its props."""
     out = {}
     for cat in categories:
-        sides = [float((s.bounds_max - s.bounds_min).max())
-                 for s in (families.build(cat, TRAIN_SEED_START + k) for k in range(n))]
+        sides = [longest_side(families.build(cat, TRAIN_SEED_START + k)) for k in range(n)]
         out[cat] = round(float(np.median(sides)), 4)
     return out
