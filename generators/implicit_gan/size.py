@@ -1,0 +1,87 @@
+"""implicit-gan's size head: the real longest side of a prop given its decoder latent (and class).
+
+    .venv/bin/python -m generators.implicit_gan.size --ship
+
+The autoencoder learns shapes normalised into the cube; this head (`training.size_head`, a
+mixture density network) learns p(log longest side | latent, class) by maximum likelihood on
+the training split's pairs (the encoder's latent of each training shape, that shape's size in
+metres). The encoder is the shipped run's (`weights/resume.safetensors`, autoencoder step
+14000): the very encoder whose latents the shipped latent GAN learned, so the latents the head
+serves on come from the distribution it was fitted on. The held-out split (50 per category,
+encoded the same way) checks the sampled sizes' mean and sd against the true ones; both go into
+the JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+
+from generators.training import size_head as sh
+
+log = logging.getLogger(__name__)
+
+RESUME = Path(__file__).resolve().parent / "weights" / "resume.safetensors"
+
+
+def encoded(split: str, n: int, resume: Path = RESUME):
+    """(latents [N, z_dim], labels, seeds, categories, sizes_m) of a procedural split."""
+    from generators.data.procedural_set import shape_sizes
+    from generators.implicit_gan.data import load_or_build_sdf
+    from generators.implicit_gan.model import ShapeEncoder
+    from generators.implicit_gan.train import encode_all
+    from generators.training import run as rundir
+
+    data = load_or_build_sdf(split, n, 64)
+    enc = ShapeEncoder(128, (32, 64, 128, 256), 64)
+    rundir.init_from(resume, {"enc": enc}, "the shipped encoder: 32,64,128,256 at 64^3")
+    z = encode_all(enc.eval(), data, torch.device("cpu"))
+    return z, data.labels, data.seeds, data.categories, shape_sizes(data.categories,
+                                                                    data.labels, data.seeds)
+
+
+def train(weights: Path, steps: int, seed: int) -> dict:
+    z, labels, _, cats, sizes = encoded("train", 500)
+    zh, labels_h, _, _, sizes_h = encoded("heldout", 50)
+    stats = sh.SizeStats.of(cats, labels, sizes)
+    head = sh.SizeHead(z.shape[1], len(cats))
+    t = torch.from_numpy(stats.to_t(cats, labels, sizes)).float()
+    record = sh.fit(head, z, torch.from_numpy(labels).long(), t, steps=steps, cond_noise=0.5,
+                    seed=seed)
+    held = sh.evaluate(head, stats, cats, zh, labels_h, sizes_h, seed=seed)
+    log.info("held-out nll %.4f", held["nll"])
+    meta = {"model": "implicit-gan size head", "data": "procedural train 500/category, "
+            "latents of the shipped encoder (resume.safetensors, AE step 14000)",
+            "training": record, "heldout": held, "n_train": len(labels)}
+    return sh.save(head, stats, cats, meta, weights)
+
+
+def main(argv=None) -> int:
+    from generators.implicit_gan.generator import WEIGHTS
+
+    ap = argparse.ArgumentParser(prog="python -m generators.implicit_gan.size",
+                                 description=__doc__.strip().splitlines()[0])
+    ap.add_argument("--ship", action="store_true", help=f"write beside {WEIGHTS}")
+    ap.add_argument("--weights", help="the shape model's weights file the head goes beside")
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    if not args.ship and not args.weights:
+        ap.error("say where the head goes: --ship or --weights FILE")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(args.threads)
+    meta = train(Path(args.weights) if args.weights else WEIGHTS, args.steps, args.seed)
+    print(f"size head: train nll {meta['training']['final_nll']}, held-out nll "
+          f"{meta['heldout']['nll']}, {meta['training']['wall_s']} s")
+    for cat, r in meta["heldout"]["categories"].items():
+        print(f"  {cat:8s} true {r['true_mean']:.3f} +- {r['true_sd']:.3f} m   sampled "
+              f"{r['sampled_mean']:.3f} +- {r['sampled_sd']:.3f} m")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
