@@ -143,12 +143,12 @@ def test_variations_stay_near_their_seed(gen):
     ratios = {0.1: [], 0.2: [], 0.3: []}
     for seed in (7, 8, 9):
         base = gen.latent_for(gen.resolve("chair", seed, {}))
-        far = [gen.latent_for(gen.resolve("chair", s, {})) for s in range(20, 40)]
+        far = [gen.latent_for(gen.resolve("chair", s, {})) for s in range(20, 30)]
         d_far = float(np.median([float((z - base).norm()) for z in far]))
         for spread, out in ratios.items():
             out += [float((gen.latent_for(gen.resolve(
                 "chair", seed, {"variation": k, "spread": spread})) - base).norm()) / d_far
-                for k in (1, 2, 3, 4)]
+                for k in (1, 2, 3)]
     assert 0 < np.median(ratios[0.2]) < 0.3
     assert all(a < b < c for a, b, c in zip(ratios[0.1], ratios[0.2], ratios[0.3]))
     assert len(set(ratios[0.2])) == len(ratios[0.2])  # each variation is its own shape
@@ -213,3 +213,32 @@ def test_served_over_grpc_with_a_morph_batch(client):
     models = {m.name: m for m in client.list_models()}
     names = {o.name for o in models["implicit-gan"].options}
     assert {"variation", "spread", "morph_seed", "morph_t", "resolution"} <= names
+
+
+# ------------------------------------------------------------------ size and structure (issue 14)
+
+
+def test_a_spec_gives_the_same_bytes_alone_or_batched(gen):
+    specs = [gen.resolve(c, s, SMALL) for c, s in (("vase", 2), ("lamp", 2), ("vase", 9))]
+    together = gen.generate(specs)
+    alone = gen.generate([specs[1]])
+    assert export_glb(together[1])[0].data == export_glb(alone[0])[0].data
+    assert together[1].metadata["structure"] == alone[0].metadata["structure"]
+
+
+def test_sizes_are_learned_per_shape_and_size_m_overrides(gen):
+    from generators.implicit_gan.generator import CANDIDATES
+
+    sizes = []
+    for seed in range(1, 5):
+        asset = gen.generate([gen.resolve("column", seed, SMALL)])[0]
+        lo, hi = asset.bounds
+        assert asset.metadata["size_from"] == "learned"
+        assert float((hi - lo).max()) == pytest.approx(asset.metadata["learned_size_m"], rel=1e-4)
+        st = asset.metadata["structure"]
+        assert 1 <= st["attempt"] <= CANDIDATES and st["pieces"] == st["kept"] + st["dropped"]
+        sizes.append(float((hi - lo).max()))
+    assert np.std(sizes) > 0.05  # columns of many heights (procedural sd ~0.4 m)
+    fixed = gen.generate([gen.resolve("column", 1, {**SMALL, "size_m": 1.5})])[0]
+    lo, hi = fixed.bounds
+    assert float((hi - lo).max()) == pytest.approx(1.5, rel=1e-5)

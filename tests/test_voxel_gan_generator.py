@@ -115,3 +115,50 @@ def test_served_over_grpc(client):
     assert_valid_glb(list(asset.files.values()))
     models = {m.name: m for m in client.list_models()}
     assert list(models["voxel-gan"].categories) == list(models["procedural"].categories)
+
+
+# ------------------------------------------------------------------ size and structure (issue 14)
+
+
+def test_a_spec_gives_the_same_bytes_alone_or_batched(gen):
+    specs = [gen.resolve(c, s, {"lod_count": 1, "texture_size": 64})
+             for c, s in (("table", 2), ("lamp", 4), ("table", 3))]
+    together = gen.generate(specs)
+    alone = gen.generate([specs[1]])
+    assert export_glb(together[1])[0].data == export_glb(alone[0])[0].data
+    assert together[1].metadata == alone[0].metadata
+
+
+def test_sizes_are_learned_per_shape_and_size_m_overrides(gen):
+    from generators.voxel_gan.generator import CANDIDATES
+
+    sizes = []
+    for seed in range(1, 7):
+        asset = gen.generate([gen.resolve("column", seed, {"lod_count": 1, "texture_size": 64})])[0]
+        lo, hi = asset.bounds
+        assert asset.metadata["size_from"] == "learned"
+        assert float((hi - lo).max()) == pytest.approx(asset.metadata["learned_size_m"], rel=1e-4)
+        st = asset.metadata["structure"]
+        assert 1 <= st["attempt"] <= CANDIDATES and st["kept"] >= 1
+        assert st["pieces"] == st["kept"] + st["dropped"]
+        sizes.append(float((hi - lo).max()))
+    assert np.std(sizes) > 0.05  # columns of many heights, not one (procedural sd ~0.4 m)
+    fixed = gen.generate([gen.resolve("column", 1, {"lod_count": 1, "size_m": 1.5})])[0]
+    lo, hi = fixed.bounds
+    assert float((hi - lo).max()) == pytest.approx(1.5, rel=1e-5)
+    assert "learned_size_m" not in fixed.metadata
+
+
+def test_the_drawn_shape_does_not_depend_on_resolution(gen):
+    a = gen.draw(gen.resolve("table", 2, {"resolution": 32}))
+    b = gen.draw(gen.resolve("table", 2, {"resolution": 96}))
+    assert a[0] == b[0] and np.array_equal(a[1], b[1])
+
+
+def test_without_a_size_head_each_category_gets_its_median(copies):
+    w, c = copies  # copied without the -size files beside them
+    g = VoxelGanGenerator(weights=w, config=c)
+    asset = g.generate([g.resolve("vase", 3, {"lod_count": 1, "texture_size": 64})])[0]
+    assert asset.metadata["size_from"] == "category median"
+    lo, hi = asset.bounds
+    assert float((hi - lo).max()) == pytest.approx(g.cfg["extent_m"]["vase"], rel=1e-4)

@@ -111,3 +111,33 @@ def drop_doubled(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, n
     keep = np.zeros(len(f), dtype=bool)
     keep[first[~mixed]] = True
     return drop_degenerate(vertices, f[keep])
+
+
+
+DEBRIS_SHARE = 0.01  # a piece under this share of a grid's solid voxels is floating debris
+
+
+def solid_pieces(solid: np.ndarray) -> int:
+    """Connected pieces of a boolean grid [X, Y, Z], voxels joined across faces (6-connected):
+    where marching cubes is sure to join them, so one piece here is one surface there."""
+    from scipy import ndimage
+
+    return int(ndimage.label(np.asarray(solid, dtype=bool))[1])
+
+
+def debris(solid: np.ndarray, max_share: float = DEBRIS_SHARE) -> tuple[np.ndarray, dict]:
+    """(mask of the debris voxels, counts) of a boolean grid: the 6-connected pieces under
+    `max_share` of the solid voxels. A caller that removes them reports the counts (`pieces`
+    before, `kept` pieces, `dropped` pieces and `dropped_share` of the solid): a dropped part is
+    a repair, never hidden."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(np.asarray(solid, dtype=bool))
+    if n == 0:
+        return np.zeros(labels.shape, dtype=bool), {"pieces": 0, "kept": 0, "dropped": 0,
+                                                     "dropped_share": 0.0}
+    size = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    small = size < max_share * size.sum()
+    mask = small[labels - 1] & (labels > 0)
+    return mask, {"pieces": n, "kept": int((~small).sum()), "dropped": int(small.sum()),
+                  "dropped_share": round(float(size[small].sum() / size.sum()), 5)}

@@ -14,10 +14,23 @@ morph_t), see `latent_for`:
 The surface is extracted from the decoder's field at `resolution` cells along the cube's side by
 coarse-to-fine evaluation (`geometry.adaptive`, only cells near the surface are refined), then
 goes through the shared prop pipeline (cleanup, LODs, size, pivot, UVs, material).
+
+Structure: the seed's noise (and a variation's second noise) is the first of up to `CANDIDATES`
+deterministic draws of (seed, category, attempt) whose field at CHECK_RES is one solid piece
+once floating debris (pieces under 1 % of the solid, `geometry.cleanup.debris`) is dropped,
+else the draw with the fewest pieces left; a function of the spec alone, not of `resolution`.
+The served field loses its own debris; the metadata's `structure` says which attempt was
+served, how many pieces there were and what was dropped, and `vitrine eval` counts them. A
+morph interpolates the two seeds' chosen latents and is not redrawn.
+
+Size: the longest side is drawn from the learned size head (`implicit-gan-size.*`,
+`generators.implicit_gan.size`) given the chosen latent, so sizes vary with shapes as in the
+data; `size_m` overrides; without the head each category gets its median size.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from collections.abc import Mapping
@@ -33,10 +46,12 @@ from generators.core.options import OptionSpec
 from generators.core.registry import MAX_SEED, Generator
 from generators.core.weights import load_network, shipped_paths
 from generators.geometry.adaptive import dense_field_coarse_to_fine
+from generators.geometry.cleanup import debris
 from generators.geometry.options import PROP_OPTIONS, resolution_option
 from generators.geometry.pipeline import PropModel
 from generators.implicit_gan.data import CUBE_OVER_EXTENT, voxel_centres
 from generators.implicit_gan.model import ImplicitGan, serving_dtype
+from generators.training import size_head
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +77,9 @@ MORPH_T = OptionSpec(
 )
 IMPLICIT_OPTIONS = PROP_OPTIONS + (RESOLUTION, VARIATION, SPREAD, MORPH_SEED, MORPH_T)
 COARSE = 32  # first level of the coarse-to-fine extraction (cells along the cube's side)
+CANDIDATES = 6  # noise draws tried per seed for one solid piece
+CHECK_RES = 64  # the field the draws are checked at (a cheap level of the coarse to fine)
+ATTEMPT_STREAM = 1_000_003  # noise streams of redraws: -attempt (seed), variation + k * this
 
 
 def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG,
@@ -129,7 +147,7 @@ class ImplicitGanGenerator(PropModel):
     """Serves the decoder and the EMA latent generator: a request's latent (`latent_for`) is
     decoded coarse to fine (`field`) and meshed by the shared prop pipeline."""
 
-    PREFIX, VERSION = "igan-", "2"  # bump when the bytes change (see tests/test_golden.py)
+    PREFIX, VERSION = "igan-", "3"  # bump when the bytes change (see tests/test_golden.py)
 
     def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG,
                  name: str = "implicit-gan", deps: Mapping[str, Generator] | None = None) -> None:
@@ -140,6 +158,13 @@ class ImplicitGanGenerator(PropModel):
         # version says which one ran.
         self.info = replace(self.info, version=f"{self.info.version}-{serving_dtype()}"
                             .replace("torch.", ""))
+        self.size = size_head.load(name, weights, "python -m generators.implicit_gan.size --ship")
+        if self.size is None:
+            log.warning("%s: no size head beside %s: every prop of a category gets its median "
+                        "size", name, weights)
+        else:  # the head's weights shape the bytes too
+            self.info = replace(self.info, version=f"{self.info.version}-s"
+                                f"{self.size[2]['sha256'][:8]}")
 
     def resolve(self, category: str, seed: int, options) -> Spec:
         spec = super().resolve(category, seed, options)
@@ -162,24 +187,74 @@ class ImplicitGanGenerator(PropModel):
 
     # ------------------------------------------------------------------ latents
     @torch.inference_mode()
-    def _shape_latent(self, category_index: int, seed: int, variation: int = 0,
-                      spread: float = 0.0) -> torch.Tensor:
-        n = noise(seed, category_index, self.latent_gen.noise_dim)
-        if variation:
-            other = noise(seed, category_index, self.latent_gen.noise_dim, stream=variation)
-            n = (n + spread * other) / math.sqrt(1 + spread * spread)
+    def _latent(self, category_index: int, n: torch.Tensor) -> torch.Tensor:
         return self.latent_gen(n, torch.tensor([category_index]))[0]
+
+    def _pieces_left(self, z: torch.Tensor) -> int:
+        """Pieces of the field of z at CHECK_RES once debris is dropped."""
+        grid = self.field(z, CHECK_RES)[0]
+        return debris(grid < 0)[1]["kept"] if (grid < 0).any() else 1_000_000
+
+    def _choose(self, category_index: int, draw) -> tuple[int, torch.Tensor]:
+        """(attempt, latent) of the first of CANDIDATES draws (`draw(attempt)` -> latent) that
+        is one piece once debris is dropped, else the one with the fewest pieces left."""
+        best = None
+        for attempt in range(CANDIDATES):
+            z = draw(attempt)
+            kept = self._pieces_left(z)
+            if best is None or kept < best[2]:
+                best = (attempt, z, kept)
+            if kept == 1:
+                break
+        return best[0], best[1]
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019 (one generator per process; a morph's ends)
+    def _shape_latent(self, category_index: int, seed: int, variation: int = 0,
+                      spread: float = 0.0) -> tuple[int, torch.Tensor]:
+        """(attempt, latent) of a seed's own shape or of its k-th variation (see the module
+        docstring): the seed's noise is chosen first, then the variation's second noise."""
+        dim = self.latent_gen.noise_dim
+
+        def base(attempt: int) -> torch.Tensor:
+            return noise(seed, category_index, dim, stream=-attempt)
+
+        a, z = self._choose(category_index, lambda k: self._latent(category_index, base(k)))
+        if not variation:
+            return a, z
+        n = base(a)
+
+        def varied(attempt: int) -> torch.Tensor:
+            other = noise(seed, category_index, dim, stream=variation + attempt * ATTEMPT_STREAM)
+            return self._latent(category_index, (n + spread * other) / math.sqrt(1 + spread ** 2))
+
+        return self._choose(category_index, varied)
 
     def latent_for(self, spec: Spec) -> torch.Tensor:
         """The decoder latent [z_dim] of a spec (see the module docstring)."""
+        return self.chosen(spec)[1]
+
+    def chosen(self, spec: Spec) -> tuple[int, torch.Tensor]:
+        """(attempt, decoder latent) of a spec; a morph's attempt is its start's."""
         o = spec.options
         ci = self.categories.index(spec.category)
-        z = self._shape_latent(ci, spec.seed, o.get("variation") or 0, o.get("spread") or 0.0)
+        attempt, z = self._shape_latent(ci, spec.seed, o.get("variation") or 0,
+                                        float(o.get("spread") or 0.0))
         seed_b, t = check_morph(o)
         if seed_b is not None and t > 0:
-            z_b = self._shape_latent(ci, seed_b)
+            z_b = self._shape_latent(ci, seed_b)[1]
             z = z_b if t == 1 else (1 - t) * z + t * z_b
-        return z
+        return attempt, z
+
+    def size_m(self, category: str, seed: int, z: torch.Tensor) -> tuple[float, dict]:
+        """The learned longest side (metres) of a latent's shape, and how it was found."""
+        if self.size is None:
+            return float(self.cfg["extent_m"][category]), {"size_from": "category median"}
+        head, stats, _ = self.size
+        ci = self.categories.index(category)
+        u, eps = size_head.size_noise(seed, ci)
+        t = head.sample(z.float()[None], torch.tensor([ci]), u, eps)[0]
+        size, clamped = stats.to_m(category, float(t))
+        return size, {"size_from": "learned", "size_clamped": clamped}
 
     def sample(self, category: str, n: int, seed: int, res: int = 32) -> np.ndarray:
         """n occupancy grids from fresh noise (what `vitrine eval` scores); see sample_grids."""
@@ -193,19 +268,26 @@ class ImplicitGanGenerator(PropModel):
 
     def generate_one(self, spec: Spec, cancel: CancelToken | None = None) -> Asset:
         seed_b, t = check_morph(spec.options)
-        z = self.latent_for(spec)
+        attempt, z = self.chosen(spec)
         grid, origin, spacing, stats = self.field(z, spec.options["resolution"], cancel)
         if not (grid < 0).any():
             raise EmptyShape(f"{self.info.name} produced an empty {spec.category} for seed "
                              f"{spec.seed}; try another seed")
-        side_m = float(self.cfg["extent_m"][spec.category]) * CUBE_OVER_EXTENT
+        mask, counts = debris(grid < 0)
+        grid = np.where(mask, np.float32(spacing), grid)  # outside: the debris is dropped
         # The material follows the nearer end of a morph, so both ends are the seeds' assets.
         material_seed = seed_b if seed_b is not None and t >= 0.5 else spec.seed
+        meta = {"field_points": stats["points_evaluated"],
+                "field_ms": round(1000 * stats["seconds"], 1),
+                "structure": {"attempt": attempt + 1, "candidates": CANDIDATES, **counts}}
+        options = dict(spec.options)
+        if options.get("size_m") is None:
+            options["size_m"], how = self.size_m(spec.category, material_seed, z)
+            meta.update(how, learned_size_m=round(options["size_m"], 4))
+        # The cube's side only scales the field: `size_m` (learned or requested) sets the size.
+        side_m = float(self.cfg["extent_m"][spec.category]) * CUBE_OVER_EXTENT
         asset = self.prop(
-            Spec(spec.category, material_seed, spec.options), grid, origin * side_m,
-            spacing * side_m, inside_below=True, level=0.0, cancel=cancel,
-            metadata={"field_points": stats["points_evaluated"],
-                      "field_ms": round(1000 * stats["seconds"], 1)},
-        )
+            Spec(spec.category, material_seed, options), grid, origin * side_m,
+            spacing * side_m, inside_below=True, level=0.0, cancel=cancel, metadata=meta)
         asset.seed = spec.seed
         return asset

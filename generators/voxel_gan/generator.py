@@ -5,12 +5,26 @@ generator only) and `voxel-gan.json` (constructor arguments, category names, per
 real-world sizes, the weights' sha256 and the training record). Both are written by
 `python -m generators.voxel_gan.export`. A missing, truncated or altered file refuses to load
 with a `ModelLoadError` that names the file and the command that rebuilds it.
+
+Beside them, `voxel-gan-size.*` (`generators.voxel_gan.size`): the learned size head. A served
+prop's longest side is drawn from p(size | its generated shape, class), so sizes vary with the
+shapes as in the data (`size_m` still overrides); without the head each category gets its
+median size.
+
+Structure: a seed's shape is the first of up to `CANDIDATES` deterministic draws (latents of
+(seed, category, attempt)) whose grid, as meshed, is one solid piece (6-connected, the
+marching-cubes sure join) once floating debris -- pieces under 1 % of the solid -- is dropped;
+when none is, the draw with the fewest pieces left is served. The asset's metadata says which
+attempt was served, how many pieces it had and how many (and what share) were dropped
+(`structure`), and `vitrine eval` counts them. Every draw is a pure function of the spec, so a spec gives the same
+bytes alone or batched.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +35,12 @@ from generators.core.asset import Asset, CancelToken, Spec
 from generators.core.errors import EmptyShape
 from generators.core.registry import Generator
 from generators.core.weights import load_network, shipped_paths
+from generators.geometry.cleanup import debris
 from generators.geometry.options import PROP_OPTIONS, resolution_option
 from generators.geometry.pipeline import PropModel
+from generators.training import size_head
 from generators.voxel_gan.model import VoxelGenerator, for_inference
+from generators.voxel_gan.size import features
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +56,15 @@ def load_weights(weights: Path = WEIGHTS, config: Path = CONFIG,
                         required=("categories",), labels="categories")
 
 
-def latent(seed: int, category_index: int, z_dim: int) -> torch.Tensor:
-    """The latent code [1, z_dim] of a (seed, category): a pure function of both."""
-    g = torch.Generator().manual_seed((int(seed) * 1_000_003 + category_index) % 2**63)
+CANDIDATES = 8  # draws per seed tried for one solid piece (tables: ~18 % of first draws)
+CHECK_RES = 64  # the grid the draws are checked at (the default resolution)
+
+
+def latent(seed: int, category_index: int, z_dim: int, attempt: int = 0) -> torch.Tensor:
+    """The latent code [1, z_dim] of a (seed, category, attempt): a pure function of the three;
+    attempt 0 is the seed's first draw (the latent of earlier versions)."""
+    key = (int(seed) * 1_000_003 + category_index + attempt * 104_729_017) % 2**63
+    g = torch.Generator().manual_seed(key)
     return torch.randn(1, z_dim, generator=g)
 
 
@@ -54,23 +77,43 @@ DESCRIPTION = (
 class VoxelGanGenerator(PropModel):
     """Serves the EMA generator: one forward per seed, upsampled, meshed as a prop."""
 
-    PREFIX, VERSION = "vgan-", "2"  # bump when the bytes change (see tests/test_golden.py)
+    PREFIX, VERSION = "vgan-", "3"  # bump when the bytes change (see tests/test_golden.py)
 
     def __init__(self, weights: Path = WEIGHTS, config: Path = CONFIG,
                  name: str = "voxel-gan", deps: Mapping[str, Generator] | None = None) -> None:
         net = self.load_learned(name, load_weights, weights, config, DESCRIPTION,
                                 PROP_OPTIONS + (RESOLUTION,), deps)
         self.net = for_inference(net)  # same function; batches run ~1.5x faster per asset
+        self.size = size_head.load(name, weights, "python -m generators.voxel_gan.size --ship")
+        if self.size is None:
+            log.warning("%s: no size head beside %s: every prop of a category gets its median "
+                        "size", name, weights)
+        else:  # the head's weights shape the bytes too
+            self.info = replace(self.info, version=f"{self.info.version}-s"
+                                f"{self.size[2]['sha256'][:8]}")
 
     @torch.inference_mode()
-    def occupancy(self, category: str, seeds: Sequence[int]) -> np.ndarray:
+    def occupancy(self, category: str, seeds: Sequence[int], attempt: int = 0) -> np.ndarray:
         """Occupancy probabilities [len(seeds), 32, 32, 32] (x, y, z), one forward per seed.
 
         One seed per forward keeps every asset bit-identical however requests are batched."""
         ci = self.categories.index(category)
         lab = torch.tensor([ci])
-        out = [torch.sigmoid(self.net(latent(s, ci, self.net.z_dim), lab))[0, 0] for s in seeds]
+        out = [torch.sigmoid(self.net(latent(s, ci, self.net.z_dim, attempt), lab))[0, 0]
+               for s in seeds]
         return torch.stack(out).numpy()
+
+    def size_m(self, category: str, seed: int, prob: np.ndarray) -> tuple[float, dict]:
+        """The learned longest side (metres) of a seed's shape, and how it was found."""
+        if self.size is None:
+            return float(self.cfg.get("extent_m", {}).get(category, 1.0)), {
+                "size_from": "category median"}
+        head, stats, _ = self.size
+        ci = self.categories.index(category)
+        u, eps = size_head.size_noise(seed, ci)
+        t = head.sample(features(prob[None]), torch.tensor([ci]), u, eps)[0]
+        size, clamped = stats.to_m(category, float(t))
+        return size, {"size_from": "learned", "size_clamped": clamped}
 
     @torch.inference_mode()
     def sample(self, category: str, n: int, seed: int, batch: int = 64) -> np.ndarray:
@@ -84,14 +127,44 @@ class VoxelGanGenerator(PropModel):
             out.append(torch.sigmoid(self.net(z, torch.full((b,), ci))).numpy()[:, 0])
         return np.concatenate(out)
 
-    def generate_one(self, spec: Spec, cancel: CancelToken | None = None) -> Asset:
-        prob = self.occupancy(spec.category, [spec.seed])[0]
-        if not (prob >= 0.5).any():
+    def draw(self, spec: Spec, cancel: CancelToken | None = None):
+        """(attempt, probabilities, field (grid, origin, spacing), structure) of a spec.
+
+        The attempt is the first of CANDIDATES draws whose grid at CHECK_RES meshes as one
+        piece once floating debris (pieces under `cleanup.DEBRIS_SHARE` of the solid) is
+        dropped, else the draw with the fewest pieces left: a function of (category, seed)
+        alone, so every `resolution` serves the same shape. The served grid loses its own
+        debris, counted in `structure`."""
+        best = None
+        for attempt in range(CANDIDATES):
+            if cancel:
+                cancel.check()
+            prob = self.occupancy(spec.category, [spec.seed], attempt)[0]
+            if not (prob >= 0.5).any():
+                continue
+            kept = debris(self._field(prob, spec.category, CHECK_RES)[0] >= 0.5)[1]["kept"]
+            if best is None or kept < best[2]:
+                best = (attempt, prob, kept)
+            if kept == 1:
+                break
+        if best is None:
             raise EmptyShape(f"{self.info.name} produced an empty {spec.category} for seed "
                              f"{spec.seed}; try another seed")
+        attempt, prob, _ = best
         grid, origin, spacing = self._field(prob, spec.category, spec.options["resolution"])
-        return self.prop(spec, grid, origin, spacing, inside_below=False, level=0.5,
-                         cancel=cancel, metadata={"occupied_voxels": int((prob >= 0.5).sum())})
+        mask, counts = debris(grid >= 0.5)
+        return attempt, prob, (np.where(mask, 0.0, grid), origin, spacing), counts
+
+    def generate_one(self, spec: Spec, cancel: CancelToken | None = None) -> Asset:
+        attempt, prob, (grid, origin, spacing), counts = self.draw(spec, cancel)
+        meta = {"occupied_voxels": int((prob >= 0.5).sum()),
+                "structure": {"attempt": attempt + 1, "candidates": CANDIDATES, **counts}}
+        options = dict(spec.options)
+        if options.get("size_m") is None:
+            options["size_m"], how = self.size_m(spec.category, spec.seed, prob)
+            meta.update(how, learned_size_m=round(options["size_m"], 4))
+        return self.prop(Spec(spec.category, spec.seed, options), grid, origin, spacing,
+                         inside_below=False, level=0.5, cancel=cancel, metadata=meta)
 
     def _field(self, prob: np.ndarray, category: str, resolution: int):
         """Pad, upsample to `resolution`, and place the grid in metres (real-world size)."""
