@@ -97,3 +97,45 @@ def test_served_props_come_through_the_pipeline_and_stand():
     assert "sizes of served props" in text and "procedural" in text
     row = report.models["procedural"][0]
     assert row.n == 2 and row.stands == 1.0 and row.one_piece == 1.0
+
+
+def test_redraws_and_repairs_are_counted_from_the_metadata():
+    meta = [{"structure": {"attempt": 1, "pieces": 1, "kept": 1, "dropped": 0,
+                           "dropped_share": 0.0}},
+            {"structure": {"attempt": 3, "pieces": 4, "kept": 1, "dropped": 3,
+                           "dropped_share": 0.004}},
+            {"structure": {"attempt": 8, "pieces": 2, "kept": 2, "dropped": 0,
+                           "dropped_share": 0.0}},
+            {"structure": {"attempt": 1, "pieces": 1, "kept": 1, "dropped": 0,
+                           "dropped_share": 0.0}}]
+    r = S.repairs(meta)
+    assert r["redrawn"] == 0.5 and r["mean_attempts"] == pytest.approx(13 / 4)
+    assert r["debris_dropped"] == 0.25 and r["dropped_share"] == pytest.approx(0.001)
+    assert r["in_pieces"] == 0.25
+    assert S.repairs([{}, {"occupied_voxels": 3}]) is None  # a model that reports none
+
+
+def test_size_check_holds_issue_14s_bounds():
+    def row(cat, h, w):
+        return S.ServedCategory(cat, 10, h, w, 1.0, 1.0, None)
+
+    report = S.ServedReport({}, 16, models={
+        "procedural": [row("lamp", (1.0, 0.5), (0.4, 0.2)), row("vase", (0.4, 0.1), (0.2, 0.05))],
+        "m": [row("lamp", (0.95, 0.45), (0.42, 0.15)), row("vase", (0.4, 0.01), (0.2, 0.05))]})
+    got = S.size_check(report)["m"]
+    assert got["lamp"]["ok"] and got["lamp"]["height_sd_ratio"] == pytest.approx(0.9)
+    assert not got["vase"]["ok"]  # every vase of one height: sd ratio 0.1
+
+
+def test_a_learned_model_reports_its_redraws_and_sheet(tmp_path):
+    report = S.evaluate_served(["voxel-gan"], ["lamp"], 2, points=256,
+                               sheet_path=tmp_path / "sheet.png")
+    row = report.models["voxel-gan"][0]
+    assert row.repairs is not None and 1 <= row.repairs["mean_attempts"] <= 8
+    assert row.height[1] > 0  # two lamps, two sizes
+    text = S.format_served(report)
+    assert "redraws and repairs" in text and "sizes against the reference" in text
+    from PIL import Image
+
+    sheet = Image.open(tmp_path / "sheet.png")
+    assert sheet.size[0] == 8 * 128 and sheet.size[1] > 4 * 128  # two blocks of 2 x 8

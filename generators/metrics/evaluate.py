@@ -255,6 +255,8 @@ def add_arguments(ap, n: int = 50, train_per_category: int = 500) -> None:
                          "(default: --n)")
     ap.add_argument("--no-served", action="store_true",
                     help="skip the served tables (metric scale, sizes, structure)")
+    ap.add_argument("--sheet", help="also write a contact sheet of 16 served props of the "
+                    "model beside 16 procedural ones to this PNG")
 
 
 def parse_eval_args(ap, argv):
@@ -290,7 +292,8 @@ def served_tables(model: str, categories: Sequence[str], args) -> dict | None:
         log.info("served tables skipped: --run scores a training run, which is not served")
         return None
     report = evaluate_served([model], categories, args.served_n, points=args.points,
-                             seed=args.seed, progress=lambda c: log.info("served %s", c))
+                             seed=args.seed, progress=lambda c: log.info("served %s", c),
+                             sheet_path=getattr(args, "sheet", None))
     print()
     print(format_served(report))
     return report.to_dict()

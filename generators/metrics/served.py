@@ -14,6 +14,13 @@ serving path (`generators.pipeline.Pipeline` over `registry.load_models`), read 
   connected piece reaches the floor or touches (within `TOUCH_M`) a piece that does, so nothing
   hovers. A piece enclosed by another (an inner cavity wall) counts as touching it.
 
+- **redraws and repairs**: a learned model that redraws a seed's shape for one solid piece, or
+  drops floating debris, says so in the asset's metadata (`structure`: attempt, pieces,
+  dropped); the table counts the share redrawn, the share with debris dropped (and the mean
+  share of the solid dropped) and the share still in pieces after every draw;
+- **a contact sheet** (`contact_sheet`): 16 served props per model beside 16 procedural ones,
+  each labelled with its height.
+
 The reference is the `procedural` model served at the held-out split's seeds; a learned model
 is served at seeds 1..n.
 """
@@ -164,17 +171,74 @@ def lod0_mesh(glb: bytes) -> Mesh:
     return weld(mesh.vertices, mesh.faces)
 
 
+class Recording:
+    """A generator seen through the pipeline, keeping each asset's metadata (redraws, repairs):
+    the pipeline's files do not carry it. Everything else is the wrapped generator's."""
+
+    def __init__(self, gen) -> None:
+        self._gen, self.metadata = gen, []
+
+    def __getattr__(self, name: str):
+        return getattr(self._gen, name)
+
+    def generate(self, specs, cancel=None):
+        out = self._gen.generate(specs, cancel)
+        self.metadata += [getattr(a, "metadata", {}) or {} for a in out]
+        return out
+
+
 def served(pipe, model: str, category: str, seeds: Sequence[int],
-           options: Mapping[str, Any] = SERVED_OPTIONS) -> list[Mesh]:
-    """lod0 meshes of `model`'s props at `seeds`, made and exported as the server makes them."""
+           options: Mapping[str, Any] = SERVED_OPTIONS,
+           metadata: list | None = None) -> list[Mesh]:
+    """lod0 meshes of `model`'s props at `seeds`, made and exported as the server makes them;
+    each asset's metadata is appended to `metadata` when the model is a `Recording`."""
     jobs = [pipe.prepare(model, category, int(s), dict(options)) for s in seeds]
+    rec = pipe.models[model]
+    if isinstance(rec, Recording):
+        rec.metadata = []
     out = []
     for built in pipe.build(jobs):
         if isinstance(built, Exception):
             raise built
         lod0 = next(f for f in built.files if f.lod == 0 and f.name.endswith(".glb"))
         out.append(lod0_mesh(lod0.data))
+    if metadata is not None and isinstance(rec, Recording):
+        metadata += rec.metadata
     return out
+
+
+def repairs(metadata: Sequence[Mapping[str, Any]]) -> dict[str, float] | None:
+    """Shares of props redrawn, with debris dropped, and still in pieces after every draw, and
+    the mean share of the solid dropped, from the assets' `structure` metadata (None when the
+    model reports none: it neither redraws nor drops)."""
+    st = [m["structure"] for m in metadata if "structure" in m]
+    if not st:
+        return None
+    return {"redrawn": float(np.mean([s["attempt"] > 1 for s in st])),
+            "mean_attempts": float(np.mean([s["attempt"] for s in st])),
+            "debris_dropped": float(np.mean([s.get("dropped", 0) > 0 for s in st])),
+            "dropped_share": float(np.mean([s.get("dropped_share", 0.0) for s in st])),
+            "in_pieces": float(np.mean([s.get("kept", s.get("pieces", 1)) > 1 for s in st]))}
+
+
+SHEET_PROPS = 16  # props per model on the contact sheet
+
+
+def contact_sheet(sheet: Mapping[str, Sequence[tuple[str, Mesh]]], path, size: int = 128):
+    """One PNG: for each model, a block of its props (two rows of 8), the reference first;
+    every prop labelled with its category and height."""
+    from generators.viz import contact_sheet as tile
+    from generators.viz import render_mesh
+
+    images, labels = [], []
+    for name, props in sheet.items():
+        for cat, (v, f) in props[:SHEET_PROPS]:
+            images.append(render_mesh(v, f, size=size))
+            labels.append(f"{name[:9]} {cat} {np.ptp(v[:, 1]):.2f} m")
+        for _ in range(SHEET_PROPS - len(props[:SHEET_PROPS])):
+            images.append(np.full((size, size, 3), 255, np.uint8))
+            labels.append("")
+    return tile(images, labels, columns=8, path=path)
 
 
 @dataclass
@@ -186,6 +250,7 @@ class ServedCategory:
     one_piece: float  # shares in [0, 1]
     stands: float
     metric: dict[str, float] | None  # vs the reference; None for the reference itself
+    repairs: dict[str, float] | None = None  # `repairs` of the assets' metadata
 
 
 @dataclass
@@ -201,7 +266,8 @@ class ServedReport:
         for name, rows in self.models.items():
             out["models"][name] = {
                 r.category: {"n": r.n, "height_m": list(r.height), "width_m": list(r.width),
-                             "one_piece": r.one_piece, "stands": r.stands, "metric": r.metric}
+                             "one_piece": r.one_piece, "stands": r.stands, "metric": r.metric,
+                             "repairs": r.repairs}
                 for r in rows}
             out["models"][name]["mean"] = {
                 "one_piece": float(np.mean([r.one_piece for r in rows])),
@@ -211,8 +277,8 @@ class ServedReport:
         return out
 
 
-def summarise(category: str, meshes: Sequence[Mesh], metric: dict[str, float] | None
-              ) -> ServedCategory:
+def summarise(category: str, meshes: Sequence[Mesh], metric: dict[str, float] | None,
+              metadata: Sequence[Mapping[str, Any]] = ()) -> ServedCategory:
     sizes = np.array([size(v) for v, _ in meshes])
     st = [structure(v, f) for v, f in meshes]
     return ServedCategory(
@@ -220,37 +286,75 @@ def summarise(category: str, meshes: Sequence[Mesh], metric: dict[str, float] | 
         (float(sizes[:, 0].mean()), float(sizes[:, 0].std(ddof=1)) if len(sizes) > 1 else 0.0),
         (float(sizes[:, 1].mean()), float(sizes[:, 1].std(ddof=1)) if len(sizes) > 1 else 0.0),
         float(np.mean([s.one_piece for s in st])), float(np.mean([s.stands for s in st])),
-        metric)
+        metric, repairs(metadata))
 
 
 def evaluate_served(models: Sequence[str], categories: Sequence[str], n: int,
                     points: int = DEFAULT_POINTS, seed: int = 0,
                     options: Mapping[str, Any] = SERVED_OPTIONS, loaded=None,
-                    progress: Callable[[str], None] | None = None) -> ServedReport:
-    """Serve `n` props per category of each model and of the procedural reference; measure."""
+                    progress: Callable[[str], None] | None = None,
+                    sheet_path=None) -> ServedReport:
+    """Serve `n` props per category of each model and of the procedural reference; measure.
+    With `sheet_path`, also write the contact sheet there (`contact_sheet`)."""
     from generators.core.registry import load_models
     from generators.data.procedural_set import HELDOUT_SEED_START
     from generators.pipeline import Pipeline
 
     t0 = time.perf_counter()
     names = [REFERENCE] + [m for m in models if m != REFERENCE]
-    pipe = Pipeline(loaded if loaded is not None else load_models(names))
+    models = loaded if loaded is not None else load_models(names)
+    pipe = Pipeline({k: Recording(g) for k, g in models.items()})
     report = ServedReport(dict(options), points)
     ref_seeds = [HELDOUT_SEED_START + seed * n + k for k in range(n)]
     gen_seeds = [1 + seed * n + k for k in range(n)]
+    per_sheet = -(-SHEET_PROPS // max(len(categories), 1))
+    sheet: dict[str, list[tuple[str, Mesh]]] = {m: [] for m in names}
     for cat in categories:
         if progress:
             progress(cat)
         ref = served(pipe, REFERENCE, cat, ref_seeds, options)
         report.models.setdefault(REFERENCE, []).append(summarise(cat, ref, None))
+        sheet[REFERENCE] += [(cat, m) for m in ref[:per_sheet]]
         for m in names[1:]:
-            got = served(pipe, m, cat, gen_seeds, options)
-            row = summarise(cat, got, metric_scale(got, ref, points, seed))
+            meta: list = []
+            got = served(pipe, m, cat, gen_seeds, options, meta)
+            sheet[m] += [(cat, g) for g in got[:per_sheet]]
+            row = summarise(cat, got, metric_scale(got, ref, points, seed), meta)
             log.info("%s %s: metric 1-NNA %.3f, stands %.0f%%, height %.3f +- %.3f m", m, cat,
                      row.metric["nna_cd"], 100 * row.stands, *row.height)
             report.models.setdefault(m, []).append(row)
     report.seconds = time.perf_counter() - t0
+    if sheet_path is not None:
+        contact_sheet(sheet, sheet_path)
     return report
+
+
+SIZE_SD_RANGE = (0.6, 1.6)  # issue 14: a learned model's size spread against the reference's
+SIZE_MEAN_TOL = 0.10  # and its mean within 10 %
+
+
+def size_check(report: ServedReport) -> dict[str, dict[str, dict[str, float | bool]]]:
+    """Per learned model and category: height and width mean and sd over the reference's, and
+    whether both sit in issue 14's bounds (sd ratio in SIZE_SD_RANGE, mean within 10 %)."""
+    ref = {r.category: r for r in report.models[REFERENCE]}
+    out: dict = {}
+    for m, rows in report.models.items():
+        if m == REFERENCE:
+            continue
+        out[m] = {}
+        for r in rows:
+            cell: dict[str, float | bool] = {}
+            ok = True
+            for what in ("height", "width"):
+                got, want = getattr(r, what), getattr(ref[r.category], what)
+                mean_ratio = got[0] / want[0]
+                sd_ratio = got[1] / want[1] if want[1] > 0 else float("inf")
+                cell[f"{what}_mean_ratio"], cell[f"{what}_sd_ratio"] = mean_ratio, sd_ratio
+                ok &= (abs(mean_ratio - 1) <= SIZE_MEAN_TOL
+                       and SIZE_SD_RANGE[0] <= sd_ratio <= SIZE_SD_RANGE[1])
+            cell["ok"] = bool(ok)
+            out[m][r.category] = cell
+    return out
 
 
 def format_served(report: ServedReport) -> str:
@@ -284,6 +388,21 @@ def format_served(report: ServedReport) -> str:
             cells.append(f"{r.height[0]:>14.3f} +- {r.height[1]:.3f} "
                          f"{r.width[0]:>14.3f} +- {r.width[1]:.3f}")
         lines.append(f"{c:<10} " + " ".join(cells))
+    checks = size_check(report)
+    lines += ["", (f"sizes against the reference: mean ratio and sd ratio, height / width "
+                   f"(issue 14: mean within {100 * SIZE_MEAN_TOL:.0f} %, sd ratio "
+                   f"{SIZE_SD_RANGE[0]}-{SIZE_SD_RANGE[1]})")]
+    head = f"{'model':<14} {'category':<10} {'height mean':>12} {'sd':>6} {'width mean':>11} " \
+           f"{'sd':>6}  ok"
+    lines += [head, "-" * len(head)]
+    for m, cells in checks.items():
+        for c in cats:
+            x = cells[c]
+            lines.append(f"{m:<14} {c:<10} {x['height_mean_ratio']:>12.2f} "
+                         f"{x['height_sd_ratio']:>6.2f} {x['width_mean_ratio']:>11.2f} "
+                         f"{x['width_sd_ratio']:>6.2f}  {'yes' if x['ok'] else 'no'}")
+        lines.append(f"{m:<14} {'in bounds':<10} {sum(x['ok'] for x in cells.values())} of "
+                     f"{len(cells)} categories")
     lines += ["", (f"structure: share of served props in one piece / standing (every piece "
                    f"on the floor within {1000 * FLOOR_M:.0f} mm or touching, within "
                    f"{1000 * TOUCH_M:.0f} mm, one that is)")]
@@ -296,6 +415,22 @@ def format_served(report: ServedReport) -> str:
     lines.append(f"{'mean':<10} " + " ".join(
         f"{100 * d[m]['mean']['one_piece']:>8.1f}% / {100 * d[m]['mean']['stands']:>4.1f}%   "
         for m in names))
+    rep = [m for m in names if any(r.repairs for r in report.models[m])]
+    if rep:
+        lines += ["", ("redraws and repairs (from each asset's metadata): share redrawn (mean "
+                  "draws), share with floating debris dropped (mean share of the solid "
+                  "dropped), share still in pieces after every draw")]
+        head = f"{'model':<14} {'category':<10} {'redrawn':>14} {'debris dropped':>20} " \
+               f"{'in pieces':>10}"
+        lines += [head, "-" * len(head)]
+        for m in rep:
+            for c in cats:
+                x = rows[m][c].repairs or {}
+                if not x:
+                    continue
+                lines.append(f"{m:<14} {c:<10} {100 * x['redrawn']:>6.0f}% ({x['mean_attempts']:.2f})"
+                             f" {100 * x['debris_dropped']:>10.0f}% ({100 * x['dropped_share']:.2f}%)"
+                             f" {100 * x['in_pieces']:>9.0f}%")
     lines.append(f"n = {n} served props per category and model (lod0, options "
                  f"{report.options}), {report.points} surface points each, "
                  f"{report.seconds:.0f} s.")
