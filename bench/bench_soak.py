@@ -43,11 +43,34 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE_TOKEN = "soak-probe-token-" + "p" * 16
 
 
+def _own_rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:  # gone meanwhile
+        pass
+    return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
 def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """The server's RSS and its generation processes' (server/workers.py), summed."""
+    todo, total = [pid], 0.0
+    while todo:
+        p = todo.pop()
+        total += _own_rss_mib(p)
+        todo += _children(p)
+    return total
 
 
 def start_server(tmp: Path, args, tokens: dict[str, str]) -> tuple[subprocess.Popen, str]:
@@ -101,7 +124,7 @@ async def soak(address: str, tokens: dict[str, str], args, pid: int) -> dict:
                                      options=options)
             t0 = time.perf_counter()
             try:
-                async for _ in stub.Generate(req, metadata=auth, timeout=60):
+                async for _ in stub.Generate(req, metadata=auth, timeout=args.timeout):
                     pass
                 served[name] += 1
                 made.append(seed)
@@ -231,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-triangles", type=int, default=2000)
     p.add_argument("--resolution", type=int, default=48)
     p.add_argument("--hit-fraction", type=float, default=0.25)
+    p.add_argument("--timeout", type=float, default=60, help="each call's deadline, seconds")
     p.add_argument("--retry-pause", type=float, default=0.05, help="seconds after a refusal")
     p.add_argument("--sample-s", type=float, default=5.0, help="RSS sampling period")
     p.add_argument("--probe-hz", type=float, default=10.0,
@@ -291,7 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     if "probe" in result:
         print(result["probe"])
     warmup = args.warmup if args.warmup is not None else args.seconds / 4
-    print("server RSS (MiB) over time [of it, the cache's in-memory copies]: " + ", ".join(
+    print("server RSS, its generation processes' included (MiB), over time [of it, the "
+          "cache's in-memory copies]: " + ", ".join(
         f"{t:.0f}s {m:.0f} [{h:.0f}]" for t, m, h in rss))
     after = [(m, h) for t, m, h in rss if t >= warmup]
     if len(after) >= 3:
