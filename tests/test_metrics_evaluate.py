@@ -101,6 +101,8 @@ def test_quick_mode_and_served_flags():
     assert (q.n, q.train_per_category, q.served_n) == (QUICK_N, 100, QUICK_N)
     b = parse_eval_args(ap, ["--quick", "--n", "20", "--served-n", "5"])
     assert (b.n, b.served_n) == (20, 5)
+    assert a.draws == "served" and a.sheet is None  # the normalised table scores served draws
+    assert parse_eval_args(ap, ["--draws", "first"]).draws == "first"
     with pytest.raises(SystemExit):
         parse_eval_args(ap, ["--served-n", "1"])
     # A training run is not served; --no-served skips the tables: neither builds anything.

@@ -162,3 +162,12 @@ def test_without_a_size_head_each_category_gets_its_median(copies):
     assert asset.metadata["size_from"] == "category median"
     lo, hi = asset.bounds
     assert float((hi - lo).max()) == pytest.approx(g.cfg["extent_m"]["vase"], rel=1e-4)
+
+
+def test_the_evaluation_scores_the_served_draws(gen):
+    grids = gen.sample_served("lamp", 2, 0)  # seeds 1 and 2
+    for k, seed in enumerate((1, 2)):
+        _, prob, _, _ = gen.draw(gen.resolve("lamp", seed, {}))
+        solid = prob >= 0.5
+        assert grids[k].dtype == bool and (grids[k] <= solid).all()  # debris dropped, no more
+        assert grids[k].sum() >= 0.99 * solid.sum()

@@ -211,6 +211,12 @@ def main(argv=None) -> int:
             tr = model.cfg["training"]
             title = (f"implicit-gan, shipped weights (AE {tr['ae_steps']} + GAN "
                      f"{tr['gan_steps']} steps)")
+            if args.draws == "served":
+                from generators.implicit_gan.generator import CANDIDATES
+
+                sample = model.sample_served
+                title += (f", served draws (the first one-piece draw of up to {CANDIDATES} "
+                          "per seed)")
         data = metrics.splits(args.n, args.train_per_category)
         report = metrics.evaluate_args(sample, categories, args, data)
         print(metrics.format_table(report, title=title))

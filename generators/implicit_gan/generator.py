@@ -261,6 +261,20 @@ class ImplicitGanGenerator(PropModel):
         return sample_grids(self.decoder, self.latent_gen, self.categories.index(category), n,
                             seed, res)
 
+    def sample_served(self, category: str, n: int, seed: int, res: int = 32) -> np.ndarray:
+        """n grids as served (what `vitrine eval --draws served` scores): the chosen latent of
+        seeds seed * n + 1 ... seed * n + n, its field below 0 at the voxel centres (as
+        `sample_grids`), the debris dropped by the same rule as the served field's."""
+        pts = torch.from_numpy(voxel_centres(res))
+        ci = self.categories.index(category)
+        out = []
+        for k in range(n):
+            z = self._shape_latent(ci, seed * n + 1 + k)[1]
+            with torch.inference_mode():
+                solid = (self.decoder.bind(z)(pts) < 0).view(res, res, res).numpy()
+            out.append(solid & ~debris(solid)[0])
+        return np.stack(out)
+
     # ------------------------------------------------------------------ fields and assets
     def field(self, z: torch.Tensor, resolution: int, cancel: CancelToken | None = None):
         """(grid, origin, spacing, stats) of latent z in cube units, coarse to fine."""

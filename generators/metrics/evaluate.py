@@ -255,6 +255,10 @@ def add_arguments(ap, n: int = 50, train_per_category: int = 500) -> None:
                          "(default: --n)")
     ap.add_argument("--no-served", action="store_true",
                     help="skip the served tables (metric scale, sizes, structure)")
+    ap.add_argument("--draws", choices=("served", "first"), default="served",
+                    help="shapes the normalised table scores: served (each seed's chosen draw, "
+                         "debris dropped, as served; default) or first (fresh latents, no "
+                         "redraw: the raw generator)")
     ap.add_argument("--sheet", help="also write a contact sheet of 16 served props of the "
                     "model beside 16 procedural ones to this PNG")
 

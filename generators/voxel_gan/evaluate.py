@@ -72,6 +72,11 @@ def main(argv=None) -> int:
         categories = cfg["categories"]
         sample = _sampler(G, categories)
         title = f"voxel-gan, shipped weights ({cfg['training']['steps']} steps)"
+        if args.draws == "served":
+            from generators.voxel_gan.generator import CANDIDATES, VoxelGanGenerator
+
+            sample = VoxelGanGenerator().sample_served
+            title += f", served draws (the first one-piece draw of up to {CANDIDATES} per seed)"
     if args.categories:
         wanted = args.categories.split(",")
         unknown = [c for c in wanted if c not in categories]

@@ -127,14 +127,19 @@ class VoxelGanGenerator(PropModel):
             out.append(torch.sigmoid(self.net(z, torch.full((b,), ci))).numpy()[:, 0])
         return np.concatenate(out)
 
-    def draw(self, spec: Spec, cancel: CancelToken | None = None):
-        """(attempt, probabilities, field (grid, origin, spacing), structure) of a spec.
+    def sample_served(self, category: str, n: int, seed: int) -> np.ndarray:
+        """n solid grids [n, 32, 32, 32] as served (what `vitrine eval --draws served`
+        scores): the chosen draw of seeds seed * n + 1 ... seed * n + n, its 32^3 debris
+        dropped by the same rule as the served grid's."""
+        out = []
+        for k in range(n):
+            _, prob, _ = self._choose(Spec(category, seed * n + 1 + k, {}))
+            solid = prob >= 0.5
+            out.append(solid & ~debris(solid)[0])
+        return np.stack(out)
 
-        The attempt is the first of CANDIDATES draws whose grid at CHECK_RES meshes as one
-        piece once floating debris (pieces under `cleanup.DEBRIS_SHARE` of the solid) is
-        dropped, else the draw with the fewest pieces left: a function of (category, seed)
-        alone, so every `resolution` serves the same shape. The served grid loses its own
-        debris, counted in `structure`."""
+    def _choose(self, spec: Spec, cancel: CancelToken | None = None):
+        """(attempt, probabilities, pieces left) of the chosen draw; see `draw`."""
         best = None
         for attempt in range(CANDIDATES):
             if cancel:
@@ -150,7 +155,17 @@ class VoxelGanGenerator(PropModel):
         if best is None:
             raise EmptyShape(f"{self.info.name} produced an empty {spec.category} for seed "
                              f"{spec.seed}; try another seed")
-        attempt, prob, _ = best
+        return best
+
+    def draw(self, spec: Spec, cancel: CancelToken | None = None):
+        """(attempt, probabilities, field (grid, origin, spacing), structure) of a spec.
+
+        The attempt is the first of CANDIDATES draws whose grid at CHECK_RES meshes as one
+        piece once floating debris (pieces under `cleanup.DEBRIS_SHARE` of the solid) is
+        dropped, else the draw with the fewest pieces left: a function of (category, seed)
+        alone, so every `resolution` serves the same shape. The served grid loses its own
+        debris, counted in `structure`."""
+        attempt, prob, _ = self._choose(spec, cancel)
         grid, origin, spacing = self._field(prob, spec.category, spec.options["resolution"])
         mask, counts = debris(grid >= 0.5)
         return attempt, prob, (np.where(mask, 0.0, grid), origin, spacing), counts
