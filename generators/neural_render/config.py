@@ -14,15 +14,16 @@ from generators.training.loop import RunOptions
 class NeuralRenderConfig(RunOptions):
     out: str = "runs/neural-render"  # run directory
     data: str = "runs/neural-render/data"  # the (G-buffer, reference) pair cache
-    pairs: int = 320  # training pairs (made first when missing: 1.5-4 s each on one core)
+    pool_seeds: int = 6  # procedural seeds per category in the training prop pool (6 x 6 props)
+    pairs: int = 168  # training pairs (made first when missing: 1.5-12 s each on one shared core)
     size: int = 256  # pair resolution (the served default)
     sun_samples: int = 36  # reference samples per pixel for training targets (a square)
     bounce_samples: int = 64  # (the evaluation's references use 4x as many: less noise)
-    steps: int = 4000  # optimiser steps (one shared core: ~0.5 s each)
-    ckpt_every: int = 250
+    steps: int = 2000  # optimiser steps (0.2 CPU-s each; 1-2 s on a core shared 8 ways)
+    ckpt_every: int = 100
     preview_every: int = 1000
-    batch: int = 8  # crops per step
-    crop: int = 128  # crop edge in pixels (a multiple of 16)
+    batch: int = 6  # crops per step
+    crop: int = 96  # crop edge in pixels (a multiple of 16)
     widths: tuple[int, ...] = (16, 32, 48)  # shader U-Net widths at 1/2, 1/4, 1/8 scale
     mid_blocks: int = 2  # 3 x 3 convolutions at 1/8 scale
     d_widths: tuple[int, ...] = (32, 64, 96)  # PatchGAN stages (stride 2 each)
@@ -50,7 +51,8 @@ SHIPPED = NeuralRenderConfig()
 PRESETS: dict[str, dict] = {
     "shipped": {},
     # A smoke test: a few tiny pairs, tiny networks, a few steps.
-    "tiny": {"pairs": 4, "size": 64, "sun_samples": 4, "bounce_samples": 4, "steps": 4,
+    "tiny": {"pool_seeds": 1, "pairs": 4, "size": 64, "sun_samples": 4, "bounce_samples": 4,
+             "steps": 4,
              "batch": 2, "crop": 32, "widths": (4, 8, 8), "mid_blocks": 1, "d_widths": (4, 8),
              "gan_start": 2, "ckpt_every": 2, "preview_every": 0},
 }

@@ -14,6 +14,7 @@ evaluation's scenes and poses are held out. Pair i of a split is `DIR/SPLIT/NNNN
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import math
 import time
@@ -101,15 +102,27 @@ def load_pair(path: Path) -> dict[str, np.ndarray]:
 
 
 def build(out: Path, split: str, pairs: int, size: int = 256, sun_samples: int = 36,
-          bounce_samples: int = 64) -> list[Path]:
-    """Make the missing pairs 0..pairs-1 of `split` under out/split; returns all their paths."""
+          bounce_samples: int = 64, pool_seeds: int | None = None) -> list[Path]:
+    """Make the missing pairs 0..pairs-1 of `split` under out/split; returns all their paths.
+    `pool_seeds`: only the first that many seeds per category of the split's pool."""
     d = Path(out) / split
     d.mkdir(parents=True, exist_ok=True)
+    seeds = (TRAIN_SEEDS if split == "train" else EVAL_SEEDS)[:pool_seeds]
+    want = {"size": size, "sun_samples": sun_samples, "bounce_samples": bounce_samples,
+            "pool_seeds": list(seeds)}
+    meta_path = d / "meta.json"
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if {k: meta.get(k) for k in want} != want:
+            raise ValueError(f"{d} holds pairs made with {meta}, not {want}: pass another "
+                             "--data directory (or delete that one)")
+    else:
+        meta_path.write_text(json.dumps(want, indent=1) + "\n")
     paths = [d / f"{i:05d}.npz" for i in range(pairs)]
     todo = [i for i, p in enumerate(paths) if not p.exists()]
     if not todo:
         return paths
-    pool = prop_pool(TRAIN_SEEDS if split == "train" else EVAL_SEEDS)
+    pool = prop_pool(seeds)
     t0 = time.perf_counter()
     for n, i in enumerate(todo):
         gb, ref, _, _ = make_pair(pool, split, i, size, sun_samples, bounce_samples)

@@ -38,7 +38,7 @@ from generators.neural_render import dataset
 from generators.neural_render.gbuffer import render_gbuffer
 from generators.neural_render.reference import render_reference
 from generators.neural_render.scene import Scene
-from generators.neural_render.shading import lambert_ambient, tonemap, to_uint8
+from generators.neural_render.shading import lambert_ambient, to_uint8, tonemap
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,25 @@ def _time(fn, n: int = 3) -> float:
     return statistics.median(ts) * 1000
 
 
+def _timings(shader, scene: Scene, cam, size: int) -> dict[str, float]:
+    """Milliseconds per frame of each row's whole path, rendered again from the scene."""
+    r = np.random.default_rng(7)
+
+    def neural():
+        gb = render_gbuffer(scene, cam, size, size, r)
+        neural_picture(shader, gb.full, gb.half, gb.background)
+
+    def lambert():
+        gb = render_gbuffer(scene, cam, size, size, r)
+        baseline_picture(gb.full, gb.background)
+
+    return {"neural": _time(neural), "lambert": _time(lambert),
+            "reference_36x64": _time(
+                lambda: render_reference(scene, cam, size, size, r, *TRAIN_SAMPLES), 1),
+            "reference": _time(
+                lambda: render_reference(scene, cam, size, size, r, *EVAL_SAMPLES), 1)}
+
+
 def evaluate(shader, data: Path, pairs: int, timing_frames: int, size: int = 256,
              card: Path | None = CARD) -> dict:
     paths = dataset.build(data, "eval", pairs, size, *EVAL_SAMPLES)
@@ -121,22 +140,8 @@ def evaluate(shader, data: Path, pairs: int, timing_frames: int, size: int = 256
                                     *TRAIN_SAMPLES)
         rows["reference_36x64"].append((ssim(ref, cheap), psnr(ref, cheap)))
         if i < timing_frames:
-            r = np.random.default_rng(7)
-
-            def neural():
-                gb = render_gbuffer(scene, cam, size, size, r)
-                neural_picture(shader, gb.full, gb.half, gb.background)
-
-            def lambert():
-                gb = render_gbuffer(scene, cam, size, size, r)
-                baseline_picture(gb.full, gb.background)
-
-            times["neural"].append(_time(neural))
-            times["lambert"].append(_time(lambert))
-            times["reference_36x64"].append(_time(
-                lambda: render_reference(scene, cam, size, size, r, *TRAIN_SAMPLES), 1))
-            times["reference"].append(_time(
-                lambda: render_reference(scene, cam, size, size, r, *EVAL_SAMPLES), 1))
+            for k, ms in _timings(shader, scene, cam, size).items():
+                times[k].append(ms)
         if len(sheet) < 16:
             sheet += [to_uint8(_gbuffer_tile(z["full"], z["half"])), to_uint8(ref),
                       to_uint8(pred), to_uint8(base)]
@@ -165,9 +170,9 @@ def evaluate(shader, data: Path, pairs: int, timing_frames: int, size: int = 256
 def table(res: dict) -> str:
     names = {"neural": "neural shader", "lambert": "Lambert + ambient (baseline)",
              "reference_36x64": "reference at 36 x 64 samples"}
-    lines = [f"held-out scenes: {res['pairs']} at {res['size']} px; reference "
-             f"{res['eval_samples'][0]} x {res['eval_samples'][1]} samples per pixel, "
-             f"{res['reference_ms_per_frame']:.0f} ms a frame",
+    lines = [(f"held-out scenes: {res['pairs']} at {res['size']} px; reference "
+              f"{res['eval_samples'][0]} x {res['eval_samples'][1]} samples per pixel, "
+              f"{res['reference_ms_per_frame']:.0f} ms a frame"),
              "",
              "| shading | SSIM mean | SSIM min | PSNR dB | ms / frame | x less time than ref |",
              "|---|---|---|---|---|---|"]

@@ -5,9 +5,10 @@
   blocks become channels) and joined by the half-resolution ray-cast channels, a small U-Net
   (three scales, 1/2, 1/4, 1/8 of the frame) runs there, and a pixel shuffle brings the output
   back to full resolution, so each output pixel still has its own value;
-- it predicts shading, not colour: a diffuse multiplier D and an additive specular S (both
-  linear RGB, >= 0), composed at full resolution as albedo * D + S, so texture detail comes
-  straight from the G-buffer and never has to pass through the network;
+- it predicts shading, not colour: a diffuse irradiance D and a specular factor S (both
+  linear RGB, >= 0), composed at full resolution as diffuse albedo * D + F0 * S (`compose`),
+  so texture detail comes straight from the G-buffer and never has to pass through the
+  network;
 - 1 x 1 convolutions fuse skips and widen/narrow at the costly scale, 3 x 3 ones do the
   spatial work (about 0.5 GFLOP per 256 x 256 frame at the shipped widths).
 """
@@ -73,10 +74,16 @@ class NeuralShader(nn.Module):
 
 def compose(full: torch.Tensor, background: torch.Tensor, d: torch.Tensor,
             s: torch.Tensor) -> torch.Tensor:
-    """Linear radiance [B, 3, H, W]: albedo * D + S on surfaces, the sky elsewhere."""
+    """Linear radiance [B, 3, H, W] on surfaces: diffuse albedo * D + F0 * S, where the diffuse
+    albedo (albedo * (1 - metal)) and F0 (4 % for dielectrics, the albedo for metals) come
+    from the full-resolution G-buffer, so every texel's colour reaches the picture unblurred;
+    the sky elsewhere. (A free additive term let the first run paint blurred colour.)"""
     albedo = full[:, 0:3]
+    m = FULL.index("metal")
+    metal = full[:, m:m + 1]
     mask = full[:, FULL.index("mask"):FULL.index("mask") + 1]
-    return mask * (albedo * d + s) + (1 - mask) * background
+    f0 = 0.04 * (1 - metal) + albedo * metal
+    return mask * (albedo * (1 - metal) * d + f0 * s) + (1 - mask) * background
 
 
 class PatchCritic(nn.Module):

@@ -238,7 +238,7 @@ class FrameLoop:
         stage hit, and TimeoutError after `timeout` seconds without a frame."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cv:
-            while self._out is None:
+            while self._out is None or self._closed:
                 if self._error is not None:
                     raise self._error
                 if self._closed or self._b_done:

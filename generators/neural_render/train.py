@@ -160,7 +160,7 @@ def write_previews(out: Path, ema: NeuralShader, data: dict[str, torch.Tensor],
 def train(cfg: NeuralRenderConfig, device: torch.device) -> None:
     out = Path(cfg.out)
     paths = dataset.build(Path(cfg.data), "train", cfg.pairs, cfg.size, cfg.sun_samples,
-                          cfg.bounce_samples)
+                          cfg.bounce_samples, cfg.pool_seeds)
     data = load_pairs(paths)
     log.info("%d training pairs at %d px from %s", len(paths), cfg.size, cfg.data)
     G = NeuralShader(widths=cfg.widths, mid_blocks=cfg.mid_blocks).to(device)
