@@ -358,6 +358,19 @@ class Client:
         return [r if r is not None else VitrineError(grpc.StatusCode.DATA_LOSS, "no answer")
                 for r in results]
 
+    def render(self, objects, poses, **kw):
+        """Frames of one RenderService.Render stream: `vitrine.render.render(self, ...)`."""
+        from vitrine.render import render
+
+        return render(self, objects, poses, **kw)
+
+    def render_frame(self, objects, camera, **kw):
+        """One frame (RenderFrame; reference=True for the offline reference):
+        `vitrine.render.render_frame(self, ...)`."""
+        from vitrine.render import render_frame
+
+        return render_frame(self, objects, camera, **kw)
+
     def fetch(self, asset_id: str, *, progress: ProgressFn | None = None) -> Asset:
         stream = self._stream(lambda: self.stub.Fetch(pb.FetchRequest(asset_id=asset_id),
                                                       timeout=self.timeout,
