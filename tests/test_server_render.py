@@ -166,3 +166,18 @@ def test_a_client_that_goes_away_frees_its_session_at_once(live, client, scene):
     call.cancel()
     stop.set()
     _wait_sessions(live, 0, timeout=5)
+
+
+def test_the_render_verb_writes_png_frames_and_a_preview(live, scene, tmp_path, capsys):
+    from vitrine.cli import main
+
+    ids = [f"{scene[0].asset_id}", f"{scene[1].asset_id}@0.6,0.2,45"]
+    out = tmp_path / "frames"
+    assert main(["render", *ids, "--orbit", "--frames", "3", "--size", "64", "-o", str(out),
+                 "--address", live.address]) == 0
+    frames = sorted(out.glob("frame_*.png"))
+    assert [f.name for f in frames] == ["frame_0000.png", "frame_0001.png", "frame_0002.png"]
+    assert Image.open(out / "preview.gif").n_frames == 3
+    assert "3 frames in" in capsys.readouterr().out
+    assert main(["render", "0" * 32, "--frames", "1", "--size", "64", "-o", str(out),
+                 "--address", live.address]) == 1
