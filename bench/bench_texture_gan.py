@@ -41,7 +41,9 @@ def one_set(gen, material: str, seed: int, size: int) -> tuple[float, float, flo
     from generators.texture_gan.generator import synthesize
 
     t0 = time.perf_counter()
-    albedo, height, rough = synthesize(gen.net, gen.materials.index(material), seed, size)
+    albedo, height, rough = synthesize(gen.net, gen.materials.index(material), seed, size,
+                                       gen.cut_for(material),
+                                       getattr(gen, "quarter_turns", {}).get(material, 0))
     t1 = time.perf_counter()
     pbr = pbr_from_albedo_height(albedo, height, rough, 0.0, gen.normal_strength)
     t2 = time.perf_counter()

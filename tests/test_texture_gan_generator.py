@@ -113,7 +113,8 @@ def test_generated_maps_tile_and_a_naive_tile_does_not(gen):
     assert torch.allclose(four, one.repeat(1, 1, 2, 2), atol=1e-5)
     maps = gen.maps("brick", 5, 64)
     big = pbr_from_albedo_height(*(np.tile(a, (2, 2, 1)[:a.ndim]) for a in synthesize(
-        G, 1, 5, 64, gen.cut_for("brick"))), 0.0, gen.normal_strength)
+        G, 1, 5, 64, gen.cut_for("brick"), gen.quarter_turns.get("brick", 0))), 0.0,
+        gen.normal_strength)
     for name in ("base_color", "normal", "orm"):
         tiled = np.tile(getattr(maps, name), (2, 2, 1))
         assert np.abs(getattr(big, name).astype(int) - tiled).max() <= 1, name
@@ -237,3 +238,33 @@ def test_shipped_weights_are_fp16_and_their_maps_tile():
     for name in ("base_color", "normal", "orm"):
         mean = np.mean([seam_ratio(getattr(m, name))["max"] for m in maps])
         assert abs(mean - 1) < 0.2, (name, mean)
+
+
+def test_quarter_turns_turn_the_served_maps_and_they_still_tile(copies):
+    w, c = copies
+    cfg = json.loads(c.read_text())
+    assert cfg["quarter_turns"] == {"brick": 1}  # export writes config.G_QUARTER_TURNS
+    turned = TextureGanGenerator(w, c)
+    cfg["quarter_turns"] = {}
+    c.write_text(json.dumps(cfg))
+    plain = TextureGanGenerator(w, c)
+    a, b = plain.maps("brick", 3, 128), turned.maps("brick", 3, 128)
+    np.testing.assert_array_equal(b.base_color, np.rot90(a.base_color))
+    np.testing.assert_array_equal(b.orm, np.rot90(a.orm))
+    assert not np.array_equal(b.normal, a.normal)  # the normals follow the turned height
+    np.testing.assert_array_equal(turned.maps("marble", 3, 128).base_color,
+                                  plain.maps("marble", 3, 128).base_color)  # not listed
+    # a quarter turn of a torus is a torus: the wraps are the same lines, axes swapped
+    for m in ("base_color", "orm"):
+        ra, rb = seam_ratio(getattr(a, m)), seam_ratio(getattr(b, m))
+        assert rb["cols"] == pytest.approx(ra["rows"]) and rb["rows"] == pytest.approx(ra["cols"])
+
+
+@pytest.mark.parametrize("turns", [{"nope": 1}, {"brick": "1"}, [1]])
+def test_bad_quarter_turns_refuse_to_load(copies, turns):
+    w, c = copies
+    cfg = json.loads(c.read_text())
+    cfg["quarter_turns"] = turns
+    c.write_text(json.dumps(cfg))
+    with pytest.raises(ModelLoadError, match="quarter_turns"):
+        TextureGanGenerator(w, c)

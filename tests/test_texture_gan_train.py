@@ -167,3 +167,43 @@ def test_init_from_starts_g_from_another_run_and_d_warmup_holds_it(tmp_path):
 def test_bad_crop_is_a_usage_error():
     with pytest.raises(SystemExit):
         train.parse_args(["--crop", "100"])
+
+
+def test_the_bank_holds_brick_in_gs_frame():
+    from generators.texture.exemplars import photo
+
+    bank = train.exemplar_bank(("brick",), 512, 1)
+    np.testing.assert_allclose(bank[0][0, 3].numpy(), photo("brick") * 2 - 1, atol=1e-6)
+
+
+def test_spectrum_target_prefers_real_crops_and_has_a_gradient():
+    bank = train.exemplar_bank(("brick", "fabric"), 128, 1)
+    gen = torch.Generator().manual_seed(0)
+    target = train.SpectrumTarget(bank, 64, gen, n=16)
+    brick, _ = train.random_crops(bank[:1], 4, 64, gen)
+    fabric, _ = train.random_crops(bank[1:], 4, 64, gen)
+    lab = torch.zeros(4, dtype=torch.long)
+    own, other = target.loss(brick, lab), target.loss(fabric, lab)
+    noise = torch.rand(4, 5, 64, 64, requires_grad=True)
+    wrong = target.loss(noise * 2 - 1, lab)
+    assert own < 0.5 * other and own < 0.5 * wrong
+    wrong.backward()
+    assert noise.grad is not None and noise.grad.abs().sum() > 0
+
+
+def test_spectral_and_init_weights_run_and_are_recorded(tmp_path):
+    from generators.texture_gan import export
+
+    _run(tmp_path / "src", "--steps", "1", "--ckpt-every", "1", "--preview-every", "0")
+    w, c = tmp_path / "w.safetensors", tmp_path / "w.json"
+    meta = export.export(tmp_path / "src", w, c)
+    args = ["--ckpt-every", "1", "--preview-every", "0", "--init-weights", str(w),
+            "--d-warmup", "1", "--spectral", "1"]
+    ft, cfg = _run(tmp_path / "ft", "--steps", "1", *args)
+    assert cfg["init_from"]["sha256"] == meta["sha256"]
+    exported = load_file(str(w))  # G after the D-only step: the exported (fp16) weights
+    assert exported and all(torch.equal(ft["g." + k], v.float()) for k, v in exported.items())
+    _, cfg = _run(tmp_path / "ft", "--steps", "2", *args)
+    rows = _losses(tmp_path / "ft")
+    assert rows[0]["spectral"] == "" and float(rows[1]["spectral"]) > 0  # G's step only
+    assert cfg["init_from"]["sha256"] == meta["sha256"]  # kept when it resumed

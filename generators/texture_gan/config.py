@@ -13,6 +13,13 @@ from generators.training.loop import RunOptions
 
 UPSAMPLE = 16  # pixels per latent cell: G's 4 stages of x2
 
+# Quarter turns (np.rot90) from G's frame to the exemplar's, per material. The shipped base run
+# learnt brick from the photo as stored (courses running top to bottom); the exemplar now turns
+# the photo so its courses run across (`exemplars.PHOTO_QUARTER_TURNS`), and G's brick is
+# turned the same way when served (exact: a quarter turn of a torus is a torus). Training
+# turns the exemplar back, so G keeps its frame. Exported into the weights' JSON.
+G_QUARTER_TURNS: dict[str, int] = {"brick": 1}
+
 
 @dataclass
 class TextureGanConfig(RunOptions):
@@ -54,6 +61,11 @@ class TextureGanConfig(RunOptions):
     d_warmup: int = 0  # first N steps of a new run train D only (for a fresh D beside an
     # --init-from generator; the shipped fine-tune used 300)
     shift: bool = True  # roll each batch of fakes by a random offset before D sees it
+    spectral: float = 0.0  # weight of the spectrum constraint in G's loss (0: off): the log
+    # of each material's mean power spectrum (albedo luma and height, binned on a polar grid)
+    # pulled towards the training crops' (`train.SpectrumTarget`; Liu et al. 2016)
+    init_weights: str | None = None  # start G and EMA from exported weights (a .safetensors
+    # with its .json beside it, e.g. the shipped ones) instead of a run; D starts fresh
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -79,6 +91,12 @@ SHIPPED = TextureGanConfig()
 PRESETS: dict[str, dict] = {
     "shipped": {},
     "shipped-ft": {"d_warmup": 300, "stationarity": 10.0},
+    # The CPU fine-tune of 2 Dec (issue 15): from the shipped weights, new marble exemplar,
+    # spectrum constraint, batch 4 of 128-px crops on one thread (256-px crops ran at ~3 s a
+    # step on the shared machine: too few steps in 40 minutes).
+    "cpu-ft": {"batch": 4, "crop": 128, "d_warmup": 100, "stationarity": 10.0,
+               "stationarity_allowance": True, "spectral": 1.0, "lr_g": 1e-4,
+               "ckpt_every": 100, "preview_every": 500},
     # A CPU smoke test: tiny networks on 64-pixel crops of two materials.
     "tiny": {"materials": ("marble", "brick"), "crop": 64, "batch": 2, "exemplar_size": 128,
              "exemplars_per_material": 1, "g_channels": (8, 8, 8, 8), "d_channels": (8, 8, 8, 8),

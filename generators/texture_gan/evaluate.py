@@ -39,7 +39,14 @@ import numpy as np
 import torch
 
 from generators.metrics.evaluate import parse_eval_args
-from generators.metrics.texture import diversity, seam_ratio, sliced_wasserstein
+from generators.metrics.texture import (
+    diversity,
+    seam_ratio,
+    shuffled_pixels,
+    sliced_wasserstein,
+    structure_distance,
+    wrap_rank,
+)
 from generators.texture.exemplars import PHOTO_MATERIALS, PHOTO_SIZE, exemplar
 from generators.texture.pbr import PBRSet, pbr_from_albedo_height
 from generators.texture_gan.generator import (
@@ -81,6 +88,17 @@ class MaterialRow:
     diversity_generated: float
     diversity_exemplar: float
     cell_edge_generated: float  # mean over textures of `cell_edge_ratio` of the base colour
+    structure_generated: dict[str, float]  # `structure_distance` of the generated base
+    # colours to the reference ({"radial", "angular", "total"})
+    structure_floor: dict[str, float]  # other exemplar crops: as close as a model can get
+    structure_noise: dict[str, float]  # floor crops with their pixels shuffled: the colour
+    # histogram, no structure
+    structure_rotated: dict[str, float]  # floor crops turned 90 degrees
+    seam_axes_by_size: dict[str, dict[str, list[float]]]  # size -> map -> [columns, rows],
+    # each a mean over `seam_n` generated textures of that size
+    wrap_rank_by_size: dict[str, dict[str, float]]  # size -> map -> the wrap line's rank
+    # among interior lines (`wrap_rank`), mean over textures and both axes (0.5: ordinary)
+    wrap_rank_naive: dict[str, float]  # map -> the same for the naive tiles (largest size)
 
 
 def _crops(material: str, n: int, size: int, first_seed: int, rng: np.random.Generator,
@@ -150,6 +168,15 @@ def _seams(sets: list[PBRSet]) -> dict[str, dict[str, np.ndarray]]:
     return out
 
 
+def _wrap_ranks(sets: list[PBRSet]) -> dict[str, float]:
+    """Per map, `wrap_rank` averaged over the textures and both axes."""
+    out = {}
+    for m in MAPS:
+        ranks = [wrap_rank(getattr(p, m)) for p in sets]
+        out[m] = float(np.mean([[r["cols"], r["rows"]] for r in ranks]))
+    return out
+
+
 def _interior_seams(sets: list[PBRSet], rng: np.random.Generator,
                     lines: int = 4) -> dict[str, float]:
     """Per map, the seam statistic of `lines` random interior (row, column) lines of each
@@ -168,27 +195,46 @@ def _interior_seams(sets: list[PBRSet], rng: np.random.Generator,
 
 def evaluate_material(G: TextureGenerator, material_index: int, material: str, n: int = 32,
                       size: int = 256, strength: float = DEFAULT_NORMAL_STRENGTH,
-                      seed: int = 0, cut_offset: int | tuple[int, int] = CUT_OFFSET, seam_size: int = 1024,
-                      seam_n: int = 32) -> MaterialRow:
-    """One row of the table: SWD and diversity on `n` textures of `size` px; seams on
-    `seam_n` textures of `seam_size` px (larger textures: less noise in a one-line statistic)."""
+                      seed: int = 0, cut_offset: int | tuple[int, int] = CUT_OFFSET,
+                      seam_sizes: tuple[int, ...] = (512, 1024), seam_n: int = 32,
+                      quarter_turns: int = 0) -> MaterialRow:
+    """One row of the table: SWD, structure and diversity on `n` textures of `size` px; seams
+    on `seam_n` textures of each of `seam_sizes` px (the main table's columns at the largest;
+    larger textures: less noise in a one-line statistic). `quarter_turns` as served."""
     rng = np.random.default_rng([seed, zlib.crc32(material.encode())])
     ref, _ = _crops(material, n, size, HELDOUT_SEED, rng, strength)
     floor, naive = _crops(material, n, size, HELDOUT_SEED + 500, rng, strength)
 
     def generate(count: int, px: int) -> list[PBRSet]:
-        return [pbr_from_albedo_height(*synthesize(G, material_index, s, px, cut_offset), 0.0,
-                                       strength) for s in range(1, count + 1)]
+        return [pbr_from_albedo_height(*synthesize(G, material_index, s, px, cut_offset,
+                                                   quarter_turns), 0.0, strength)
+                for s in range(1, count + 1)]
+
+    ref_bc = np.stack([p.base_color for p in ref])
+
+    def structure(sets) -> dict[str, float]:
+        imgs = sets if isinstance(sets, np.ndarray) else np.stack([p.base_color for p in sets])
+        return structure_distance(ref_bc, imgs)
 
     def swd(sets, attr):
         return sliced_wasserstein([getattr(p, attr) for p in ref],
                                   [getattr(p, attr) for p in sets], seed=seed)[-1]
 
     gen = generate(n, size)
-    seam_sets = generate(seam_n, seam_size)
-    seams = _seams(seam_sets)
+    seam_size = max(seam_sizes)
+    axes_by_size, rank_by_size = {}, {}
+    for px in sorted(seam_sizes):
+        sets = generate(seam_n, px)
+        s_px = _seams(sets)
+        axes_by_size[str(px)] = {m: [float(v["cols"].mean()), float(v["rows"].mean())]
+                                 for m, v in s_px.items()}
+        rank_by_size[str(px)] = _wrap_ranks(sets)
+        if px == seam_size:
+            seam_sets, seams = sets, s_px
     interior = _interior_seams(seam_sets, rng)
-    naive_seams = _seams(_naive_tiles(material, seam_n, seam_size, rng, strength))
+    naive_sets = _naive_tiles(material, seam_n, seam_size, rng, strength)
+    naive_seams = _seams(naive_sets)
+    bc = np.stack([p.base_color for p in floor])
     tileable = None
     if material not in PHOTO_MATERIALS:
         tileable = float(np.mean([
@@ -211,8 +257,17 @@ def evaluate_material(G: TextureGenerator, material_index: int, material: str, n
         seam_interior=interior,
         diversity_generated=diversity([p.base_color for p in gen]),
         diversity_exemplar=diversity([p.base_color for p in floor]),
-        cell_edge_generated=float(np.mean([cell_edge_ratio(p.base_color, offset=cut_offset)
-                                           for p in gen])),
+        # in G's frame (turned back), where its cell grid lies
+        cell_edge_generated=float(np.mean([
+            cell_edge_ratio(np.rot90(p.base_color, -quarter_turns), offset=cut_offset)
+            for p in gen])),
+        structure_generated=structure(gen),
+        structure_floor=structure(floor),
+        structure_noise=structure(shuffled_pixels(bc, seed)),
+        structure_rotated=structure(np.rot90(bc, 1, axes=(1, 2))),
+        seam_axes_by_size=axes_by_size,
+        wrap_rank_by_size=rank_by_size,
+        wrap_rank_naive=_wrap_ranks(naive_sets),
     )
 
 
@@ -246,7 +301,72 @@ def format_table(rows: list[MaterialRow], title: str) -> str:
                    "which tile by construction: the metric's noise floor at this size; "
                    "'interior lines' is the statistic at random interior lines of the same "
                    "generated maps, which are no seam: a wrap scoring like them is invisible.")]
-    return "\n".join(lines + axes)
+    return "\n".join(lines + axes + ["", structure_table(rows), "", criteria_table(rows)])
+
+
+STRUCTURE_BAR = 1.5  # issue 15: structure distance within 1.5x of the exemplar-crop floor
+SWD_BAR = 2.0  # SWD within 2x of the floor
+SEAM_BAR = 1.1  # per-axis seam ratio
+RANK_RANGE = (0.25, 0.75)  # the wrap line's mean rank among interior lines
+
+
+def structure_table(rows: list[MaterialRow]) -> str:
+    """Structure distance (`structure_distance` of base colours to the reference crops):
+    generated, floor and the two failure baselines, each as total (radial + angular)."""
+    lines = [("Structure distance of base colours to the reference crops (radial + angular "
+              "= total; `generators.metrics.texture.structure_distance`):"), "",
+             ("| material | gen | floor | colour noise | rotated 90 | gen / floor "
+              "| noise / floor | rotated / floor |"), "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        f = max(r.structure_floor["total"], 1e-9)
+        cells = [f"{d['radial']:.3f} + {d['angular']:.3f} = {d['total']:.3f}"
+                 for d in (r.structure_generated, r.structure_floor, r.structure_noise,
+                           r.structure_rotated)]
+        lines.append(f"| {r.material} | " + " | ".join(cells) +
+                     f" | {r.structure_generated['total'] / f:.2f} "
+                     f"| {r.structure_noise['total'] / f:.2f} "
+                     f"| {r.structure_rotated['total'] / f:.2f} |")
+    return "\n".join(lines)
+
+
+def criteria(r: MaterialRow) -> dict[str, tuple[str, bool]]:
+    """Issue 15's bars for one material: name -> (the measured value as text, passes)."""
+    f = max(r.structure_floor["total"], 1e-9)
+    gen = r.structure_generated["total"] / f
+    noise = r.structure_noise["total"] / f
+    out = {"structure": (f"{gen:.2f}", gen <= STRUCTURE_BAR),
+           "colour noise fails": (f"{noise:.2f}", noise > 2 * STRUCTURE_BAR)}
+    if r.material == "brick":
+        rot = r.structure_rotated["total"] / f
+        out["rotated fails"] = (f"{rot:.2f}", rot > 2 * STRUCTURE_BAR)
+    swd = r.swd_generated / max(r.swd_floor, 1e-9)
+    out["SWD"] = (f"{swd:.2f}", swd <= SWD_BAR)
+    for px, by_map in r.seam_axes_by_size.items():
+        worst = max(max(v) for v in by_map.values())
+        out[f"seam {px}"] = (f"{worst:.2f}", worst <= SEAM_BAR)
+    ranks = [v for by_map in r.wrap_rank_by_size.values() for v in by_map.values()]
+    out["wrap rank"] = (f"{min(ranks):.2f}-{max(ranks):.2f}",
+                        RANK_RANGE[0] <= min(ranks) and max(ranks) <= RANK_RANGE[1])
+    return out
+
+
+def criteria_table(rows: list[MaterialRow]) -> str:
+    """Issue 15's "done means", per material: the value and PASS / FAIL per bar."""
+    names = list(dict.fromkeys(k for r in rows for k in criteria(r)))
+    lines = [f"Issue 15 bars: structure gen / floor <= {STRUCTURE_BAR}; failure baselines "
+             f"(colour noise; brick turned 90 degrees) > {2 * STRUCTURE_BAR} x floor; SWD gen "
+             f"/ floor <= {SWD_BAR}; worst per-axis seam ratio over the three maps <= "
+             f"{SEAM_BAR} at each size; the wrap line's mean rank among interior lines in "
+             f"{RANK_RANGE[0]}-{RANK_RANGE[1]} on every map and size (naive tiles: "
+             + ", ".join(f"{r.material} {max(r.wrap_rank_naive.values()):.2f}" for r in rows)
+             + "):", "", "| material | " + " | ".join(names) + " |",
+             "|---|" + "---|" * len(names)]
+    for r in rows:
+        c = criteria(r)
+        lines.append(f"| {r.material} | " + " | ".join(
+            f"{c[k][0]} {'PASS' if c[k][1] else 'FAIL'}" if k in c else "-" for k in names)
+            + " |")
+    return "\n".join(lines)
 
 
 def generator_from_run(run: Path) -> tuple[TextureGenerator, dict]:
@@ -265,8 +385,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="exported weights to evaluate (default: the shipped ones)")
     ap.add_argument("--config", help="their JSON config (default: beside --weights, .json)")
     ap.add_argument("--materials", help="comma-separated subset (default: all)")
-    ap.add_argument("--seam-size", type=int, default=1024,
-                    help="texture edge for the seam columns (default 1024)")
+    ap.add_argument("--seam-sizes", default="512,1024",
+                    help="comma-separated texture edges for the seam columns (default "
+                         "512,1024; the main table's at the largest)")
     ap.add_argument("--seam-n", type=int, default=32,
                     help="textures per seam column (default 32: a one-line ratio is noisy; "
                          "with 8, brick's ORM rows read 1.11, with 32, 1.06)")
@@ -282,9 +403,15 @@ def main(argv=None) -> int:
     if args.size not in (128, 256, 512):
         ap.error(f"--size must be 128, 256 or 512 (crops of a 512 exemplar; naive tiles are "
                  f"made of half-size crops), got {args.size}")
-    if args.seam_size not in (128, 256, 512, 1024) or args.seam_n < 1:
-        ap.error("--seam-size must be 128, 256, 512 or 1024 (naive tiles repeat half-size "
-                 "crops of 512-px photos; a texture is at least 64 px) and --seam-n >= 1")
+    try:
+        seam_sizes = tuple(int(v) for v in args.seam_sizes.split(","))
+    except ValueError:
+        seam_sizes = ()
+    if (not seam_sizes or any(v not in (128, 256, 512, 1024) for v in seam_sizes)
+            or args.seam_n < 1):
+        ap.error("--seam-sizes must be a comma-separated list of 128, 256, 512 or 1024 (naive "
+                 "tiles repeat half-size crops of 512-px photos; a texture is at least 64 px) "
+                 "and --seam-n >= 1")
     torch.set_num_threads(args.threads)
     if args.run:
         run = Path(args.run)
@@ -298,6 +425,9 @@ def main(argv=None) -> int:
         # The cuts its export would choose (the same measurement), so seams read as served.
         strength = DEFAULT_NORMAL_STRENGTH
         _, cut, cuts = choose_cuts(G, cfg["materials"], strength)
+        from generators.texture_gan.config import G_QUARTER_TURNS
+
+        turns = dict(G_QUARTER_TURNS)
     else:
         weights = Path(args.weights)
         config = Path(args.config) if args.config else (
@@ -306,7 +436,7 @@ def main(argv=None) -> int:
         G, cfg, strength = served.net, served.cfg, served.normal_strength
         which = "shipped weights" if weights == WEIGHTS else str(weights)
         title = f"texture-gan, {which} ({cfg['training']['steps']} steps)"
-        cut, cuts = served.cut_offset, served.cut_offsets
+        cut, cuts, turns = served.cut_offset, served.cut_offsets, served.quarter_turns
     materials = cfg["materials"]
     wanted = args.materials.split(",") if args.materials else materials
     unknown = [m for m in wanted if m not in materials]
@@ -315,11 +445,12 @@ def main(argv=None) -> int:
     rows = []
     for m in wanted:
         rows.append(evaluate_material(G, materials.index(m), m, args.n, args.size, strength,
-                                      args.seed, cuts.get(m, cut), args.seam_size,
-                                      args.seam_n))
+                                      args.seed, cuts.get(m, cut), seam_sizes,
+                                      args.seam_n, turns.get(m, 0)))
         log.info("%s done", m)
     print(format_table(rows, f"{title}; SWD and diversity: {args.n} textures of {args.size} "
-                             f"px per set; seams: {args.seam_n} textures of {args.seam_size} px"))
+                             f"px per set; seams: {args.seam_n} textures of "
+                             f"{' and '.join(map(str, seam_sizes))} px"))
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
     return 0

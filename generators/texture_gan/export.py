@@ -5,7 +5,8 @@
 Writes NAME.safetensors (fp16; the EMA generator only, no discriminator or optimiser state)
 and NAME.json (`--ship`: generators/texture_gan/weights/texture-gan.*; otherwise a model
 directory, see `generators.training.export`): the constructor arguments, the
-material names, the normal strength, the cut offsets (`choose_cut_offset`: one for configs
+material names, the normal strength, the quarter turns from G's frame to the exemplars'
+(`config.G_QUARTER_TURNS`), the cut offsets (`choose_cut_offset`: one for configs
 without a per-material entry, and one per material), the file's sha256
 (checked at every load) and the run's training record (steps, config, wall time, the run it
 started from, the measured cell step profile).
@@ -20,6 +21,7 @@ import numpy as np
 
 from generators.core.weights import write_weights as shared_write_weights
 from generators.texture.pbr import pbr_from_albedo_height
+from generators.texture_gan.config import G_QUARTER_TURNS
 from generators.texture_gan.generator import (
     CONFIG,
     CUT_OFFSET,
@@ -100,6 +102,7 @@ def write_weights(G: TextureGenerator, materials: list[str], weights: Path = WEI
         "normal_strength": normal_strength,
         "cut_offset": list(as_cut(cut_offset)),
         "cut_offsets": {m: list(as_cut(c)) for m, c in (cut_offsets or {}).items()},
+        "quarter_turns": {m: k for m, k in G_QUARTER_TURNS.items() if m in materials},
         "training": training or {},
     }
     return shared_write_weights(G, meta, weights, config)

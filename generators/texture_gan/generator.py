@@ -109,21 +109,27 @@ def as_cut(value: int | Sequence[int]) -> tuple[int, int]:
 
 @torch.inference_mode()
 def synthesize(G: TextureGenerator, material_index: int, seed: int, size: int,
-               cut_offset: int | Sequence[int] = CUT_OFFSET
+               cut_offset: int | Sequence[int] = CUT_OFFSET, quarter_turns: int = 0,
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(albedo sRGB [S, S, 3], height [S, S], roughness [S, S]) float32 in [0, 1], tileable."""
+    """(albedo sRGB [S, S, 3], height [S, S], roughness [S, S]) float32 in [0, 1], tileable.
+
+    The torus is cut at `cut_offset` in G's frame, then turned by `quarter_turns` (np.rot90)
+    into the exemplar's frame (`config.G_QUARTER_TURNS`)."""
     z = [t.contiguous(memory_format=torch.channels_last) if t.ndim == 4 else t
          for t in latent_noise(G, seed, material_index, size)]
     x = G(torch.tensor([material_index]), *z)[0]  # [5, S, S] in [-1, 1]
     cut = as_cut(cut_offset)
     if any(cut):
         x = torch.roll(x, cut, dims=(1, 2))
-    y = (x * 0.5 + 0.5).clamp_(0, 1).permute(1, 2, 0).numpy()
+    if quarter_turns % 4:
+        x = torch.rot90(x, quarter_turns, dims=(1, 2))
+    y = (x * 0.5 + 0.5).clamp_(0, 1).permute(1, 2, 0).contiguous().numpy()
     return y[..., :3], y[..., 3], y[..., 4]
 
 
 class TextureGanGenerator(Generator):
-    PREFIX, VERSION = "tgan-", "2"  # bump when the bytes change (see tests/test_golden.py)
+    PREFIX, VERSION = "tgan-", "3"  # bump when the bytes change (see tests/test_golden.py);
+    # 3: brick served turned (`quarter_turns`)
     # The maps alone (what props wear): bump when the maps change, not their export.
     MAPS_VERSION = "1"
 
@@ -138,6 +144,12 @@ class TextureGanGenerator(Generator):
                                 for m, c in self.cfg.get("cut_offsets", {}).items()}
         except (TypeError, ValueError, AttributeError) as err:
             raise ModelLoadError(f"texture-gan: {config} has a bad cut_offset(s): {err}") from err
+        turns = self.cfg.get("quarter_turns", {})
+        if not isinstance(turns, dict) or not all(
+                m in self.materials and isinstance(k, int) for m, k in turns.items()):
+            raise ModelLoadError(f"texture-gan: {config} has a bad quarter_turns {turns!r}: "
+                                 "want {material: int}")
+        self.quarter_turns = {m: int(k) % 4 for m, k in turns.items()}
         self.info = GeneratorInfo(
             name=name,
             kind=KIND_TEXTURE,
@@ -172,7 +184,8 @@ class TextureGanGenerator(Generator):
              cancel: CancelToken | None = None) -> PBRSet:
         """The PBR maps of one (material, seed, size, convention)."""
         albedo, height, rough = synthesize(self.net, self.materials.index(material), seed, size,
-                                           self.cut_for(material))
+                                           self.cut_for(material),
+                                           self.quarter_turns.get(material, 0))
         if cancel:
             cancel.check()
         return pbr_from_albedo_height(albedo, height, rough, 0.0, self.normal_strength,

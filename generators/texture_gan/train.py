@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ from safetensors.torch import save_file
 
 from generators.core.weights import atomic_write
 from generators.texture.exemplars import PHOTO_MATERIALS, exemplar
-from generators.texture_gan.config import PRESETS, UPSAMPLE, TextureGanConfig
+from generators.texture_gan.config import G_QUARTER_TURNS, PRESETS, UPSAMPLE, TextureGanConfig
 from generators.texture_gan.model import TextureGenerator, networks
 from generators.training import config as configs
 from generators.training import gan
@@ -51,14 +52,15 @@ from generators.training.loop import main as train_main
 log = logging.getLogger(__name__)
 
 FAMILY = "texture-gan"
-COLUMNS = ("loss_d", "loss_g", "d_real", "d_fake", "r1")
+COLUMNS = ("loss_d", "loss_g", "d_real", "d_fake", "r1", "spectral")
 
 
 def exemplar_bank(materials: tuple[str, ...], size: int, per_material: int) -> list[torch.Tensor]:
     """Per material a tensor [K, 5, size, size] in [-1, 1] (albedo, height, roughness).
 
     Photos contribute their one picture (K = 1; the crop at 512 is the whole photo);
-    procedural materials seeds 0 .. per_material - 1.
+    procedural materials seeds 0 .. per_material - 1. Each is turned back into G's frame
+    (`config.G_QUARTER_TURNS`).
     """
     bank = []
     for m in materials:
@@ -67,6 +69,7 @@ def exemplar_bank(materials: tuple[str, ...], size: int, per_material: int) -> l
         for s in seeds:
             e = exemplar(m, size, s)
             x = np.concatenate([e.albedo, e.height[..., None], e.roughness[..., None]], axis=2)
+            x = np.ascontiguousarray(np.rot90(x, -G_QUARTER_TURNS.get(m, 0)))
             imgs.append(torch.from_numpy(x).permute(2, 0, 1) * 2 - 1)  # [5, S, S]
         bank.append(torch.stack(imgs))
     return bank
@@ -138,6 +141,80 @@ def profile_allowance(bank: list[torch.Tensor]) -> torch.Tensor:
             worst = max(worst, sum(per_axis) / 2)
         out.append(worst)
     return torch.tensor(out)
+
+
+SPECTRAL_RADIAL_BINS = 16  # log-spaced, 2 cycles per crop .. Nyquist
+SPECTRAL_ANGULAR_BINS = 12  # over 180 degrees
+_LUMA = (0.2126, 0.7152, 0.0722)
+
+
+def _spectral_channels(x: torch.Tensor) -> torch.Tensor:
+    """[B, 5, H, W] in [-1, 1] -> [B, 2, H, W]: albedo luma and height."""
+    w = torch.tensor(_LUMA, dtype=x.dtype, device=x.device)
+    return torch.stack([(x[:, :3] * w[:, None, None]).sum(1), x[:, 3]], dim=1)
+
+
+class SpectrumTarget:
+    """The spectrum constraint (Liu, Gousseau & Xia 2016): per material, the binned mean power
+    spectrum of real crops; `loss` pulls the log of a batch's binned mean spectrum towards it.
+
+    Per image and channel (albedo luma, height): mean removed, Hann window (crops do not
+    wrap), |rfft2|^2 normalised to unit power; averaged over the images of a material; summed
+    into a polar grid of `SPECTRAL_RADIAL_BINS` log-spaced radial bands (2 cycles per crop up
+    to Nyquist, the corners included) x `SPECTRAL_ANGULAR_BINS` orientations. The metric
+    (`generators.metrics.texture.structure_distance`) bins differently (10 x 12 within periods
+    4 px .. a third of the image) and is measured on held-out exemplars at evaluation."""
+
+    def __init__(self, bank: list[torch.Tensor], crop: int, gen: torch.Generator,
+                 n: int = 64):
+        fy = torch.fft.fftfreq(crop)[:, None]
+        fx = torch.fft.rfftfreq(crop)[None, :]
+        f = torch.sqrt(fy**2 + fx**2)
+        edges = torch.logspace(math.log10(2.0 / crop), math.log10(0.5 * math.sqrt(2.0)) + 1e-6,
+                               SPECTRAL_RADIAL_BINS + 1)
+        r = torch.bucketize(f, edges) - 1  # -1: DC and below
+        theta = torch.remainder(torch.atan2(fy.expand_as(f), fx.expand_as(f)), math.pi)
+        a = (theta / math.pi * SPECTRAL_ANGULAR_BINS).long().clamp(max=SPECTRAL_ANGULAR_BINS - 1)
+        valid = (r >= 0) & (r < SPECTRAL_RADIAL_BINS)
+        idx = torch.where(valid, r * SPECTRAL_ANGULAR_BINS + a, torch.zeros_like(r))
+        n_bins = SPECTRAL_RADIAL_BINS * SPECTRAL_ANGULAR_BINS
+        onehot = F.one_hot(idx.flatten(), n_bins).float() * valid.flatten()[:, None].float()
+        # rfft keeps half the plane: columns 1 .. W/2 - 1 stand for two frequencies each
+        weight = torch.full((crop // 2 + 1,), 2.0)
+        weight[0] = 1.0
+        weight[-1] = 1.0
+        self.assign = onehot * weight.expand(crop, -1).flatten()[:, None]  # [freqs, bins]
+        self.window = torch.outer(torch.hann_window(crop, periodic=False),
+                                  torch.hann_window(crop, periodic=False))
+        self.crop = crop
+        targets = []
+        for m in range(len(bank)):
+            lab_bank = [bank[m]]
+            x, _ = random_crops(lab_bank, n, crop, gen)
+            targets.append(self.binned(x.to(self.window.device)).log())
+        self.target = torch.stack(targets)  # [M, 2, bins]
+        self.mask = self.target.isfinite() & (self.target > -30)
+
+    def to(self, device) -> SpectrumTarget:
+        for k in ("assign", "window", "target", "mask"):
+            setattr(self, k, getattr(self, k).to(device))
+        return self
+
+    def binned(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 5, H, W] -> [2, bins]: the images' mean normalised power per bin, per channel."""
+        y = _spectral_channels(x)
+        y = (y - y.mean(dim=(-2, -1), keepdim=True)) * self.window
+        p = torch.fft.rfft2(y).abs().square()  # [B, 2, H, W/2 + 1]
+        p = p / (p.flatten(2) @ self.assign).sum(-1)[..., None, None].clamp_min(1e-12)
+        return (p.mean(0).flatten(1) @ self.assign).clamp_min(1e-12)  # [2, bins]
+
+    def loss(self, fake: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Mean over the materials in the batch of the mean squared log difference per bin."""
+        terms = []
+        for m in labels.unique():
+            d = self.binned(fake[labels == m]).log() - self.target[m]
+            terms.append(d[self.mask[m]].square().mean())
+        return torch.stack(terms).mean()
 
 
 def random_roll(x: torch.Tensor) -> torch.Tensor:
@@ -212,6 +289,25 @@ def _init_from(cfg: TextureGanConfig, session: Session) -> None:
     log.info("generator initialised from %s (step %d)", src, src_cfg["state"]["step"])
 
 
+def _init_weights(cfg: TextureGanConfig, session: Session) -> None:
+    """G and its EMA from exported weights (fp16 safetensors + JSON, as shipped); D fresh."""
+    from generators.core.weights import load_network
+    from generators.texture_gan.generator import REBUILD
+
+    weights = Path(cfg.init_weights)
+    G = session.nets["g"]
+    src, meta = load_network(FAMILY, TextureGenerator, weights, weights.with_suffix(".json"),
+                             REBUILD, required=("materials",), labels="materials")
+    if src.config() != G.config() or meta["materials"] != list(cfg.materials):
+        raise rundir.RunError(f"--init-weights {weights}: its generator {src.config()} and "
+                              f"materials {meta['materials']} differ from this run's")
+    for net in (G, session.nets["ema"]):
+        net.load_state_dict({k: v.float() for k, v in src.state_dict().items()})
+    session.meta["init_from"] = {"weights": str(weights), "sha256": meta["sha256"],
+                                 "training": meta.get("training", {})}
+    log.info("generator initialised from %s (sha256 %s)", weights, meta["sha256"][:12])
+
+
 def _d_step(cfg: TextureGanConfig, s: int, G, D, opt_d, real, lab):
     """One D update (hinge; lazy R1 on the per-image mean score); (d_real, d_fake, loss, r1)."""
     z = G.sample_noise(cfg.batch, cfg.crop // UPSAMPLE, device=real.device)
@@ -237,9 +333,11 @@ def _d_step(cfg: TextureGanConfig, s: int, G, D, opt_d, real, lab):
 
 
 def _generator_step(cfg: TextureGanConfig, G, D, opt_g, lab,
-                    allowance: torch.Tensor | None = None) -> torch.Tensor:
+                    allowance: torch.Tensor | None = None,
+                    spectrum: SpectrumTarget | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """One G update: hinge loss on D's scores of fresh (rolled) fakes, plus the optional
-    mode-seeking and stationarity terms. Returns the loss."""
+    mode-seeking, stationarity and spectrum terms. Returns the loss and the spectrum term."""
     z = G.sample_noise(cfg.batch, cfg.crop // UPSAMPLE, device=lab.device)
     if cfg.mode_seeking:
         lab = torch.cat([lab[:cfg.batch // 2]] * 2)  # pair i with i + B/2: same material
@@ -252,13 +350,17 @@ def _generator_step(cfg: TextureGanConfig, G, D, opt_g, lab,
         loss_g = loss_g + cfg.mode_seeking * gan.mode_seeking(fake, z[0])
     if cfg.stationarity:
         loss_g = loss_g + cfg.stationarity * stationarity_penalty(fake, lab, allowance)
+    spec = None
+    if spectrum is not None:
+        spec = spectrum.loss(fake, lab)
+        loss_g = loss_g + cfg.spectral * spec
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
-    return loss_g
+    return loss_g, spec
 
 
-def _stepper(cfg: TextureGanConfig, session: Session, bank, allowance):
+def _stepper(cfg: TextureGanConfig, session: Session, bank, allowance, spectrum=None):
     G, D, ema = (session.nets[k] for k in ("g", "d", "ema"))
     data_gen = session.generators["data"]
     device = bank[0].device
@@ -267,12 +369,15 @@ def _stepper(cfg: TextureGanConfig, session: Session, bank, allowance):
         real, lab = random_crops(bank, cfg.batch, cfg.crop, data_gen)
         real, lab = real.to(device), lab.to(device)
         d_real, d_fake, loss_d, r1 = _d_step(cfg, s, G, D, session.opts["d"], real, lab)
-        loss_g = None
+        loss_g = spec = None
         if s >= cfg.d_warmup:
-            loss_g = _generator_step(cfg, G, D, session.opts["g"], lab, allowance).item()
+            loss_g, spec = _generator_step(cfg, G, D, session.opts["g"], lab, allowance,
+                                           spectrum)
+            loss_g, spec = loss_g.item(), None if spec is None else spec.item()
         gan.ema_update(ema, G, s, cfg.ema)
         return {"loss_d": loss_d.item(), "loss_g": loss_g, "d_real": d_real.mean().item(),
-                "d_fake": d_fake.mean().item(), "r1": None if r1 is None else r1.item()}
+                "d_fake": d_fake.mean().item(), "r1": None if r1 is None else r1.item(),
+                "spectral": spec}
 
     return step
 
@@ -292,15 +397,21 @@ def train(cfg: TextureGanConfig, device: torch.device) -> None:
         session.meta["init_from"] = rundir.read_config(out).get("init_from")
     elif cfg.init_from:
         _init_from(cfg, session)
+    elif cfg.init_weights:
+        _init_weights(cfg, session)
     allowance = None
     if cfg.stationarity and cfg.stationarity_allowance:
         allowance = profile_allowance(bank).to(device)
         log.info("stationarity allowance per material: %s", ", ".join(
             f"{m} {a:.4f}" for m, a in zip(cfg.materials, allowance.tolist(), strict=True)))
+    spectrum = None
+    if cfg.spectral:
+        spectrum = SpectrumTarget([b.cpu() for b in bank], cfg.crop,
+                                  torch.Generator().manual_seed(cfg.seed + 2)).to(device)
     log.info("training on %s: %s, G, D %s parameters", device, ",".join(cfg.materials),
              n_params(G, D))
     session.train(Stage(
-        FAMILY, "step", cfg.steps, _stepper(cfg, session, bank, allowance), "losses.csv",
+        FAMILY, "step", cfg.steps, _stepper(cfg, session, bank, allowance, spectrum), "losses.csv",
         COLUMNS, cfg.ckpt_every, cfg.preview_every, postfix=("loss_d", "loss_g"),
         preview=lambda: write_previews(out, ema, cfg.materials, device),
         on_checkpoint=lambda s: (cfg.snapshot_every and s % cfg.snapshot_every == 0
