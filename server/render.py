@@ -117,8 +117,9 @@ class RenderService(pb_grpc.RenderServiceServicer):
         except Exception as exc:  # noqa: BLE001
             await self._abort(context, exc)
         finally:
+            # The slot is free at once; the stages' threads notice and exit by themselves.
             reader.cancel()
-            await asyncio.to_thread(loop.close)
+            loop.close(join=False)
             self.sessions -= 1
 
     async def RenderFrame(self, request, context) -> pb.RenderedFrame:
@@ -167,7 +168,7 @@ class RenderService(pb_grpc.RenderServiceServicer):
             raise
         except Exception as exc:  # noqa: BLE001
             failure.append(exc)
-            await asyncio.to_thread(loop.close)
+            loop.close(join=False)
 
     async def _open(self, s: pb.RenderSession) -> tuple[Generator, RenderSession]:
         """Validate a session message, take a session slot and build the session (the slot is

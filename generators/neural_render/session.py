@@ -225,13 +225,16 @@ class FrameLoop:
             self._finishing = True
             self._cv.notify_all()
 
-    def close(self) -> None:
+    def close(self, join: bool = True) -> None:
+        """Stop now; with `join`, wait for the threads (a stage mid-frame finishes that frame
+        first). Without, the threads exit on their own right after (the event loop's way)."""
         with self._cv:
             self._closed = True
             self._cv.notify_all()
-        for t in self._threads:
-            if t is not threading.current_thread():
-                t.join(timeout=5)
+        if join:
+            for t in self._threads:
+                if t is not threading.current_thread():
+                    t.join(timeout=5)
 
     def next_frame(self, timeout: float | None = None) -> Frame | None:
         """The next frame; None when the loop has ended (finished or closed). Raises an error a
