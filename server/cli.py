@@ -259,7 +259,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             cache_max_bytes=int(args.cache_max_gb * 2**30), chunk_bytes=args.chunk_kib * 1024,
             cache_memory_bytes=int(args.cache_memory_mib * 2**20),
             workers=args.workers, worker_processes=args.worker_processes,
-            torch_threads=max(0, args.torch_threads), models=tuple(args.models.split(",")) if args.models else (),
+            torch_threads=max(0, args.torch_threads),
+            worker_max_rss_mib=args.worker_max_rss_mib, models=tuple(args.models.split(",")) if args.models else (),
             model_dirs=tuple(args.model_dir), metrics_address=args.metrics_address,
             http_address=args.http_address,
             tls_cert=args.tls_cert, tls_key=args.tls_key, tls_client_ca=args.tls_client_ca,
@@ -345,6 +346,9 @@ def _add_serve(sub) -> None:
     p.add_argument("--worker-processes", action=argparse.BooleanOptionalAction, default=True,
                    help="generate in --workers processes, not threads (default: on; native "
                    "geometry code holds the GIL and, on threads, stalls every other call)")
+    p.add_argument("--worker-max-rss-mib", type=int, default=2048, metavar="MIB",
+                   help="replace a generation process that holds more than MIB after a call "
+                   "(0 = never; default %(default)s)")
     p.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads "
                    "(default: cores / --workers, at least 1; the workers already share the "
                    "cores, and oversubscribing them made a 24-exhibit gallery 2.5x slower)")

@@ -27,6 +27,10 @@ class ServerConfig:
     # models loaded by name (create_server(config) with models=None); `vitrine serve` sets it.
     worker_processes: bool = False
     torch_threads: int = 0  # per generation process; 0 = cores / workers, at least 1
+    # A generation process holding more than this after a call is replaced (server/workers.py):
+    # with every model loaded a worker starts at ~440 MiB and its map variants may take up to
+    # 256 MiB per prop model, so 2 GiB leaves room and still bounds the RSS. 0 = never.
+    worker_max_rss_mib: int = 2048
     max_queue: int = 32  # jobs waiting beyond the running ones before RESOURCE_EXHAUSTED
     max_batch: int = 8  # specs per model call when a GenerateBatch has cache misses
     max_batch_requests: int = 256  # requests in one GenerateBatch call
@@ -85,6 +89,9 @@ class ServerConfig:
             )
         if self.workers < 1 or self.max_queue < 0 or self.max_batch < 1:
             raise ValueError("workers and max_batch must be >= 1, max_queue >= 0")
+        if self.worker_max_rss_mib < 0 or self.torch_threads < 0:
+            raise ValueError("--worker-max-rss-mib and --torch-threads must be >= 0 (0 = no cap, "
+                             "and cores / --workers)")
         if not 0 <= self.batch_delay_ms <= 1000:
             raise ValueError(f"batch delay must be 0 to 1000 ms, got {self.batch_delay_ms}")
         self.batch_models = tuple(self.batch_models)

@@ -50,13 +50,18 @@ class WorkerSpec:
     model_dirs: tuple[str, ...] = ()
     torch_threads: int = 1
     log_level: int = logging.INFO
+    # A worker holding more than this after a call (its RSS, measured after malloc_trim) is
+    # replaced by a fresh one, as Celery's max-memory-per-child: allocator retention and
+    # fragmentation cannot grow without bound. 0 = never.
+    max_rss_mib: int = 0
 
 
 def worker_spec(config) -> WorkerSpec:
     """The spec of `config`'s generation processes (a ServerConfig)."""
     threads = config.torch_threads or max(1, (os.cpu_count() or 1) // config.workers)
     return WorkerSpec(models=tuple(config.models), model_dirs=tuple(config.model_dirs),
-                      torch_threads=threads, log_level=logging.getLogger().getEffectiveLevel())
+                      torch_threads=threads, log_level=logging.getLogger().getEffectiveLevel(),
+                      max_rss_mib=config.worker_max_rss_mib)
 
 
 # ---------------------------------------------------------------- errors across the pipe
@@ -158,20 +163,28 @@ def _worker_main(spec: WorkerSpec, conn: Connection, flag) -> None:
                 conn.send(("file", i, dataclasses.replace(progress, job=None)))
 
         try:
-            jobs = [pipe.replay(c) for c in canonicals]
-            if any(j is None for j in jobs):
-                raise GeneratorError("a request the worker cannot replay")
-            results = pipe.build(jobs, cancel, on_file)
-            out = [_pack_error(r) if isinstance(r, BaseException)
-                   else dataclasses.replace(r, job=None) for r in results]
-            with lock:
-                conn.send(("done", out))
+            reply = ("done", _build(pipe, canonicals, cancel, on_file))
         except BaseException as exc:  # noqa: BLE001 - Cancelled and the rest, to the caller
-            with lock:
-                conn.send(("raise", _pack_error(exc)))
-        finally:
-            jobs = results = out = None  # drop the call's arrays before the trim
-            _trim()
+            reply = ("raise", _pack_error(exc))
+        _trim()  # the call's arrays are gone: give their pages back, then tell the RSS
+        with lock:
+            conn.send((*reply, _rss_mib()))
+
+
+def _build(pipe: Pipeline, canonicals, cancel, on_file) -> list:
+    jobs = [pipe.replay(c) for c in canonicals]
+    if any(j is None for j in jobs):
+        raise GeneratorError("a request the worker cannot replay")
+    return [_pack_error(r) if isinstance(r, BaseException) else dataclasses.replace(r, job=None)
+            for r in pipe.build(jobs, cancel, on_file)]
+
+
+def _rss_mib() -> float:
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError):
+        return 0.0
 
 
 # ---------------------------------------------------------------- the server side
@@ -209,6 +222,7 @@ class _Worker:
                     os.environ.pop(key, None)
         child.close()
         self.ready = False
+        self.rss_mib = 0.0  # after its last call (the worker measures it after malloc_trim)
 
     def wait_ready(self, timeout: float | None = None) -> None:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -261,6 +275,7 @@ class ProcessPipeline:
         self._all: list[_Worker] = []
         self._closed = False
         self._count = 0
+        self.recycled = 0  # workers replaced for holding more than spec.max_rss_mib
         for _ in range(workers):
             self._add()
 
@@ -306,6 +321,15 @@ class ProcessPipeline:
             worker = self._replace()
             raise WorkerDied(f"the generation worker died (exit {code}); retry the call")
         finally:
+            if worker is not None and self._spec.max_rss_mib and \
+                    worker.rss_mib > self._spec.max_rss_mib:
+                log.info("generation worker %s holds %.0f MiB after its call (cap %d MiB, "
+                         "--worker-max-rss-mib): replacing it", worker.process.name,
+                         worker.rss_mib, self._spec.max_rss_mib)
+                self.recycled += 1
+                self._all.remove(worker)
+                worker.stop()
+                worker = self._replace()
             if worker is not None and not self._closed:
                 self._idle.put(worker)
 
@@ -338,9 +362,11 @@ class ProcessPipeline:
                 if on_file is not None:
                     on_file(msg[1], dataclasses.replace(msg[2], job=jobs[msg[1]]))
             elif kind == "done":
+                worker.rss_mib = msg[2]
                 return [_unpack_error(r) if isinstance(r, tuple)
                         else dataclasses.replace(r, job=job) for r, job in zip(msg[1], jobs)]
             elif kind == "raise":
+                worker.rss_mib = msg[2]
                 raise _unpack_error(msg[1])
 
     def close(self) -> None:

@@ -103,3 +103,17 @@ def test_workers_exit_when_the_server_is_killed(tmp_path):
             raise AssertionError("the worker outlived its server")
     finally:
         server.kill()
+
+
+def test_a_worker_over_its_memory_cap_is_replaced_after_its_call():
+    local = Pipeline(load_models(["procedural"]))
+    remote = ProcessPipeline(WorkerSpec(models=("procedural",), max_rss_mib=1), workers=1,
+                             pipeline=local)
+    try:
+        first = remote._all[0].process.pid
+        built = remote.build([_job(local, 9)])[0]
+        assert built.files  # the call itself is answered
+        assert remote.recycled == 1 and remote._all[0].process.pid != first
+        assert remote.build([_job(local, 9)])[0].files[0].sha256 == built.files[0].sha256
+    finally:
+        remote.close()
