@@ -36,9 +36,10 @@ class ServerConfig:
     max_batch_requests: int = 256  # requests in one GenerateBatch call
     # Dynamic batching (server/batching.py): concurrent cache misses for one of
     # `batch_models` wait up to this long for others and run as one model call of at most
-    # max_batch specs. 0 = off: on the 2-core reference machine the shipped generators run
-    # one forward per spec (bit-identical however requests are grouped), so grouping saved
-    # nothing measurable (bench/bench_serve.py prints the ratio) and only added the delay.
+    # max_batch specs. 0 = off: the shipped generators run one forward per spec (a batched
+    # voxel-gan forward differs in the last bits), so a batch is the same work in one worker
+    # process where separate calls use both; bench/bench_serve.py's ratio (voxel-gan, 8
+    # clients, 20 ms) was 2.15x and 0.65x in two runs on a heavily shared machine: noise.
     batch_delay_ms: float = 0.0
     batch_models: tuple[str, ...] = ("voxel-gan", "implicit-gan")
     # Accept client keepalive pings this often even with no call open. TurboLink pings every
