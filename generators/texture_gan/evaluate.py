@@ -1,6 +1,7 @@
 """`vitrine eval texture-gan`: per material, SWD, wrap seams and diversity, with baselines.
 
     .venv/bin/python -m generators.texture_gan.evaluate [--n 32] [--size 256] [--run DIR]
+        [--seam-sizes 512,1024] [--seam-n 32]
 
 Per material, four sets of `n` textures of `size` pixels, each as full PBR maps:
 
@@ -15,14 +16,18 @@ Per material, four sets of `n` textures of `size` pixels, each as full PBR maps:
 
 Columns: SWD x 1e3 (mean over 4 Laplacian levels, `generators.metrics.texture`) of each set's
 base colour against the reference, and the same on the normal maps; the seam ratio (per
-texture max(columns, rows); mean and max over `--seam-n` textures of `--seam-size` px) of the
-generated base colour, normal and ORM maps, at random interior lines of the same maps, of the
-naive tiles, and, as the metric's noise floor, of procedural exemplars that tile by
-construction; diversity (mean pairwise L1 of base colours) of generated textures and of
-exemplar crops; and the "cell edge" ratio of the generated base colours (`cell_edge_ratio`:
-does G's 16-pixel latent grid show?).
-Prints a Markdown table, then a second one: each axis's seam ratio (columns, rows) as a mean
-over the generated textures.
+texture max(columns, rows); mean and max over `--seam-n` textures of the largest of
+`--seam-sizes` px) of the generated base colour, normal and ORM maps, at random interior lines
+of the same maps, of the naive tiles, and, as the metric's noise floor, of procedural
+exemplars that tile by construction; diversity (mean pairwise L1 of base colours) of generated
+textures and of exemplar crops; and the "cell edge" ratio of the generated base colours
+(`cell_edge_ratio`: does G's 16-pixel latent grid show?).
+Then: each axis's seam ratio (columns, rows) as a mean over the generated textures; the
+structure distance (`structure_distance`, which sees brick courses and marble veins) of the
+generated base colours, of the floor crops and of two failure baselines (the floor crops with
+their pixels shuffled: colour noise; turned 90 degrees); and issue 15's bars, PASS / FAIL per
+material (structure within 1.5x of the floor, baselines outside, SWD within 2x, per-axis seams
+<= 1.1 at every seam size, the wrap line's mean rank among interior lines in 0.25-0.75).
 """
 
 from __future__ import annotations

@@ -16,6 +16,11 @@ offset on their torus before D sees them; optionally a stationarity penalty on G
 profile (`stationarity_penalty`). `--init-from` starts G from another run (D fresh, held to
 `--d-warmup` D-only steps first) and records that run in config.json.
 
+`--init-weights FILE.safetensors` starts G from exported weights instead (the shipped ones:
+the CPU fine-tune of 2 Dec, `--preset cpu-ft`, which was tried and not shipped; see the model
+card), and `--spectral W` adds the spectrum constraint (`SpectrumTarget`) to G's loss.
+Brick's exemplar is turned back into G's frame (`config.G_QUARTER_TURNS`).
+
 The options are the fields of `config.TextureGanConfig`. The run directory, resume and
 `--max-minutes` are `generators.training`'s: every `--ckpt-every` steps
 `OUT/checkpoint.safetensors` (g, d, ema), `OUT/optim.pt` (optimiser states, step, RNG and the
