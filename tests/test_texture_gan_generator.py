@@ -228,6 +228,7 @@ def test_texture_streams_over_the_server(gen, tmp_path):
 def test_shipped_weights_are_fp16_and_their_maps_tile():
     cfg = json.loads(CONFIG.read_text())
     assert cfg["dtype"] == "float16" and cfg["training"]["steps"] > 0
+    assert cfg["quarter_turns"] == {"brick": 1}  # courses across, as the exemplar's
     assert hashlib.sha256(WEIGHTS.read_bytes()).hexdigest() == cfg["sha256"]
     assert WEIGHTS.stat().st_size < 4 * 2**20
     shipped = TextureGanGenerator()
