@@ -306,12 +306,15 @@ def bench_stages(n: int) -> None:
     print(f"| **total as served** | {pct(total, 50):.1f} | {sum(total) / len(total):.1f} |")
 
 
-def warm_variants(c: Client, base_seed: int) -> None:
-    """Serve one prop per (category, map variant), so the server has made every default map
-    variant, as a serving process has after its first few dozen props."""
-    for k in range(MAP_VARIANTS):
-        for cat in CATEGORIES:
-            c.generate("procedural", cat, base_seed + k, progressive=True)
+def warm_variants(c: Client, base_seed: int, rounds: int = 3) -> None:
+    """Serve props of every (category, map variant) `rounds` times over, so that each of the
+    server's worker processes (each keeps its own variants) has most likely made every
+    default map variant, as a serving process has after its first hundred or so props."""
+    for r in range(rounds):
+        for k in range(MAP_VARIANTS):
+            for cat in CATEGORIES:
+                c.generate("procedural", cat, base_seed + r * MAP_VARIANTS + k,
+                           progressive=True)
 
 
 def bench_progressive(tmp: Path, n: int) -> None:
