@@ -86,7 +86,14 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", default="256,512")
     ap.add_argument("--rate", type=float, default=60.0, help="poses per second sent")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--dtype", choices=("float32", "bfloat16"),
+                    help="the shader's precision (default: the serving default, "
+                         "`session.serving_dtype`)")
     args = ap.parse_args(argv)
+    import os
+
+    if args.dtype:
+        os.environ["VITRINE_RENDER_DTYPE"] = args.dtype
     import logging
 
     import torch
@@ -106,11 +113,12 @@ def main(argv=None) -> int:
                            SceneObject(ids[2], -0.6, 0.4, 60)]
                 rows = [bench_stream(client, objects, int(s), args.seconds, args.rate)
                         for s in args.sizes.split(",")]
+                version = running.render.renderers["neural-render"].info.version
         finally:
             asyncio.run_coroutine_threadsafe(running.stop(0), loop).result(60)
             loop.call_soon_threadsafe(loop.stop)
     print(f"RenderService, one Render stream, 3 default props, poses sent at {args.rate:g}/s "
-          f"for {args.seconds:g} s, {args.threads} torch thread(s)")
+          f"for {args.seconds:g} s, {args.threads} torch thread(s), model {version}")
     print("| size | frames/s | latency p50 ms | p95 ms | frames | poses sent | dropped | "
           "G-buffer ms | network ms | encode ms | queue ms |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")

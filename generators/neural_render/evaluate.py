@@ -6,8 +6,8 @@ Held out: the evaluation's scenes use props the training never saw (`dataset.EVA
 layouts and poses from their own RNG stream; their references are rendered with 4x the
 training targets' samples (64 sun x 144 bounce per pixel). Rows:
 
-* neural: the shipped shader on each scene's G-buffer (the served path: G-buffer, network,
-  compositing and tone mapping);
+* neural: the shipped shader on each scene's G-buffer (the served path: G-buffer, network in
+  the serving precision `session.serving_dtype`, compositing and tone mapping);
 * Lambert + ambient: the same G-buffer shaded plainly (the sun's cosine plus the sky as a
   constant; no shadow, no occlusion, no bounce), the baseline;
 * reference at 36 x 64: the training targets' sample count against the 64 x 144 reference:
@@ -38,6 +38,7 @@ from generators.neural_render import dataset
 from generators.neural_render.gbuffer import render_gbuffer
 from generators.neural_render.reference import render_reference
 from generators.neural_render.scene import Scene
+from generators.neural_render.session import serving_dtype, shade_arrays
 from generators.neural_render.shading import lambert_ambient, to_uint8, tonemap
 
 log = logging.getLogger(__name__)
@@ -57,17 +58,10 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(peak_signal_noise_ratio(a, b, data_range=1.0))
 
 
-@torch.inference_mode()
-def neural_picture(shader, full: np.ndarray, half: np.ndarray,
-                   background: np.ndarray) -> np.ndarray:
-    from generators.neural_render.model import compose
-    from generators.neural_render.shading import tonemap_torch
-
-    f = torch.from_numpy(np.ascontiguousarray(full, np.float32))[None]
-    h = torch.from_numpy(np.ascontiguousarray(half, np.float32))[None]
-    bg = torch.from_numpy(np.ascontiguousarray(background, np.float32)).permute(2, 0, 1)[None]
-    d, s = shader(f, h)
-    return tonemap_torch(compose(f, bg, d, s))[0].permute(1, 2, 0).numpy()
+def neural_picture(shader, full: np.ndarray, half: np.ndarray, background: np.ndarray,
+                   dtype: torch.dtype = torch.float32) -> np.ndarray:
+    """The served path's picture (`session.shade_arrays`), float [H, W, 3]."""
+    return shade_arrays(shader, full, half, background, dtype).numpy()
 
 
 def baseline_picture(full: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -98,13 +92,13 @@ def _time(fn, n: int = 3) -> float:
     return statistics.median(ts) * 1000
 
 
-def _timings(shader, scene: Scene, cam, size: int) -> dict[str, float]:
+def _timings(shader, scene: Scene, cam, size: int, dtype: torch.dtype) -> dict[str, float]:
     """Milliseconds per frame of each row's whole path, rendered again from the scene."""
     r = np.random.default_rng(7)
 
     def neural():
         gb = render_gbuffer(scene, cam, size, size, r)
-        neural_picture(shader, gb.full, gb.half, gb.background)
+        neural_picture(shader, gb.full, gb.half, gb.background, dtype)
 
     def lambert():
         gb = render_gbuffer(scene, cam, size, size, r)
@@ -118,7 +112,7 @@ def _timings(shader, scene: Scene, cam, size: int) -> dict[str, float]:
 
 
 def evaluate(shader, data: Path, pairs: int, timing_frames: int, size: int = 256,
-             card: Path | None = CARD) -> dict:
+             card: Path | None = CARD, dtype: torch.dtype = torch.float32) -> dict:
     paths = dataset.build(data, "eval", pairs, size, *EVAL_SAMPLES)
     pool = None
     rows = {"neural": [], "lambert": [], "reference_36x64": []}
@@ -127,7 +121,7 @@ def evaluate(shader, data: Path, pairs: int, timing_frames: int, size: int = 256
     for i, p in enumerate(paths):
         z = dataset.load_pair(p)
         ref = z["reference"].astype(np.float32)
-        pred = neural_picture(shader, z["full"], z["half"], z["background"])
+        pred = neural_picture(shader, z["full"], z["half"], z["background"], dtype)
         base = baseline_picture(z["full"], z["background"])
         rows["neural"].append((ssim(ref, pred), psnr(ref, pred)))
         rows["lambert"].append((ssim(ref, base), psnr(ref, base)))
@@ -140,7 +134,7 @@ def evaluate(shader, data: Path, pairs: int, timing_frames: int, size: int = 256
                                     *TRAIN_SAMPLES)
         rows["reference_36x64"].append((ssim(ref, cheap), psnr(ref, cheap)))
         if i < timing_frames:
-            for k, ms in _timings(shader, scene, cam, size).items():
+            for k, ms in _timings(shader, scene, cam, size, dtype).items():
                 times[k].append(ms)
         if len(sheet) < 16:
             sheet += [to_uint8(_gbuffer_tile(z["full"], z["half"])), to_uint8(ref),
@@ -156,7 +150,8 @@ def evaluate(shader, data: Path, pairs: int, timing_frames: int, size: int = 256
         card.parent.mkdir(parents=True, exist_ok=True)
         contact_sheet(sheet, labels, columns=4, path=card)
     ref_ms = statistics.median(times["reference"])
-    out = {"pairs": len(paths), "size": size, "eval_samples": list(EVAL_SAMPLES), "rows": {}}
+    out = {"pairs": len(paths), "size": size, "eval_samples": list(EVAL_SAMPLES), "rows": {},
+           "dtype": str(dtype).removeprefix("torch.")}
     for name, vals in rows.items():
         s = np.array(vals)
         ms = statistics.median(times[name])
@@ -170,7 +165,8 @@ def evaluate(shader, data: Path, pairs: int, timing_frames: int, size: int = 256
 def table(res: dict) -> str:
     names = {"neural": "neural shader", "lambert": "Lambert + ambient (baseline)",
              "reference_36x64": "reference at 36 x 64 samples"}
-    lines = [(f"held-out scenes: {res['pairs']} at {res['size']} px; reference "
+    lines = [(f"held-out scenes: {res['pairs']} at {res['size']} px, shader in {res['dtype']}; "
+              "reference "
               f"{res['eval_samples'][0]} x {res['eval_samples'][1]} samples per pixel, "
               f"{res['reference_ms_per_frame']:.0f} ms a frame"),
              "",
@@ -211,7 +207,7 @@ def main(argv=None) -> int:
 
         shader = NeuralRenderGenerator().shader
     res = evaluate(shader, args.data, args.pairs, args.timing_frames,
-                   card=None if args.no_card else args.card)
+                   card=None if args.no_card else args.card, dtype=serving_dtype())
     print(table(res))
     if args.json:
         args.json.write_text(json.dumps(res, indent=2) + "\n")

@@ -23,7 +23,7 @@ from generators.export import FileBlob, register_format
 from generators.neural_render.gbuffer import FULL, HALF
 from generators.neural_render.model import NeuralShader
 from generators.neural_render.scene import Placement, orbit_camera
-from generators.neural_render.session import Pose, RenderSession
+from generators.neural_render.session import Pose, RenderSession, serving_dtype
 
 log = logging.getLogger(__name__)
 
@@ -44,14 +44,17 @@ class NeuralRenderGenerator(Generator):
             raise ModelLoadError(f"{name}: {config} was trained on G-buffer channels "
                                  f"{cfg.get('channels')}, this code makes {want}; retrain, or "
                                  f"rebuild the weights with `{REBUILD}`")
-        self.shader: NeuralShader = net.eval()
+        self.dtype = serving_dtype()
+        self.shader: NeuralShader = net.eval().to(memory_format=torch.channels_last)
         for p in self.shader.parameters():
             p.requires_grad_(False)
         self.config = cfg
         self.props = (deps or {}).get("procedural")  # thumbnails' props; None: no thumbnails
         self.info = GeneratorInfo(
             name=name, kind=KIND_RENDER,
-            version=make_version("nr-", VERSION, cfg["sha256"], deps),
+            # The precision changes the frames' bits: it is part of the version.
+            version=make_version("nr-", VERSION, cfg["sha256"], deps)
+            + ("-bf16" if self.dtype == torch.bfloat16 else ""),
             description="Real-time neural rendering of generated assets (RenderService): a "
                         "G-buffer from ray casts, shaded by a small CNN trained against an "
                         "offline reference with soft shadows, AO and one bounce. Generate: a "
@@ -70,7 +73,7 @@ class NeuralRenderGenerator(Generator):
         if cancel:
             cancel.check()
         session = RenderSession(self.shader, [(prop, Placement())], THUMBNAIL_SIZE,
-                                THUMBNAIL_SIZE, "png", seed=spec.seed)
+                                THUMBNAIL_SIZE, "png", seed=spec.seed, dtype=self.dtype)
         cam = orbit_camera(session.scene.center, session.scene.radius, 35.0, 22.0, 40.0, 0.9)
         frame = session.render(Pose(cam.eye, cam.target, cam.up, cam.fov_y_deg))
         return Asset(kind=KIND_RENDER, category=spec.category, seed=spec.seed,
@@ -79,7 +82,8 @@ class NeuralRenderGenerator(Generator):
     def open_session(self, objects: Sequence[tuple[Asset, Placement]], width: int = 256,
                      height: int = 256, fmt: str = "jpeg", quality: int = 85) -> RenderSession:
         """A session on these placed assets; InvalidOption naming a bad field."""
-        return RenderSession(self.shader, objects, width, height, fmt, quality)
+        return RenderSession(self.shader, objects, width, height, fmt, quality,
+                             dtype=self.dtype)
 
     @torch.inference_mode()
     def warm_up(self) -> None:

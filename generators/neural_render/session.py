@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -47,6 +48,24 @@ MAX_OBJECTS = 64
 FOV_RANGE = (10.0, 120.0)
 MAX_COORD = 1e4  # metres: a pose farther out than this is a client bug, not a camera
 REFERENCE_SAMPLES = (64, 144)  # (sun, bounce) per pixel for RenderFrame(reference=True)
+
+
+def serving_dtype() -> torch.dtype:
+    """The shader's serving precision: bfloat16 (autocast, channels-last) where the CPU
+    multiplies it natively (AMX or AVX512-BF16), float32 elsewhere (emulated bfloat16 is
+    slower than float32); `VITRINE_RENDER_DTYPE=float32` (or `bfloat16`) overrides. On this
+    machine's AVX512-BF16 CPU it cut the 256 x 256 network from 51 to 27 ms (best of 15, shared
+    machine) and moved held-out SSIM from 0.9606 to 0.9604 (pixels by at most 0.009)."""
+    name = os.environ.get("VITRINE_RENDER_DTYPE")
+    if name:
+        if name not in ("float32", "bfloat16"):
+            raise ValueError(f"VITRINE_RENDER_DTYPE must be float32 or bfloat16, got {name!r}")
+        return getattr(torch, name)
+    try:
+        native = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+    except AttributeError:  # a torch without these probes
+        native = False
+    return torch.bfloat16 if native else torch.float32
 
 
 @dataclass(frozen=True)
@@ -112,14 +131,33 @@ def check_frame_options(width: int, height: int, fmt: str, quality: int,
                             f"{MAX_OBJECTS}")
 
 
+@torch.inference_mode()
+def shade_arrays(shader: NeuralShader, full: np.ndarray, half: np.ndarray,
+                 background: np.ndarray, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The displayed picture [H, W, 3] float in [0, 1] the shader makes of G-buffer arrays
+    (full [Cf, H, W], half [Ch, H/2, W/2], background [H, W, 3]), in `dtype`."""
+    f = torch.from_numpy(np.ascontiguousarray(full, np.float32))[None]
+    h = torch.from_numpy(np.ascontiguousarray(half, np.float32))[None]
+    bg = torch.from_numpy(np.ascontiguousarray(background, np.float32)).permute(2, 0, 1)[None]
+    if dtype == torch.bfloat16:
+        cl = torch.channels_last
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            d, s = shader(f.contiguous(memory_format=cl), h.contiguous(memory_format=cl))
+        d, s = d.float(), s.float()
+    else:
+        d, s = shader(f, h)
+    return tonemap_torch(compose(f, bg, d, s))[0].permute(1, 2, 0)
+
+
 class RenderSession:
     """One scene at one frame size, rendered by one shader."""
 
     def __init__(self, shader: NeuralShader, objects: Sequence[tuple[Asset, Placement]],
                  width: int = 256, height: int = 256, fmt: str = "jpeg", quality: int = 85,
-                 seed: int = 0):
+                 seed: int = 0, dtype: torch.dtype = torch.float32):
         check_frame_options(width, height, fmt, quality, len(objects))
         self.shader = shader
+        self.dtype = dtype  # bfloat16: autocast, channels-last inputs (`serving_dtype`)
         self.scene = Scene(objects)
         self.width, self.height, self.fmt, self.quality = width, height, fmt, quality
         self.rng = np.random.default_rng(seed)
@@ -129,15 +167,10 @@ class RenderSession:
         with self._lock:
             return render_gbuffer(self.scene, camera, self.width, self.height, self.rng)
 
-    @torch.inference_mode()
     def shade(self, gb: GBuffer) -> np.ndarray:
         """[H, W, 3] uint8 displayed picture."""
-        full = torch.from_numpy(gb.full)[None]
-        half = torch.from_numpy(gb.half)[None]
-        bg = torch.from_numpy(gb.background).permute(2, 0, 1)[None]
-        d, s = self.shader(full, half)
-        img = tonemap_torch(compose(full, bg, d, s))[0]
-        return (img.permute(1, 2, 0) * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
+        img = shade_arrays(self.shader, gb.full, gb.half, gb.background, self.dtype)
+        return (img * 255 + 0.5).clamp(0, 255).to(torch.uint8).numpy()
 
     def encode(self, pixels: np.ndarray) -> bytes:
         buf = io.BytesIO()
