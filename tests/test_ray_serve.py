@@ -1,5 +1,6 @@
 """vitrine on Ray Serve (server/ray_serve.py): a local Ray cluster on loopback, a deployment
-per registered model (procedural with 2 replicas), our gRPC and HTTP front as the ingress.
+per registered model (procedural with 2 replicas, the others autoscaling from 1), our gRPC and
+HTTP front as the ingress.
 
 Every model is generated through it, its bytes checked against the header's sha256 and its
 GLBs by the Khronos validator, with the asset id (and, for the cheap models, the bytes) of the
@@ -51,9 +52,10 @@ def cluster(tmp_path_factory):
         config = ServerConfig(address="127.0.0.1:0", http_address="127.0.0.1:0",
                               data_dir=tmp_path_factory.mktemp("ray-cache"), workers=1,
                               max_queue=8, cache_memory_bytes=16 * 2**20, shutdown_grace_s=1)
-        # replica_cpus 0: nine replicas share this machine's 2 cores.
-        options = RayOptions(model_replicas={"procedural": 2}, replica_cpus=0,
-                             start_timeout_s=240)
+        # replica_cpus 0: nine replicas share this machine's 2 cores. The other models
+        # autoscale from 1 replica (Serve waits 30 s of load before adding one).
+        options = RayOptions(model_replicas={"procedural": 2}, autoscale=(1, 2),
+                             replica_cpus=0, start_timeout_s=240)
         handle = serve.run(build(config, options), name=APP, route_prefix=None)
         ports = handle.ports.remote().result(timeout_s=60)
         channel = grpc.insecure_channel(f"127.0.0.1:{ports['grpc']}")
@@ -106,6 +108,11 @@ def test_catalog_is_every_registered_model_as_embedded(cluster, models):
     stub, _, _ = cluster
     got = stub.ListModels(pb.ListModelsRequest(), timeout=30)
     assert list(got.models) == [convert.model_info_to_proto(m.info) for m in models.values()]
+    deployments = serve.status().applications[APP].deployments
+    assert set(deployments) == {"front", *models}
+    for name, d in deployments.items():
+        assert d.status == "HEALTHY", (name, d.message)
+        assert d.replica_states == {"RUNNING": 2 if name == "procedural" else 1}, name
 
 
 def test_every_model_generates_through_ray_with_the_embedded_ids(cluster, models):
