@@ -141,7 +141,9 @@ def _procedural(source: str, size: int, seed: int, convention: str) -> PBRSet:
 _MADE_HERE = {"terracotta": _terracotta, "brass": _brass}
 # Every source a prop material may use: all of them tile by construction.
 SOURCES: tuple[str, ...] = PROCEDURAL_MATERIALS + tuple(_MADE_HERE)
-PROCEDURAL = TextureProvider("procedural", "1", _procedural)
+# Version 2: the marble exemplar draws veins and brick runs across (c487f61): the maps of
+# props that take marble from here changed, so their ids must too.
+PROCEDURAL = TextureProvider("procedural", "2", _procedural)
 
 # Variants per (material, texture size) that props choose from by seed: enough that a
 # gallery's neighbouring props rarely match, few enough that a serving process has made them
