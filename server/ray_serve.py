@@ -245,10 +245,11 @@ class ModelReplica:
 
     def stats(self) -> dict[str, Any]:
         """This replica's Serve id and counts (tests and the benchmark tell replicas apart by
-        them): calls taken, assets generated, cache hits."""
+        them): calls taken, assets generated, cache hits, generation jobs running now."""
+        running, _ = self.service.scheduler.depth()
         return {"replica": serve.get_replica_context().replica_id.unique_id,
                 "calls": self.calls, "generated": self.service.stats.generated,
-                "cache_hits": self.service.stats.cache_hits}
+                "cache_hits": self.service.stats.cache_hits, "running": running}
 
     async def call(self, rpc: str, request: bytes,
                    caller: Mapping[str, Any]) -> AsyncIterator[bytes | RemoteStatus]:

@@ -237,6 +237,38 @@ def test_two_replicas_share_one_cache(cluster):
     assert sum(made.values()) == 4, made
 
 
+def test_a_cancelled_call_stops_its_generation_in_the_replica(cluster, models):
+    import threading
+    import time
+
+    from server.cache import DirectoryStore, ObjectCache
+
+    stub, _, config = cluster
+    handle = serve.get_deployment_handle("gallery", app_name=APP)
+    before = handle.stats.remote().result(timeout_s=30)  # one replica: always this one
+    req = pb.GenerateRequest(model="gallery", category="design", seed=5,
+                             options=pb.Options(exhibits=12))  # seconds of work
+    aid = Pipeline(models).prepare("gallery", "design", 5, {"exhibits": 12}).asset_id
+    call = stub.Generate(req, timeout=300)
+    got: list = []
+    reader = threading.Thread(target=lambda: got.append(_status(lambda: call)))
+    reader.start()
+    deadline = time.monotonic() + 120
+    while handle.stats.remote().result(timeout_s=30)["running"] == 0:
+        assert time.monotonic() < deadline and reader.is_alive(), got  # it must start
+        time.sleep(0.05)
+    call.cancel()
+    reader.join(30)
+    assert got and got[0][0] == grpc.StatusCode.CANCELLED, got
+    while handle.stats.remote().result(timeout_s=30)["running"]:
+        assert time.monotonic() < deadline, "the replica's generation did not stop"
+        time.sleep(0.05)
+    after = handle.stats.remote().result(timeout_s=30)
+    assert after["replica"] == before["replica"]
+    assert after["generated"] == before["generated"]  # stopped, not finished and stored
+    assert not ObjectCache(DirectoryStore(config.data_dir), 2**30).contains(aid)
+
+
 def test_http_face_through_ray(cluster, models):
     _, ports, _ = cluster
     base = f"http://127.0.0.1:{ports['http']}"
