@@ -8,7 +8,9 @@ stream, sending orbit poses at `--rate` per second (faster than the frames come:
 wins, the rest are dropped and counted) for `--seconds`. Printed per size: frames per second
 received, frame latency p50 / p95 (pose sent -> its frame received, from the echoed client
 timestamp), poses dropped, and the server's per-stage medians (G-buffer, network, encode,
-queue). One torch thread (the server's default here). Timings depend on the machine and its
+queue). Then, in process on the same scene at 256, frames/s of `RenderSession.render` one
+stage after another against the two-thread `FrameLoop`, alternately 3 x 4 s each: what the
+pipelining buys on this machine. One torch thread (the server's default here). Timings depend on the machine and its
 load: say which, and whether it was shared, when quoting them.
 """
 
@@ -80,12 +82,65 @@ def bench_stream(client, objects, size: int, seconds: float, rate: float) -> dic
             **{k: statistics.median(v) for k, v in stages.items()}}
 
 
+def bench_pipelining(objects_ids, seconds: float = 4.0, reps: int = 3) -> dict:
+    """frames/s of sequential `RenderSession.render` vs the pipelined `FrameLoop`, in
+    process (no gRPC), alternately; medians over `reps`."""
+    import numpy as np
+
+    from generators.core.registry import load_models
+    from generators.neural_render.scene import Placement
+    from generators.neural_render.session import FrameLoop, Pose
+
+    gen = load_models(["neural-render"])["neural-render"]
+    props = gen.props
+    objs = [(props.generate([props.resolve(c, s, {})])[0], Placement(*where))
+            for (c, s), where in objects_ids]
+
+    def pose(i):
+        a = 2 * math.pi * i / 240
+        return Pose((2.4 * math.sin(a), 1.2, 2.4 * math.cos(a)), (0.0, 0.45, 0.0), index=i)
+
+    seq, pipe = [], []
+    for _ in range(reps):
+        s = gen.open_session(objs, 256, 256)
+        s.render(pose(0))
+        t0, n = time.perf_counter(), 0
+        while time.perf_counter() - t0 < seconds:
+            s.render(pose(n))
+            n += 1
+        seq.append(n / (time.perf_counter() - t0))
+        loop = FrameLoop(gen.open_session(objs, 256, 256))
+        stop = threading.Event()
+
+        def feed(loop=loop, stop=stop):
+            i = 0
+            while not stop.is_set():
+                loop.submit(pose(i))
+                i += 1
+                time.sleep(1 / 120)
+
+        th = threading.Thread(target=feed)
+        th.start()
+        loop.next_frame(60)
+        t0, n = time.perf_counter(), 0
+        while time.perf_counter() - t0 < seconds:
+            loop.next_frame(60)
+            n += 1
+        pipe.append(n / (time.perf_counter() - t0))
+        stop.set()
+        th.join()
+        loop.close()
+    return {"sequential": float(np.median(seq)), "pipelined": float(np.median(pipe))}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--sizes", default="256,512")
     ap.add_argument("--rate", type=float, default=60.0, help="poses per second sent")
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    ap.add_argument("--no-pipelining", action="store_true",
+                    help="skip the in-process sequential vs pipelined comparison")
     ap.add_argument("--dtype", choices=("float32", "bfloat16"),
                     help="the shader's precision (default: the serving default, "
                          "`session.serving_dtype`)")
@@ -126,6 +181,12 @@ def main(argv=None) -> int:
         print(f"| {r['size']} | {r['fps']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['frames']} "
               f"| {r['poses']} | {r['dropped']} | {r['gbuffer_ms']:.1f} | {r['network_ms']:.1f} "
               f"| {r['encode_ms']:.1f} | {r['queue_ms']:.1f} |")
+    if not args.no_pipelining:
+        p = bench_pipelining([(("chair", 3), (0.0, 0.0, 20)), (("vase", 5), (0.7, 0.3)),
+                              (("lamp", 7), (-0.6, 0.4, 60))])
+        print(f"\nin process, 256 px: sequential {p['sequential']:.1f} frames/s, pipelined "
+              f"(FrameLoop, 2 threads) {p['pipelined']:.1f} frames/s: "
+              f"{p['pipelined'] / p['sequential']:.2f}x")
     return 0
 
 
