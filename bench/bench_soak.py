@@ -140,7 +140,7 @@ async def soak(address: str, tokens: dict[str, str], args, pid: int) -> dict:
     async def sample():
         while True:
             hot = await asyncio.to_thread(cache_memory_mib, args.metrics_port)
-            rss.append((time.monotonic() - t_start, rss_mib(pid), hot))
+            rss.append((time.monotonic() - t_start, rss_mib(pid), hot, _own_rss_mib(pid)))
             if time.monotonic() >= stop_at:
                 break
             await asyncio.sleep(min(args.sample_s, max(0.0, stop_at - time.monotonic())))
@@ -317,8 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     warmup = args.warmup if args.warmup is not None else args.seconds / 4
     print("server RSS, its generation processes' included (MiB), over time [of it, the "
           "cache's in-memory copies]: " + ", ".join(
-        f"{t:.0f}s {m:.0f} [{h:.0f}]" for t, m, h in rss))
-    after = [(m, h) for t, m, h in rss if t >= warmup]
+        f"{t:.0f}s {m:.0f} [{h:.0f}]" for t, m, h, _ in rss))
+    after = [(m, h) for t, m, h, _ in rss if t >= warmup]
+    own = [o for t, _, _, o in rss if t >= warmup]
+    workers = [m - o for t, m, _, o in rss if t >= warmup]
     if len(after) >= 3:
         # RSS swings by tens of MiB as batches of meshes come and go: compare the medians of
         # the first and the last third after warm-up, not two single samples.
@@ -332,6 +334,13 @@ def main(argv: list[str] | None = None) -> int:
               f"{max(r[1] for r in rss):.0f} MiB; without the cache's in-memory copies "
               f"(capped by --cache-memory-mib): {r0:.0f} -> {r1:.0f} MiB "
               f"({(r1 / r0 - 1) * 100:+.1f} %)")
+        o0, o1 = statistics.median(own[:third]), statistics.median(own[-third:])
+        print(f"  the server process alone: {o0:.0f} -> {o1:.0f} MiB "
+              f"({(o1 / o0 - 1) * 100:+.1f} %); its generation processes together (each is "
+              f"replaced above --worker-max-rss-mib after a call): median "
+              f"{statistics.median(workers[:third]):.0f} -> "
+              f"{statistics.median(workers[-third:]):.0f} MiB, range {min(workers):.0f}-"
+              f"{max(workers):.0f} MiB (they hold a call's arrays while it runs)")
     return 0
 
 
