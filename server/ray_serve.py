@@ -29,7 +29,7 @@ import logging
 import os
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -595,6 +595,9 @@ def build(config: ServerConfig, options: RayOptions | None = None):
     """The Serve application: a deployment per model and the front, bound."""
     require_ray()
     options = options or RayOptions()
+    # Replicas do not run in this process's working directory: paths must be absolute.
+    config = replace(config, data_dir=Path(config.data_dir).resolve(),
+                     viewer_dir=Path(config.viewer_dir).resolve())
     models = list(options.models or config.models)
     if not models:
         from generators.core.registry import add_model_dir, names
