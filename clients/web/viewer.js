@@ -565,7 +565,8 @@ function start(req) {
 
 async function init() {
   try {
-    catalog = (await call('models')).models ?? [];
+    // Render models (neural-render) make frames for RenderService, nothing to place in a scene.
+    catalog = ((await call('models')).models ?? []).filter((m) => m.kind !== 'ASSET_KIND_RENDER');
   } catch (err) {
     stats.state = 'error';
     stats.error = `cannot list models: ${err.message ?? err}`;
