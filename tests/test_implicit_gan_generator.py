@@ -141,9 +141,9 @@ def test_variations_stay_near_their_seed(gen):
     # The generator can carry one variation across a mode boundary (chair 7's second at spread
     # 0.2 lies at 0.65), so the claim is about the typical variation, and about spread's order.
     ratios = {0.1: [], 0.2: [], 0.3: []}
-    for seed in (7, 8):
+    for seed in (7,):  # each variation is redrawn for one piece: a field per draw, not cheap
         base = gen.latent_for(gen.resolve("chair", seed, {}))
-        far = [gen.latent_for(gen.resolve("chair", s, {})) for s in range(20, 30)]
+        far = [gen.latent_for(gen.resolve("chair", s, {})) for s in range(20, 28)]
         d_far = float(np.median([float((z - base).norm()) for z in far]))
         for spread, out in ratios.items():
             out += [float((gen.latent_for(gen.resolve(

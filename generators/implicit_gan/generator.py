@@ -16,8 +16,8 @@ coarse-to-fine evaluation (`geometry.adaptive`, only cells near the surface are 
 goes through the shared prop pipeline (cleanup, LODs, size, pivot, UVs, material).
 
 Structure: the seed's noise (and a variation's second noise) is the first of up to `CANDIDATES`
-deterministic draws of (seed, category, attempt) whose field at CHECK_RES is one solid piece
-once floating debris (pieces under 1 % of the solid, `geometry.cleanup.debris`) is dropped,
+(a variation's: `VARIATION_CANDIDATES`) deterministic draws of (seed, category, attempt) whose
+field at CHECK_RES is one solid piece once floating debris (pieces under 1 % of the solid, `geometry.cleanup.debris`) is dropped,
 else the draw with the fewest pieces left; a function of the spec alone, not of `resolution`.
 The served field loses its own debris; the metadata's `structure` says which attempt was
 served, how many pieces there were and what was dropped, and `vitrine eval` counts them. A
@@ -78,6 +78,7 @@ MORPH_T = OptionSpec(
 IMPLICIT_OPTIONS = PROP_OPTIONS + (RESOLUTION, VARIATION, SPREAD, MORPH_SEED, MORPH_T)
 COARSE = 32  # first level of the coarse-to-fine extraction (cells along the cube's side)
 CANDIDATES = 6  # noise draws tried per seed for one solid piece
+VARIATION_CANDIDATES = 3  # second-noise draws tried per variation (each costs a CHECK_RES field)
 CHECK_RES = 64  # the field the draws are checked at (a cheap level of the coarse to fine)
 ATTEMPT_STREAM = 1_000_003  # noise streams of redraws: -attempt (seed), variation + k * this
 
@@ -195,11 +196,12 @@ class ImplicitGanGenerator(PropModel):
         grid = self.field(z, CHECK_RES)[0]
         return debris(grid < 0)[1]["kept"] if (grid < 0).any() else 1_000_000
 
-    def _choose(self, category_index: int, draw) -> tuple[int, torch.Tensor]:
-        """(attempt, latent) of the first of CANDIDATES draws (`draw(attempt)` -> latent) that
-        is one piece once debris is dropped, else the one with the fewest pieces left."""
+    def _choose(self, category_index: int, draw,
+                candidates: int = CANDIDATES) -> tuple[int, torch.Tensor]:
+        """(attempt, latent) of the first of `candidates` draws (`draw(attempt)` -> latent)
+        that is one piece once debris is dropped, else the one with the fewest pieces left."""
         best = None
-        for attempt in range(CANDIDATES):
+        for attempt in range(candidates):
             z = draw(attempt)
             kept = self._pieces_left(z)
             if best is None or kept < best[2]:
@@ -227,7 +229,7 @@ class ImplicitGanGenerator(PropModel):
             other = noise(seed, category_index, dim, stream=variation + attempt * ATTEMPT_STREAM)
             return self._latent(category_index, (n + spread * other) / math.sqrt(1 + spread ** 2))
 
-        return self._choose(category_index, varied)
+        return self._choose(category_index, varied, VARIATION_CANDIDATES)
 
     def latent_for(self, spec: Spec) -> torch.Tensor:
         """The decoder latent [z_dim] of a spec (see the module docstring)."""
