@@ -21,7 +21,8 @@ field at CHECK_RES is one solid piece once floating debris (pieces under 1 % of 
 `geometry.cleanup.debris`) is dropped, else the draw with the fewest pieces left; a function
 of the spec alone, not of `resolution`. The served field loses its own debris; the metadata's
 `structure` says which attempt was served, how many pieces there were and what was dropped,
-and `vitrine eval` counts them. A morph interpolates the two seeds' chosen latents and is not redrawn.
+and `vitrine eval` counts them. A morph interpolates the two seeds' chosen latents and is
+not redrawn.
 
 Size: the longest side is drawn from the learned size head (`implicit-gan-size.*`,
 `generators.implicit_gan.size`) given the chosen latent, so sizes vary with shapes as in the

@@ -428,9 +428,9 @@ def format_served(report: ServedReport) -> str:
                 x = rows[m][c].repairs or {}
                 if not x:
                     continue
-                lines.append(f"{m:<14} {c:<10} {100 * x['redrawn']:>6.0f}% ({x['mean_attempts']:.2f})"
-                             f" {100 * x['debris_dropped']:>10.0f}% ({100 * x['dropped_share']:.2f}%)"
-                             f" {100 * x['in_pieces']:>9.0f}%")
+                redrawn = f"{100 * x['redrawn']:>6.0f}% ({x['mean_attempts']:.2f})"
+                dropped = f"{100 * x['debris_dropped']:>10.0f}% ({100 * x['dropped_share']:.2f}%)"
+                lines.append(f"{m:<14} {c:<10} {redrawn} {dropped} {100 * x['in_pieces']:>9.0f}%")
     lines.append(f"n = {n} served props per category and model (lod0, options "
                  f"{report.options}), {report.points} surface points each, "
                  f"{report.seconds:.0f} s.")

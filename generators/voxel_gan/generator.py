@@ -16,8 +16,8 @@ Structure: a seed's shape is the first of up to `CANDIDATES` deterministic draws
 marching-cubes sure join) once floating debris -- pieces under 1 % of the solid -- is dropped;
 when none is, the draw with the fewest pieces left is served. The asset's metadata says which
 attempt was served, how many pieces it had and how many (and what share) were dropped
-(`structure`), and `vitrine eval` counts them. Every draw is a pure function of the spec, so a spec gives the same
-bytes alone or batched.
+(`structure`), and `vitrine eval` counts them. Every draw is a pure function of the spec, so a
+spec gives the same bytes alone or batched.
 """
 
 from __future__ import annotations
