@@ -132,12 +132,17 @@ def test_seed_must_be_an_integer_in_range():
 
 
 def test_versions_are_explicit_and_follow_weights_and_dependencies():
+    from generators.geometry.pipeline import _maps_version
+
     models = registry.load_models(["procedural", "voxel-gan", "texture-gan"])
     tg = models["texture-gan"]
     assert tg.info.version == registry.make_version("tgan-", tg.VERSION, tg.cfg["sha256"])
     v = models["voxel-gan"]
+    # the network's weights, the materials it wears, and its size head's weights
     assert v.info.version == (registry.make_version("vgan-", v.VERSION, v.cfg["sha256"]) + "-"
-                              + v.materials.version[:6])
+                              + _maps_version(v.materials)
+                              + ("-s" + v.size[2]["sha256"][:8] if v.size else ""))
+    assert v.size is not None  # the shipped size head is found beside the weights
     assert v.materials.provider_for("wood").version.endswith(tg.cfg["sha256"][:8])
     assert models["procedural"].info.version.startswith("proc-")
     assert registry.make_version("x-", "1", "ab" * 32) != registry.make_version("x-", "1",
@@ -156,6 +161,8 @@ def model_dir(tmp_path):
     d = tmp_path / "models" / "studio-props"
     d.mkdir(parents=True)
     shutil.copy(WEIGHTS, d / "studio-props.safetensors")
+    for ext in ("safetensors", "json"):  # its size head, beside it under the same name
+        shutil.copy(WEIGHTS.with_name(f"voxel-gan-size.{ext}"), d / f"studio-props-size.{ext}")
     cfg = json.loads(CONFIG.read_text())
     cfg.update(family="voxel-gan", model="studio-props")
     (d / "studio-props.json").write_text(json.dumps(cfg))

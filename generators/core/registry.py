@@ -204,6 +204,8 @@ def add_model_dir(path: str | Path) -> list[str]:
         raise ModelLoadError(f"--model-dir {root}: no such directory")
     added = []
     for cfg_path in sorted(root.glob("*/*.json")):
+        if cfg_path.stem != cfg_path.parent.name:  # NAME/NAME.json; beside it e.g. NAME-size.json
+            continue
         try:
             cfg = json.loads(cfg_path.read_text())
             base, name = cfg["family"], cfg["model"]
