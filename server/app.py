@@ -70,6 +70,9 @@ class Running:
         self.service.cache.close()
 
 
+WORKER_START_S = 600.0  # loading every model takes ~7 s alone here; a loaded machine, more
+
+
 async def create_server(
     config: ServerConfig, models: dict[str, Generator] | None = None,
     service: AssetService | None = None,
@@ -104,6 +107,14 @@ async def create_server(
         service = AssetService(models, cache, config)
         if workers is not None:
             service.pipeline = workers.attach(service.pipeline)
+            # Ready means able to generate: the processes have loaded their models (in
+            # parallel with this one) before the port opens; one that cannot refuses the start.
+            try:
+                await asyncio.to_thread(workers.wait_ready, WORKER_START_S)
+            except BaseException:
+                workers.close()
+                service.cache.close()
+                raise
     cache = service.cache
     auth = Authenticator(tokens, defaults)
     limiter = Limiter()

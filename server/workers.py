@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection
 
 from generators.core.asset import CancelToken
-from generators.core.errors import GeneratorError
+from generators.core.errors import GeneratorError, ModelLoadError
 from generators.pipeline import Built, Job, OnFile, Pipeline
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,13 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _worker_main(spec: WorkerSpec, conn: Connection, flag) -> None:
+    try:
+        _serve(spec, conn, flag)
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        pass  # the server closed the pipe (it stopped, or refused to start): nothing to say
+
+
+def _serve(spec: WorkerSpec, conn: Connection, flag) -> None:
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
                      name="parent-watch").start()
     lock = threading.Lock()
@@ -233,7 +240,8 @@ class _Worker:
         while not self.ready:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             if not self.conn.poll(left):
-                raise TimeoutError("generation worker did not start in time")
+                raise ModelLoadError(f"generation worker {self.process.name} did not load its "
+                                     f"models in {timeout:g} s")
             msg = self.conn.recv()
             if msg[0] == "ready":
                 self.ready = True
@@ -301,7 +309,13 @@ class ProcessPipeline:
     def wait_ready(self, timeout: float = 300) -> None:
         """Block until every worker has loaded its models (raises what a worker raised)."""
         for worker in list(self._all):
-            worker.wait_ready(timeout)
+            try:
+                worker.wait_ready(timeout)
+            except (EOFError, OSError) as err:
+                raise ModelLoadError(f"generation worker {worker.process.name} exited (code "
+                                     f"{worker.process.exitcode}) while loading its models; "
+                                     "run with --no-worker-processes to see why in this "
+                                     "process") from err
 
     def prepare(self, *args, **kwargs) -> Job:
         return self.local.prepare(*args, **kwargs)
