@@ -113,6 +113,7 @@ class Cache(abc.ABC):
 
     stats: CacheStats
     memory_bytes: int
+    max_bytes: int
     _lock: threading.Lock
     _hot: OrderedDict[str, CachedAsset]
     _hot_bytes: int
@@ -153,6 +154,20 @@ class Cache(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Flush what is pending and release the backend."""
+
+    def _admit(self, asset_id: str, files: Sequence[bytes],
+               sha256s: Sequence[str] | None) -> Sequence[str] | None:
+        """`put`'s checks: the id, the files' digests (computed when not given), and None
+        (logged, nothing stored) when the asset is larger than the whole cache."""
+        check_id(asset_id)
+        if sha256s is None:
+            sha256s = [hashlib.sha256(f).hexdigest() for f in files]
+        total = sum(len(f) for f in files)
+        if total > self.max_bytes:
+            log.warning("cache: asset %s (%d bytes) is larger than the whole cache (%d); "
+                        "not stored", asset_id, total, self.max_bytes)
+            return None
+        return sha256s
 
     def drop_memory(self) -> None:
         """Forget the in-memory copies (the next read of each asset goes to the backend)."""
@@ -272,14 +287,10 @@ class AssetCache(Cache):
             sha256s: Sequence[str] | None = None) -> None:
         """Store an asset atomically, then evict least recently used assets over the cap.
         `sha256s`: the files' digests when the caller has them already (the pipeline does)."""
-        check_id(asset_id)
+        sha256s = self._admit(asset_id, files, sha256s)
         if sha256s is None:
-            sha256s = [hashlib.sha256(f).hexdigest() for f in files]
-        total = sum(len(f) for f in files)
-        if total > self.max_bytes:
-            log.warning("cache: asset %s (%d bytes) is larger than the whole cache (%d); "
-                        "not stored", asset_id, total, self.max_bytes)
             return
+        total = sum(len(f) for f in files)
         final = self._blob_dir(asset_id)
         tmp = final.with_name(f".{asset_id}.tmp-{os.getpid()}-{threading.get_ident()}")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -684,14 +695,10 @@ class ObjectCache(Cache):
 
     def put(self, asset_id: str, meta: bytes, files: Sequence[bytes],
             sha256s: Sequence[str] | None = None) -> None:
-        check_id(asset_id)
+        sha256s = self._admit(asset_id, files, sha256s)
         if sha256s is None:
-            sha256s = [hashlib.sha256(f).hexdigest() for f in files]
-        total = sum(len(f) for f in files)
-        if total > self.max_bytes:
-            log.warning("cache: asset %s (%d bytes) is larger than the whole cache (%d); "
-                        "not stored", asset_id, total, self.max_bytes)
             return
+        total = sum(len(f) for f in files)
         prefix = self._asset_prefix(asset_id)
         for i, data in enumerate(files):
             self.store.write(f"{prefix}{i}", data)
