@@ -14,7 +14,6 @@ the JSON.
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 
@@ -62,25 +61,7 @@ def train(weights: Path, steps: int, seed: int) -> dict:
 def main(argv=None) -> int:
     from generators.implicit_gan.generator import WEIGHTS
 
-    ap = argparse.ArgumentParser(prog="python -m generators.implicit_gan.size",
-                                 description=__doc__.strip().splitlines()[0])
-    ap.add_argument("--ship", action="store_true", help=f"write beside {WEIGHTS}")
-    ap.add_argument("--weights", help="the shape model's weights file the head goes beside")
-    ap.add_argument("--steps", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--threads", type=int, default=1)
-    args = ap.parse_args(argv)
-    if not args.ship and not args.weights:
-        ap.error("say where the head goes: --ship or --weights FILE")
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    torch.set_num_threads(args.threads)
-    meta = train(Path(args.weights) if args.weights else WEIGHTS, args.steps, args.seed)
-    print(f"size head: train nll {meta['training']['final_nll']}, held-out nll "
-          f"{meta['heldout']['nll']}, {meta['training']['wall_s']} s")
-    for cat, r in meta["heldout"]["categories"].items():
-        print(f"  {cat:8s} true {r['true_mean']:.3f} +- {r['true_sd']:.3f} m   sampled "
-              f"{r['sampled_mean']:.3f} +- {r['sampled_sd']:.3f} m")
-    return 0
+    return sh.cli("python -m generators.implicit_gan.size", WEIGHTS, train, argv)
 
 
 if __name__ == "__main__":

@@ -215,3 +215,35 @@ def load(model: str, weights, rebuild: str) -> tuple[SizeHead, SizeStats, dict] 
     head, cfg = load_network(f"{model} size head", SizeHead, w, c, rebuild,
                              required=("categories", "stats"), labels="categories")
     return head, SizeStats(**cfg["stats"]), cfg
+
+
+def cli(prog: str, weights, fit_head, argv=None, data: bool = False) -> int:
+    """`python -m generators.FAMILY.size`: fit a family's size head and print its held-out
+    check. `fit_head(weights_path, steps, seed, data=...)` returns the head's meta (train)."""
+    import argparse
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser(prog=prog, description="Fit the size head of a shape model "
+                                 "(p(log size | shape, class)) and write it beside its weights.")
+    if data:
+        ap.add_argument("--data", help="a voxel set from `vitrine dataset build` (default: "
+                        "the procedural training split)")
+    ap.add_argument("--ship", action="store_true", help=f"write beside {weights}")
+    ap.add_argument("--weights", help="the shape model's weights file the head goes beside")
+    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    if not args.ship and not args.weights:
+        ap.error("say where the head goes: --ship or --weights FILE")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    torch.set_num_threads(args.threads)
+    extra = {"data": args.data} if data else {}
+    meta = fit_head(Path(args.weights) if args.weights else weights, args.steps, args.seed,
+                    **extra)
+    print(f"size head: train nll {meta['training']['final_nll']}, held-out nll "
+          f"{meta['heldout']['nll']}, {meta['training']['wall_s']} s")
+    for cat, r in meta["heldout"]["categories"].items():
+        print(f"  {cat:8s} true {r['true_mean']:.3f} +- {r['true_sd']:.3f} m   sampled "
+              f"{r['sampled_mean']:.3f} +- {r['sampled_sd']:.3f} m")
+    return 0
