@@ -341,8 +341,8 @@ def _add_serve(sub) -> None:
                         "(default %(default)s)")
     p.add_argument("--chunk-kib", type=int, default=256, help="stream chunk size in KiB "
                    "(default %(default)s)")
-    p.add_argument("--workers", type=int, default=2, help="generation threads "
-                   "(default %(default)s)")
+    p.add_argument("--workers", type=int, default=2, help="generation processes (threads "
+                   "with --no-worker-processes; default %(default)s)")
     p.add_argument("--worker-processes", action=argparse.BooleanOptionalAction, default=True,
                    help="generate in --workers processes, not threads (default: on; native "
                    "geometry code holds the GIL and, on threads, stalls every other call)")

@@ -20,7 +20,7 @@ class ServerConfig:
     # sha256). Part of the server's RSS: it grows until this cap, then stays.
     cache_memory_bytes: int = 256 * MiB
     chunk_bytes: int = 256 * 1024  # bytes per Chunk; chosen by bench/bench_serve.py's sweep
-    workers: int = 2  # generation threads; one per core on the 2-core reference machine
+    workers: int = 2  # generation processes (or threads); one per core on the 2-core machine
     # Run generation in `workers` processes (server/workers.py) instead of threads. Open3D's
     # decimation and ray casting hold the GIL for a whole call: on threads they stall the
     # event loop (refusals took 114 ms p95) and two threads cannot use two cores. Needs the
