@@ -160,13 +160,7 @@ class ImplicitGanGenerator(PropModel):
         # version says which one ran.
         self.info = replace(self.info, version=f"{self.info.version}-{serving_dtype()}"
                             .replace("torch.", ""))
-        self.size = size_head.load(name, weights, "python -m generators.implicit_gan.size --ship")
-        if self.size is None:
-            log.warning("%s: no size head beside %s: every prop of a category gets its median "
-                        "size", name, weights)
-        else:  # the head's weights shape the bytes too
-            self.info = replace(self.info, version=f"{self.info.version}-s"
-                                f"{self.size[2]['sha256'][:8]}")
+        self.size = size_head.attach(self, weights, "python -m generators.implicit_gan.size --ship")
 
     def resolve(self, category: str, seed: int, options) -> Spec:
         spec = super().resolve(category, seed, options)

@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 
 import torch
 from torch import nn
 
+from generators.core import precision
 from generators.implicit_gan.config import SHIPPED, ImplicitGanConfig
 from generators.implicit_gan.data import TRUNCATION
 from generators.training.run import load_prefixed
@@ -126,16 +126,7 @@ def serving_dtype() -> torch.dtype:
     faster (65536 points: 25 ms against 70 ms) and stays within 1.2e-4 of float32 near the
     surface on average (7e-4 at most: a tenth of a 128^3 cell), 20x below the decoder's own
     error; CPUs without it would emulate bfloat16, slower than float32."""
-    name = os.environ.get("VITRINE_DECODER_DTYPE")
-    if name:
-        if name not in ("float32", "bfloat16"):
-            raise ValueError(f"VITRINE_DECODER_DTYPE must be float32 or bfloat16, got {name!r}")
-        return getattr(torch, name)
-    try:
-        native = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
-    except AttributeError:  # a torch without these probes
-        native = False
-    return torch.bfloat16 if native else torch.float32
+    return precision.serving_dtype("VITRINE_DECODER_DTYPE")
 
 
 class BoundDecoder:

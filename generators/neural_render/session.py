@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from generators.core import precision
 from generators.core.asset import Asset
 from generators.core.errors import Cancelled, InvalidOption
 from generators.neural_render.gbuffer import (
@@ -56,16 +56,7 @@ def serving_dtype() -> torch.dtype:
     slower than float32); `VITRINE_RENDER_DTYPE=float32` (or `bfloat16`) overrides. On this
     machine's AVX512-BF16 CPU it cut the 256 x 256 network from 51 to 27 ms (best of 15, shared
     machine) and moved held-out SSIM from 0.9606 to 0.9604 (pixels by at most 0.009)."""
-    name = os.environ.get("VITRINE_RENDER_DTYPE")
-    if name:
-        if name not in ("float32", "bfloat16"):
-            raise ValueError(f"VITRINE_RENDER_DTYPE must be float32 or bfloat16, got {name!r}")
-        return getattr(torch, name)
-    try:
-        native = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
-    except AttributeError:  # a torch without these probes
-        native = False
-    return torch.bfloat16 if native else torch.float32
+    return precision.serving_dtype("VITRINE_RENDER_DTYPE")
 
 
 @dataclass(frozen=True)

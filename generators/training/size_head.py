@@ -204,6 +204,20 @@ def save(head: SizeHead, stats: SizeStats, categories: Sequence[str], meta: dict
                                 "categories": list(categories), "stats": stats.as_dict()}, w, c)
 
 
+def attach(gen, weights, rebuild: str):
+    """Load `gen`'s size head (`load`) and name it in `gen.info.version`, since the head's
+    weights shape the bytes too; without one, log that each category gets its median size."""
+    from dataclasses import replace
+
+    size = load(gen.info.name, weights, rebuild)
+    if size is None:
+        log.warning("%s: no size head beside %s: every prop of a category gets its median "
+                    "size", gen.info.name, weights)
+    else:
+        gen.info = replace(gen.info, version=f"{gen.info.version}-s{size[2]['sha256'][:8]}")
+    return size
+
+
 def load(model: str, weights, rebuild: str) -> tuple[SizeHead, SizeStats, dict] | None:
     """The size head shipped beside `weights` (None when there is none: the model then serves
     each category's median size), checked like every shipped network (ModelLoadError)."""

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -84,13 +83,7 @@ class VoxelGanGenerator(PropModel):
         net = self.load_learned(name, load_weights, weights, config, DESCRIPTION,
                                 PROP_OPTIONS + (RESOLUTION,), deps)
         self.net = for_inference(net)  # same function; batches run ~1.5x faster per asset
-        self.size = size_head.load(name, weights, "python -m generators.voxel_gan.size --ship")
-        if self.size is None:
-            log.warning("%s: no size head beside %s: every prop of a category gets its median "
-                        "size", name, weights)
-        else:  # the head's weights shape the bytes too
-            self.info = replace(self.info, version=f"{self.info.version}-s"
-                                f"{self.size[2]['sha256'][:8]}")
+        self.size = size_head.attach(self, weights, "python -m generators.voxel_gan.size --ship")
 
     @torch.inference_mode()
     def occupancy(self, category: str, seeds: Sequence[int], attempt: int = 0) -> np.ndarray:
