@@ -19,6 +19,7 @@ replaced, and its call fails with `WorkerDied` (UNAVAILABLE: retry), not with a 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import multiprocessing as mp
@@ -251,20 +252,12 @@ class _Worker:
                 _relay_log(msg)
 
     def stop(self) -> None:
-        with _suppress():
+        with contextlib.suppress(OSError):
             self.conn.close()
         self.process.join(timeout=2)
         if self.process.is_alive():
             self.process.kill()
             self.process.join(timeout=2)
-
-
-class _suppress:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return True
 
 
 def _relay_log(msg: tuple) -> None:
@@ -289,14 +282,7 @@ class ProcessPipeline:
         self._count = 0
         self.recycled = 0  # workers replaced for holding more than spec.max_rss_mib
         for _ in range(workers):
-            self._add()
-
-    def _add(self) -> _Worker:
-        worker = _Worker(self._ctx, self._spec, self._count)
-        self._count += 1
-        self._all.append(worker)
-        self._idle.put(worker)
-        return worker
+            self._idle.put(self._start())
 
     def attach(self, pipeline: Pipeline) -> ProcessPipeline:
         self.local = pipeline
@@ -352,8 +338,9 @@ class ProcessPipeline:
                 self._idle.put(worker)
 
     def _replace(self) -> _Worker | None:
-        if self._closed:
-            return None
+        return None if self._closed else self._start()
+
+    def _start(self) -> _Worker:
         worker = _Worker(self._ctx, self._spec, self._count)
         self._count += 1
         self._all.append(worker)
