@@ -69,31 +69,37 @@ class GBuffer:
 
 @dataclass
 class Hits:
-    """The primary hits of a frame, shared by the G-buffer and the reference."""
+    """The primary hits of a frame, shared by the G-buffer and the reference. Per-ray arrays
+    are dense over all N rays (zeros where a ray missed), so the G-buffer fills its channels
+    without scattering."""
 
     shape: tuple[int, int]
     rays: np.ndarray  # [N, 6]
+    hit: np.ndarray  # [N] bool
     idx: np.ndarray  # [n] indices of rays that hit
-    points: np.ndarray  # [n, 3]
-    normals: np.ndarray  # [n, 3] shading normals, turned to face the eye
-    albedo: np.ndarray  # [n, 3]
-    rough_metal: np.ndarray  # [n, 2]
+    normals: np.ndarray  # [N, 3] shading normals, turned to face the eye
+    albedo: np.ndarray  # [N, 3]
+    rough_metal: np.ndarray  # [N, 2]
     t: np.ndarray  # [N] distance (inf on a miss)
     geometry: np.ndarray  # [N] geometry id (invalid on a miss)
+
+    def points(self, which: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """[k, 3] float32 hit points of the rays `which` (all of which hit)."""
+        r = self.rays[which]
+        return (r[:, :3] + r[:, 3:] * self.t[which, None]).astype(np.float32)
 
 
 def primary(scene: Scene, camera: Camera, width: int, height: int) -> Hits:
     rays = camera.rays(width, height).reshape(-1, 6)
     hit = scene.cast(rays)
     t = hit["t_hit"]
-    idx = np.nonzero(np.isfinite(t))[0]
-    normals, albedo, rm = scene.surface(hit, idx)
-    d = rays[idx, 3:]
+    ok = np.isfinite(t)
+    normals, albedo, rm = scene.surface(hit)
+    d = rays[:, 3:]
     flip = np.einsum("ij,ij->i", normals, d) > 0
     normals[flip] *= -1
-    points = rays[idx, :3] + d * t[idx, None]
-    return Hits((height, width), rays, idx, points.astype(np.float32), normals, albedo, rm,
-                t, hit["geometry_ids"])
+    return Hits((height, width), rays, ok, np.nonzero(ok)[0], normals, albedo, rm, t,
+                hit["geometry_ids"])
 
 
 def check_size(width: int, height: int) -> None:
@@ -109,37 +115,33 @@ def render_gbuffer(scene: Scene, camera: Camera, width: int, height: int,
     check_size(width, height)
     h = primary(scene, camera, width, height)
     n_pix = width * height
-    full = np.zeros((len(FULL), n_pix), np.float32)
-    view = -h.rays[h.idx, 3:]
+    ok = h.hit
+    full = np.empty((len(FULL), n_pix), np.float32)
+    view = -h.rays[:, 3:]
     sun = SUN_DIR.astype(np.float32)
-    ndl = np.clip(h.normals @ sun, 0, 1)
-    full[0:3, h.idx] = h.albedo.T
-    full[3:6, h.idx] = h.normals.T
-    full[6, h.idx] = ndl
-    full[7, h.idx] = specular_lobe(h.normals, view, np.broadcast_to(sun, h.normals.shape),
-                                   h.rough_metal[:, 0])
-    full[8:10, h.idx] = h.rough_metal.T
+    full[0:3] = h.albedo.T
+    full[3:6] = h.normals.T
+    full[6] = np.clip(h.normals @ sun, 0, 1)  # 0 on a miss: its normal is 0
+    full[7] = specular_lobe(h.normals, view, np.broadcast_to(sun, h.normals.shape),
+                            h.rough_metal[:, 0])
+    full[8:10] = h.rough_metal.T
     t_c = float(np.linalg.norm(np.asarray(camera.eye) - scene.center))
     r = max(scene.radius, 1e-3)
-    full[10, h.idx] = np.clip((h.t[h.idx] - t_c) / r, -2, 2)
-    full[11, h.idx] = np.clip(h.points[:, 1] / r, 0, 2)
-    full[12, h.idx] = 1
-    full[13, h.idx] = np.clip(np.einsum("ij,ij->i", h.normals, view), 0, 1)
+    t = np.where(ok, h.t, 0)
+    full[10] = np.where(ok, np.clip((t - t_c) / r, -2, 2), 0)
+    full[11] = np.clip((h.rays[:, 1] + h.rays[:, 4] * t) / r, 0, 2) * ok
+    full[12] = ok
+    full[13] = np.clip(np.einsum("ij,ij->i", h.normals, view), 0, 1)
 
     # Half resolution: one pixel per 2 x 2 block, the same offset for the whole frame.
     hh, hw = height // 2, width // 2
     oy, ox = (int(v) for v in rng.integers(0, 2, 2))
-    rows = np.arange(hh) * 2 + oy
-    cols = np.arange(hw) * 2 + ox
-    pix = (rows[:, None] * width + cols[None, :]).ravel()  # [hh * hw] full-res pixel index
-    where = np.full(n_pix, -1, np.int64)
-    where[h.idx] = np.arange(len(h.idx))
-    k = where[pix]
-    sel = np.nonzero(k >= 0)[0]  # half-res pixels whose sample hit
-    k = k[sel]
+    pix = np.arange(n_pix).reshape(height, width)[oy::2, ox::2].ravel()  # [hh * hw]
+    sel = np.nonzero(ok[pix])[0]  # half-res pixels whose sample hit
+    k = pix[sel]
     n = len(sel)
     nrm = h.normals[k]
-    origin = h.points[k] + nrm * 1e-3
+    origin = h.points(k) + nrm * 1e-3
     sdir = sun_directions(n, rng)
     ao_dir = cosine_directions(nrm, rng.random((n, AO_RAYS, 2), np.float32)).reshape(-1, 3)
     rays = np.empty((n * (1 + AO_RAYS), 6), np.float32)
@@ -152,7 +154,6 @@ def render_gbuffer(scene: Scene, camera: Camera, width: int, height: int,
     half[1, sel] = 1 - near.reshape(n, AO_RAYS).mean(1)
     half[2, sel] = 1
     background = sky_color(h.rays[:, 3:])
-    ids = np.full(n_pix, 255, np.uint8)
-    ids[h.idx] = h.geometry[h.idx].astype(np.uint8)
+    ids = np.where(ok, h.geometry, 255).astype(np.uint8)
     return GBuffer(full.reshape(len(FULL), height, width), half.reshape(len(HALF), hh, hw),
                    background.reshape(height, width, 3), ids.reshape(height, width))

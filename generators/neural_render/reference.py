@@ -56,10 +56,9 @@ def render_reference(scene: Scene, camera: Camera, width: int, height: int,
     for s in range(0, len(h.idx), CHUNK):
         if cancel is not None:
             cancel.check()
-        sl = slice(s, s + CHUNK)
-        out[h.idx[sl]] = _shade(scene, h.points[sl], h.normals[sl], h.albedo[sl],
-                                h.rough_metal[sl], -h.rays[h.idx[sl], 3:], rng, sun_samples,
-                                bounce_samples)
+        i = h.idx[s:s + CHUNK]
+        out[i] = _shade(scene, h.points(i), h.normals[i], h.albedo[i], h.rough_metal[i],
+                        -h.rays[i, 3:], rng, sun_samples, bounce_samples)
     lin = out.reshape(height, width, 3)
     return tonemap(lin), lin
 
