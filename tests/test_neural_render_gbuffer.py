@@ -46,6 +46,35 @@ def test_channels_cover_the_prop_floor_and_sky(scene):
     assert 0 < gb.half[0][gb.half[2] > 0].mean() < 1  # some sampled pixels in shadow
 
 
+def test_surface_reads_each_objects_normals_and_texels(scene):
+    """The flat tables give what each object's own arrays say, at hits and (zeros) misses."""
+    rays = _camera(scene).rays(64, 64).reshape(-1, 6)
+    hit = scene.cast(rays)
+    idx = np.nonzero(np.isfinite(hit["t_hit"]))[0]
+    normal, albedo, rm = scene.surface(hit, idx)
+    dense = scene.surface(hit)
+    miss = np.setdiff1d(np.arange(len(rays)), idx)
+    for got, want in zip(dense, (normal, albedo, rm), strict=True):
+        assert np.array_equal(got[idx], want) and not got[miss].any()
+    ids = hit["geometry_ids"][idx]
+    assert {0, 1} <= set(ids.tolist())  # the floor and the chair
+    for k in range(0, len(idx), 7):
+        j = idx[k]
+        obj = scene.objects[int(ids[k])]
+        tri = obj.faces[hit["primitive_ids"][j]]
+        b1, b2 = hit["primitive_uvs"][j]
+        w = np.array([1 - b1 - b2, b1, b2], np.float32)
+        n = w @ obj.normals[tri]
+        assert np.allclose(normal[k], n / np.linalg.norm(n), atol=1e-5)
+        size, rsize = obj.albedo.shape[0], obj.rough_metal.shape[0]
+        row = col = 0
+        if obj.uvs is not None and size > 1:
+            u, v = (w @ obj.uvs[tri]).astype(np.float32)
+            col, row = int(u * size) % size, int(v * size) % size
+        assert np.array_equal(albedo[k], obj.albedo[row, col])
+        assert np.array_equal(rm[k], obj.rough_metal[row * rsize // size, col * rsize // size])
+
+
 def test_sizes_outside_the_network_range_are_refused():
     with pytest.raises(ValueError, match="width must be a multiple of 16 from 64 to 1024"):
         check_size(100, 64)

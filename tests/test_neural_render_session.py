@@ -3,7 +3,9 @@ check the plumbing, not the picture; the shipped shader's quality is `vitrine ev
 
 from __future__ import annotations
 
+import copy
 import io
+import statistics
 import threading
 import time
 
@@ -19,7 +21,9 @@ from generators.neural_render.session import (
     FrameLoop,
     Pose,
     RenderSession,
+    bfloat16_shader,
     check_frame_options,
+    shade_arrays,
 )
 
 SMALL = {"max_triangles": 600, "lod_count": 1, "texture_size": 64}
@@ -74,6 +78,52 @@ def test_stale_poses_are_dropped_counted_and_the_latest_is_rendered(objects, sha
     assert loop.dropped > 0 and loop.dropped + len(frames) == 30  # each pose: shown or counted
     assert frames[-1].dropped == loop.dropped
     assert len(frames) <= 3  # never a queue: at most one pose waiting per stage
+
+
+def test_the_gbuffer_waits_for_the_network_so_frames_show_fresh_poses(objects, shader):
+    """With a slow network, the G-buffer stage takes a pose only as late as lets its G-buffer
+    be ready when the network frees: frames do not show poses that waited behind it."""
+    session = RenderSession(shader, objects, 64, 64)
+    shade = session.shade
+    slow = 0.15
+
+    def slow_shade(gb):
+        time.sleep(slow)
+        return shade(gb)
+
+    session.shade = slow_shade
+    loop = FrameLoop(session)
+    stop = threading.Event()
+
+    def feed():
+        i = 0
+        while not stop.is_set():
+            loop.submit(_pose(i))
+            i += 1
+            time.sleep(0.01)
+
+    t = threading.Thread(target=feed)
+    t.start()
+    try:
+        frames = [loop.next_frame(timeout=60) for _ in range(10)]
+    finally:
+        stop.set()
+        t.join()
+        loop.close()
+    later = frames[3:]  # once the running means have settled
+    # A pose taken as soon as the stage is free would wait ~`slow` for the network. Medians:
+    # a loaded machine can stall the feeding thread now and then.
+    queue = statistics.median(f.timings["queue_ms"] for f in later)
+    total = statistics.median(f.timings["total_ms"] - f.timings["gbuffer_ms"] for f in later)
+    assert queue < 0.4 * slow * 1000 and total < 1.5 * slow * 1000, [f.timings for f in later]
+
+
+def test_bfloat16_weights_give_the_autocast_pixels(objects, shader):
+    gb = RenderSession(shader, objects, 64, 64).gbuffer(_pose(2).camera())
+    args = (gb.full, gb.half, gb.background, torch.bfloat16)
+    autocast = shade_arrays(shader, *args)
+    assert next(shader.parameters()).dtype == torch.float32
+    assert torch.equal(shade_arrays(bfloat16_shader(copy.deepcopy(shader)), *args), autocast)
 
 
 def test_close_stops_the_threads_at_once(objects, shader):

