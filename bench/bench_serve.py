@@ -42,7 +42,7 @@ from generators.core.registry import create, load_models
 from generators.export import export_asset
 from generators.export.glb import iter_glb
 from generators.geometry.cleanup import clean
-from generators.geometry.decimate import coarser, decimate
+from generators.geometry.decimate import lod_levels
 from generators.geometry.extract import mesh_from_field
 from generators.geometry.normals import vertex_normals
 from generators.geometry.pipeline import prop_meshes
@@ -267,21 +267,24 @@ def bench_stages(n: int) -> None:
         grid, origin, spacing = tm("field (SDF on the grid)", shape.sdf_grid, opts["resolution"])
         v, f = tm("marching cubes", mesh_from_field, grid, origin, spacing)
         v, f = tm("cleanup", clean, v, f)
-        lod0 = tm("decimation: lod0", decimate, v, f, opts["max_triangles"])
-        floor, levels = float(lod0[0][:, 1].min()), [lod0]
-        for _ in range(1, opts["lod_count"]):
-            levels.append(tm("decimation: coarser levels", coarser, *levels[-1],
-                             max(len(levels[-1][1]) // 4, 12), floor))
-        scale, offset = placement(levels[0][0], None, "bottom_center")
+        scale, offset = placement(v, None, "bottom_center")
+        v = v * scale + offset
         mat = material_for(cat)
         meshes = []
-        for lod, (lv, lf) in enumerate(levels):
-            lv = lv * scale + offset
+        levels = lod_levels(v, f, opts["max_triangles"], opts["lod_count"])  # coarsest first
+        while True:
+            key = ("decimation: lod0" if len(meshes) == opts["lod_count"] - 1
+                   else "decimation: coarser levels")
+            got = tm(key, next, levels, None)
+            if got is None:
+                break
+            lod, lv, lf = got
             nrm = tm("normals", vertex_normals, lv, lf)
             u = tm("UVs", planar_uv, lv.astype(np.float32), lf, nrm, tile_m(mat, 512),
                    grain_vertical=mat.grain_vertical)
             tm("tangents (inside export)", tangents, u.vertices, u.faces, u.normals, u.uvs)
             meshes.append(Mesh(u.vertices, u.faces, u.normals, lod, uvs=u.uvs))
+        meshes.reverse()
         material = tm("maps: the seed's variant (as served)", lib.prop_variant, mat.name, 512,
                       seed)
         asset = Asset(KIND_PROP, cat, seed, meshes, material)

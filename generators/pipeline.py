@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from generators.core.asset import KIND_PROP, Asset, CancelToken, Spec
+from generators.core.asset import KIND_PROP, Asset, CancelToken, Levels, Spec
 from generators.core.errors import GeneratorError, UnknownModel
 from generators.core.registry import Generator
 from generators.export import FileBlob, export_asset
@@ -167,6 +167,9 @@ class Pipeline:
                 on_file: Callable[[Progress], None] | None = None,
                 cancel: CancelToken | None = None) -> Built:
         t0 = time.perf_counter()
+        # A prop's levels of detail are made as the export asks for them (`Levels`): that
+        # time is generation, not export, in the timings.
+        made_ms = _made_ms(asset)
         # A texture has no geometry: its bounds stay at zero.
         box = asset.bounds
         if box is None:
@@ -180,17 +183,24 @@ class Pipeline:
             files.append(File(b.name, b.mime_type, b.data, hashlib.sha256(b.data).hexdigest(),
                               b.lod, b.triangles))
             if on_file is not None:
+                extra = _made_ms(asset) - made_ms
                 on_file(Progress(job, asset.kind, asset.category, asset.seed, bounds, count,
-                                 tuple(files), gen_ms, (time.perf_counter() - t0) * 1000))
+                                 tuple(files), gen_ms + extra,
+                                 (time.perf_counter() - t0) * 1000 - extra))
             if cancel and len(files) < count:
                 cancel.check()
-        export_ms = (time.perf_counter() - t0) * 1000
+        extra = _made_ms(asset) - made_ms
+        gen_ms, export_ms = gen_ms + extra, (time.perf_counter() - t0) * 1000 - extra
         # The same figure the CLI prints (header timings generate_ms + export_ms).
         log.info("generated %s %s seed=%d id=%s in %.0f ms (generate %.0f, export %.0f)",
                  job.model.info.name, asset.category, asset.seed, job.asset_id,
                  gen_ms + export_ms, gen_ms, export_ms)
         return Built(job, asset.kind, asset.category, asset.seed, bounds, files, gen_ms,
                      export_ms)
+
+
+def _made_ms(asset: Asset) -> float:
+    return asset.meshes.ms if isinstance(asset.meshes, Levels) else 0.0
 
 
 def _files(asset: Asset, fmt: str) -> tuple[int, Iterator[FileBlob]]:

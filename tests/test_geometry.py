@@ -234,3 +234,36 @@ def test_a_coarse_level_that_would_lose_its_floor_contact_gets_more_triangles(mo
     # Nothing sound under the source's own size: the source comes back.
     monkeypatch.setattr(D, "_simplify", lambda v, f, t: (v + [0, 0.05, 0], f))
     assert D.coarser(s.vertices, s.faces, 300, floor=low)[1] is s.faces
+
+
+def test_lod_levels_come_coarsest_first_each_from_the_surface(monkeypatch):
+    from generators.geometry import decimate as D
+
+    s = trimesh.creation.icosphere(5)  # 20480 faces
+    asked = []
+    real = D._simplify
+
+    def spy(v, f, target):
+        asked.append(len(f))
+        return real(v, f, target)
+
+    monkeypatch.setattr(D, "_simplify", spy)
+    levels = list(D.lod_levels(s.vertices, s.faces, 4000, 3))
+    assert [lod for lod, _, _ in levels] == [2, 1, 0]
+    assert [len(f) for _, _, f in levels] == [250, 1000, 4000]
+    assert set(asked) == {20480}  # every level from the surface, none from another level
+    assert D.level_budgets(20480, 4000, 3) == [4000, 1000, 250]
+    assert D.level_budgets(900, 4000, 2) == [900, 225]
+
+
+def test_a_coarse_level_with_nothing_sound_under_its_finer_budget_is_that_level(monkeypatch):
+    from generators.geometry import decimate as D
+
+    s = trimesh.creation.icosphere(4)  # 5120 faces
+    real = D._simplify
+    # Below 2000 triangles the "legs" go: every coarse candidate lifts off the floor.
+    monkeypatch.setattr(D, "_simplify", lambda v, f, t: (
+        (lambda r: (r[0] + [0, 0.05, 0], r[1]) if t < 2000 else r)(real(v, f, t))))
+    levels = {lod: f for lod, _, f in D.lod_levels(s.vertices, s.faces, 2000, 3)}
+    assert len(levels[0]) <= 2000
+    assert levels[1] is levels[0] and levels[2] is levels[0]

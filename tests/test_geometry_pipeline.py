@@ -97,3 +97,39 @@ def test_bad_material_or_texture_size_names_the_field_and_the_allowed_values(mod
     options = {o.name: o for o in model.info.options}
     assert options["material"].choices == MATERIAL_NAMES
     assert options["texture_size"].default == 512
+
+
+def test_levels_are_made_coarsest_first_as_the_export_asks_for_them():
+    # A prop's levels of detail are made one at a time, coarsest first: the export (and so the
+    # progressive stream) has the coarsest GLB before the finer levels exist.
+    import pickle
+
+    from generators.core.asset import Levels
+    from generators.export.glb import iter_glb
+
+    gen = ProceduralGenerator()
+    asset = gen.generate([gen.resolve("chair", 3, {"texture_size": 64})])[0]
+    levels = asset.meshes
+    assert isinstance(levels, Levels) and len(levels) == 3 and "0 of 3" in repr(levels)
+    lo, hi = asset.bounds  # known before any level is made: the surface's box
+    files = iter_glb(asset)
+    first = next(files)
+    assert first.name == "lod2.glb" and "1 of 3" in repr(levels)
+    assert [f.name for f in files] == ["lod1.glb", "lod0.glb"] and "3 of 3" in repr(levels)
+    assert [m.lod for m in levels] == [0, 1, 2]  # as a sequence: finest first
+    assert levels[0].triangles > levels[1].triangles > levels[2].triangles
+    for m in levels:  # every level lies within the bounds
+        assert (m.vertices.min(0) >= lo - 1e-6).all() and (m.vertices.max(0) <= hi + 1e-6).all()
+    assert levels.ms > 0
+    copy = pickle.loads(pickle.dumps(asset))  # a plain list of every level
+    assert isinstance(copy.meshes, list) and [m.triangles for m in copy.meshes] == [
+        m.triangles for m in levels]
+
+
+def test_a_prop_made_whole_has_the_same_bytes_as_one_streamed_level_by_level():
+    gen = ProceduralGenerator()
+    spec = gen.resolve("lamp", 5, {"texture_size": 64})
+    streamed = export_asset(gen.generate([spec])[0], "glb")
+    whole = gen.generate([spec])[0]
+    list(whole.meshes)  # every level made before the export starts
+    assert [b.data for b in export_asset(whole, "glb")] == [b.data for b in streamed]

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +96,64 @@ class Mesh:
         return len(self.faces)
 
 
+class Levels(Sequence[Mesh]):
+    """A prop's levels of detail, made on demand, COARSEST FIRST.
+
+    `made()` yields the levels coarsest first, making each when it is asked for, so the
+    export can write (and the server stream) the coarsest level while the finer ones are
+    still being made. Everything else sees a plain sequence, finest first (lod 0, 1, ...):
+    indexing or iterating makes whatever is not made yet. `bounds` (every level lies within
+    them) and `len` are known from the start; `ms` is the time spent making levels so far.
+    Pickles as a plain list of all its levels."""
+
+    def __init__(self, count: int, bounds: tuple[np.ndarray, np.ndarray],
+                 make: Iterator[Mesh]):  # yields `count` meshes, coarsest first
+        self.count, self.bounds, self._make = int(count), bounds, make
+        self._made: list[Mesh] = []  # coarsest first
+        self._lock = threading.Lock()
+        self.ms = 0.0
+
+    def _next(self) -> Mesh:
+        t0 = time.perf_counter()
+        try:
+            mesh = next(self._make)
+        finally:
+            self.ms += (time.perf_counter() - t0) * 1000
+        self._made.append(mesh)
+        return mesh
+
+    def made(self) -> Iterator[Mesh]:
+        """Every level, coarsest first, each made when the loop asks for it."""
+        for i in range(self.count):
+            with self._lock:
+                mesh = self._made[i] if i < len(self._made) else self._next()
+            yield mesh
+
+    def _all(self) -> list[Mesh]:
+        with self._lock:
+            while len(self._made) < self.count:
+                self._next()
+        return self._made[::-1]
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self._all()[i]
+
+    def __iter__(self) -> Iterator[Mesh]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __reduce__(self):
+        return list, (self._all(),)
+
+    def __repr__(self) -> str:
+        return f"Levels({len(self._made)} of {self.count} made)"
+
+
 @dataclass
 class Asset:
     """What a generator returns for one Spec."""
@@ -102,7 +161,8 @@ class Asset:
     kind: str
     category: str
     seed: int
-    meshes: list[Mesh] = field(default_factory=list)  # finest first (lod 0, 1, ...)
+    # Finest first (lod 0, 1, ...); a prop's are `Levels`, made coarsest first on demand.
+    meshes: Sequence[Mesh] = field(default_factory=list)
     material: Material | None = None
     metadata: dict[str, Any] = field(default_factory=dict)  # JSON-serialisable extras
     rig: Any = None  # a character's skeleton, skinned LODs and clips (export.character)
@@ -112,8 +172,11 @@ class Asset:
 
     @property
     def bounds(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """AABB of the finest level of detail; None for an asset without geometry (a texture).
-        Kinds that keep their geometry elsewhere (scenes) override it."""
+        """AABB of the finest level of detail (of a prop's surface before decimation, when its
+        levels are `Levels`: every level lies within it); None for an asset without geometry
+        (a texture). Kinds that keep their geometry elsewhere (scenes) override it."""
+        if isinstance(self.meshes, Levels):
+            return self.meshes.bounds
         if not self.meshes:
             return None
         v = self.meshes[0].vertices

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import replace
 
 import numpy as np
 
-from generators.core.asset import Asset, Material, Mesh
+from generators.core.asset import Asset, Levels, Material, Mesh
 from generators.export import FileBlob, register_format
 from generators.geometry.uv import tangents
 from generators.texture.materials import half_size
@@ -220,9 +220,16 @@ def _lod_materials(material: Material | None, lods: list[int]) -> dict[int, Mate
 
 def iter_glb(asset: Asset) -> Iterator[FileBlob]:
     """A prop's LOD chain as GLB files, coarsest first, each built only when asked for: the
-    pipeline streams the coarsest level while the finer ones are still being written."""
-    materials = _lod_materials(asset.material, [m.lod for m in asset.meshes])
-    for m in sorted(asset.meshes, key=lambda m: -m.lod):
+    pipeline streams the coarsest level while the finer ones are still being written (and,
+    for `Levels`, still being made)."""
+    if isinstance(asset.meshes, Levels):
+        levels: Iterable[Mesh] = asset.meshes.made()
+        lods = list(range(len(asset.meshes)))
+    else:
+        levels = sorted(asset.meshes, key=lambda m: -m.lod)
+        lods = [m.lod for m in asset.meshes]
+    materials = _lod_materials(asset.material, lods)
+    for m in levels:
         yield FileBlob(f"lod{m.lod}.glb", MIME, mesh_to_glb(m, materials[m.lod], asset.category),
                        lod=m.lod, triangles=m.triangles)
 

@@ -1,33 +1,38 @@
-"""Mesh cleanup: weld, drop degenerate and doubled faces, unreferenced vertices and small
+"""Mesh cleanup: drop degenerate and doubled faces, unreferenced vertices and small
 floating pieces."""
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-import trimesh
 from scipy.sparse import csgraph
 
 
 def clean(
-    vertices: np.ndarray,  # [V, 3]
+    vertices: np.ndarray,  # [V, 3], welded (marching cubes makes one vertex per crossed edge)
     faces: np.ndarray,  # [F, 3]
     min_component_area: float = 0.005,  # drop pieces under this fraction of the total area
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return a welded mesh without degenerate faces and without tiny disconnected pieces."""
-    mesh = trimesh.Trimesh(vertices, faces, process=True, validate=False)
-    mesh.update_faces(mesh.nondegenerate_faces())
-    mesh.remove_unreferenced_vertices()
-    if min_component_area > 0 and len(mesh.faces):
-        labels = trimesh.graph.connected_component_labels(
-            mesh.face_adjacency, node_count=len(mesh.faces)
-        )
-        area = np.bincount(labels, weights=mesh.area_faces)
-        keep = area >= min_component_area * area.sum()
-        if not keep.all():
-            mesh.update_faces(keep[labels])
-            mesh.remove_unreferenced_vertices()
-    return np.asarray(mesh.vertices), np.asarray(mesh.faces, dtype=np.int64)
+    """Return the mesh without degenerate faces, unreferenced vertices and tiny disconnected
+    pieces (faces joined by shared vertices). Plain numpy and scipy: trimesh's processing
+    (a weld, face adjacency) cost 16 of a default prop's 75 ms and found nothing to weld in
+    marching cubes' output."""
+    v, f = drop_degenerate(np.asarray(vertices, dtype=np.float64),
+                           np.asarray(faces, dtype=np.int64))
+    if min_component_area > 0 and len(f):
+        n = len(v)
+        graph = sp.coo_matrix((np.ones(2 * len(f), dtype=np.int8),
+                               (np.repeat(f[:, 0], 2), f[:, 1:].reshape(-1))), shape=(n, n))
+        count, label = csgraph.connected_components(graph, directed=False)
+        if count > 1:
+            piece = label[f[:, 0]]
+            tri = v[f]
+            area = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+            total = np.bincount(piece, weights=area, minlength=count)
+            keep = total >= min_component_area * total.sum()
+            if not keep.all():
+                v, f = drop_degenerate(v, f[keep[piece]])
+    return v, f
 
 
 def drop_degenerate(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,16 +1,24 @@
 """Quadric-error decimation to a triangle budget, and the level-of-detail chain.
 
 Coarse levels must stay the object an engine places first: standing on the floor and in as
-many pieces as the level they come from. Open3D's quadric decimation keeps thin parts (chair
-legs, lamp stems) at budgets where fast_simplification's aggressive collapse removed them
-(`procedural chair seed 7 max_triangles=2000`: its lod1 lost every leg and floated 0.124 m);
-a coarse level that still loses its floor contact or splits is redone with more triangles.
+many pieces as the level they come from. The decimator is meshoptimizer's `simplify`
+(zeux/meshoptimizer, the library glTF tools such as gltfpack use): edge collapses under a
+quadric error that never change the mesh's topology, so thin parts (chair legs, lamp stems)
+thin out but do not vanish, where fast_simplification's aggressive collapse removed them
+(`procedural chair seed 7 max_triangles=2000`: its lod1 lost every leg and floated 0.124 m).
+Against Open3D's quadric decimation, used before, it gives the same surface error on the
+procedural props (mean two-sided distance within 2 % at 5 k and 1.25 k triangles) in a tenth
+to a twentieth of the time (a 46 k-triangle table to 5 k: 12 ms against 404 ms), and it
+releases nothing it should not: every level of 60 procedural props came out sound. A coarse
+level that still loses its floor contact or splits is redone with more triangles.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import meshoptimizer
 import numpy as np
-import open3d as o3d
 from scipy import sparse
 from scipy.sparse import csgraph
 
@@ -26,42 +34,70 @@ FLOOR_TOLERANCE_REL = 0.005
 
 def _simplify(vertices: np.ndarray, faces: np.ndarray,
               target: int) -> tuple[np.ndarray, np.ndarray]:
-    mesh = o3d.geometry.TriangleMesh(o3d.utility.Vector3dVector(np.asarray(vertices, float)),
-                                     o3d.utility.Vector3iVector(np.asarray(faces, np.int32)))
-    out = mesh.simplify_quadric_decimation(int(target))
-    v = np.asarray(out.vertices, dtype=np.float64)
-    f = np.asarray(out.triangles, dtype=np.int64)
-    return drop_doubled(*drop_slivers(*drop_degenerate(v, f)))
+    """At most `target` triangles (fewer only where collapsing further would change the
+    topology), unused vertices dropped; vertices keep their positions (float64 in, out)."""
+    v = np.asarray(vertices, dtype=np.float64)
+    index = np.ascontiguousarray(np.asarray(faces).reshape(-1), dtype=np.uint32)
+    out = np.empty_like(index)
+    # target_error 1.0: no error bound (relative to the mesh's extent); the budget decides.
+    n = meshoptimizer.simplify(out, index, np.ascontiguousarray(v, dtype=np.float32),
+                               target_index_count=3 * int(target), target_error=1.0)
+    f = out[:n].reshape(-1, 3).astype(np.int64)
+    used = np.unique(f)
+    remap = np.full(len(v), -1, dtype=np.int64)
+    remap[used] = np.arange(len(used))
+    return drop_doubled(*drop_slivers(*drop_degenerate(v[used], remap[f])))
 
 
 def decimate(
     vertices: np.ndarray, faces: np.ndarray, max_triangles: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Reduce to at most `max_triangles` (a mesh already under budget is returned as is, less
-    doubled faces)."""
+    doubled faces). Where the budget's result is in more pieces than the source or no longer
+    reaches its lowest point, other routes to the budget are tried and the first sound one
+    is kept (else the budget's own): through an intermediate level of 1.5x-4x the budget,
+    then budgets 3 % apart below it. (Thin parts can pinch to one shared vertex: at 2 k
+    triangles a vase's wall pinched off a 4-face bubble at every budget from 1.4 k to 2 k,
+    and at none when decimated through 3 k first.)"""
     target = max(int(max_triangles), MIN_TRIANGLES)
-    f = len(faces)
-    if f <= target:
+    if len(faces) <= target:
         return drop_doubled(vertices, faces)
-    for _ in range(4):  # quadric decimation can land slightly over its target; tighten and retry
-        v2, f2 = _simplify(vertices, faces, target)
-        if len(f2) <= max_triangles:
-            break
-        target = int(target * 0.95)
-    return v2, f2
+    n_pieces = pieces(vertices, faces)
+    floor, tol = float(np.asarray(vertices)[:, 1].min()), floor_tolerance(vertices)
+    first = _simplify(vertices, faces, target)
+    if _sound(*first, floor, tol, n_pieces):
+        return first
+    routes = [(k, target) for k in (1.5, 2.0, 3.0, 4.0) if k * target < len(faces)]
+    routes += [(None, int(target * (1 - 0.03 * k))) for k in range(1, 8)]
+    for via, t in routes:
+        v, f = vertices, faces
+        if via is not None:
+            v, f = _simplify(v, f, int(via * t))
+            if not _sound(v, f, floor, tol, n_pieces):
+                continue
+        v, f = _simplify(v, f, t)
+        if _sound(v, f, floor, tol, n_pieces):
+            return v, f
+    return first
 
 
 def pieces(vertices: np.ndarray, faces: np.ndarray) -> int:
-    """Connected pieces of a mesh (faces joined by shared vertices)."""
+    """Connected pieces of a mesh, faces joined by manifold edges (edges of exactly two
+    faces): two parts that touch at one vertex or along an edge of four faces (a pinched
+    neck) are two pieces, as trimesh's `split` counts them."""
     if len(faces) == 0:
         return 0
     f = np.asarray(faces, dtype=np.int64)
-    n = len(vertices)
-    rows = np.repeat(f[:, 0], 2)
-    cols = f[:, 1:].reshape(-1)
-    graph = sparse.coo_matrix((np.ones(len(rows), np.int8), (rows, cols)), shape=(n, n))
-    _, label = csgraph.connected_components(graph, directed=False)
-    return len(np.unique(label[f[:, 0]]))
+    e = np.sort(f[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    key = e[:, 0] * len(vertices) + e[:, 1]
+    order = np.argsort(key, kind="stable")
+    key, owner = key[order], order // 3
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    pair = starts[np.diff(np.r_[starts, len(key)]) == 2]  # the two faces at pair, pair + 1
+    n = len(f)
+    graph = sparse.coo_matrix((np.ones(len(pair), np.int8), (owner[pair], owner[pair + 1])),
+                              shape=(n, n))
+    return int(csgraph.connected_components(graph, directed=False)[0])
 
 
 def floor_tolerance(vertices: np.ndarray) -> float:
@@ -75,20 +111,67 @@ def _sound(v: np.ndarray, f: np.ndarray, floor: float, tol: float, n_pieces: int
             and pieces(v, f) <= n_pieces)
 
 
+def _first_sound(vertices: np.ndarray, faces: np.ndarray, target: int, limit: int,
+                 floor: float, tol: float, n_pieces: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The fewest of target, 1.5x, 2.25x, ... triangles (under `limit`) that is sound."""
+    t = max(int(target), MIN_TRIANGLES)
+    while t < limit:
+        v, f = _simplify(vertices, faces, t)
+        if _sound(v, f, floor, tol, n_pieces):
+            return v, f
+        t = int(t * 1.5) + 1
+    return None
+
+
 def coarser(vertices: np.ndarray, faces: np.ndarray, target: int,
             floor: float) -> tuple[np.ndarray, np.ndarray]:
     """A coarser level of (vertices, faces), about `target` triangles: the fewest of target,
     1.5x, 2.25x, ... whose lowest point is still at `floor` (within `floor_tolerance`, above or
     below) and that is in no more pieces than its source; the source itself if none is."""
-    n_pieces = pieces(vertices, faces)
-    tol = floor_tolerance(vertices)
-    t = max(int(target), MIN_TRIANGLES)
-    while t < len(faces):
-        v, f = _simplify(vertices, faces, t)
-        if _sound(v, f, floor, tol, n_pieces):
-            return v, f
-        t = int(t * 1.5) + 1
-    return vertices, faces
+    found = _first_sound(vertices, faces, target, len(faces), floor,
+                         floor_tolerance(vertices), pieces(vertices, faces))
+    return (vertices, faces) if found is None else found
+
+
+def level_budgets(triangles: int, max_triangles: int, lod_count: int,
+                  ratio: float = 0.25) -> list[int]:
+    """Triangle budgets of the levels, finest first: lod0 gets `max_triangles` (or the
+    surface's own count, when smaller); each coarser level `ratio` of the one before."""
+    budgets = [max(min(int(triangles), int(max_triangles)), MIN_TRIANGLES)]
+    for _ in range(1, lod_count):
+        budgets.append(max(int(budgets[-1] * ratio), MIN_TRIANGLES))
+    return budgets
+
+
+def lod_levels(
+    vertices: np.ndarray,
+    faces: np.ndarray,
+    max_triangles: int,  # budget of lod0
+    lod_count: int,  # number of levels, >= 1
+    ratio: float = 0.25,  # triangles of each level relative to the previous one
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(lod, vertices, faces) of every level, COARSEST FIRST, each made when asked for and
+    each decimated from the surface itself (no error compounds down a chain), so that an
+    engine can be sent the coarsest level before the finer ones exist.
+
+    lod0 is `decimate` to the budget; a coarser level is the fewest of its budget, 1.5x,
+    2.25x, ... (under the next finer level's budget) that reaches the surface's lowest point
+    and is in no more pieces than it; if none is, it is the next finer level itself."""
+    budgets = level_budgets(len(faces), max_triangles, lod_count, ratio)
+    floor = float(np.asarray(vertices)[:, 1].min()) if len(faces) else 0.0
+    tol, n_pieces = floor_tolerance(vertices), pieces(vertices, faces)
+    made: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def level(lod: int) -> tuple[np.ndarray, np.ndarray]:
+        if lod not in made:
+            found = None if lod == 0 else _first_sound(
+                vertices, faces, budgets[lod], budgets[lod - 1], floor, tol, n_pieces)
+            made[lod] = decimate(vertices, faces, max_triangles) if lod == 0 else (
+                found if found is not None else level(lod - 1))
+        return made[lod]
+
+    for lod in range(lod_count - 1, -1, -1):
+        yield (lod, *level(lod))
 
 
 def lod_chain(
@@ -98,11 +181,7 @@ def lod_chain(
     lod_count: int,  # number of levels, >= 1
     ratio: float = 0.25,  # triangles of each level relative to the previous one
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Levels of detail, finest first; each decimated from the previous one. Every coarse level
-    reaches lod0's lowest point and has no more pieces than the level before it."""
-    levels = [decimate(vertices, faces, max_triangles)]
-    floor = float(levels[0][0][:, 1].min()) if len(levels[0][1]) else 0.0
-    for _ in range(1, lod_count):
-        v, f = levels[-1]
-        levels.append(coarser(v, f, max(int(len(f) * ratio), MIN_TRIANGLES), floor))
-    return levels
+    """Every level of `lod_levels`, finest first."""
+    levels = sorted(lod_levels(vertices, faces, max_triangles, lod_count, ratio),
+                    key=lambda x: x[0])
+    return [(v, f) for _, v, f in levels]

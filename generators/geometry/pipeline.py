@@ -1,22 +1,22 @@
-"""The prop pipeline every shape model shares: field -> clean, sized LOD meshes -> a
-textured prop (UVs for the category's tileable material, and its PBR maps), and `PropModel`,
+"""The prop pipeline every shape model shares: field -> clean, sized surface -> LOD meshes,
+made coarsest first as the export asks for them -> a textured prop (UVs for the category's tileable material, and its PBR maps), and `PropModel`,
 the base of every prop model (shared options, its material library, its version)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from generators.core.asset import KIND_PROP, Asset, CancelToken, Material, Mesh, Spec
+from generators.core.asset import KIND_PROP, Asset, CancelToken, Levels, Material, Mesh, Spec
 from generators.core.options import OptionSpec
 from generators.core.registry import Generator, GeneratorInfo, make_version
 from generators.geometry.cleanup import clean
-from generators.geometry.decimate import lod_chain
+from generators.geometry.decimate import lod_levels
 from generators.geometry.extract import mesh_from_field
 from generators.geometry.normals import vertex_normals
 from generators.geometry.placement import placement
@@ -32,18 +32,19 @@ from generators.texture.materials import (
 )
 
 
-def prop_meshes(
+def prop_surface(
     grid: np.ndarray,  # [nx, ny, nz] SDF (negative inside) or occupancy
     origin: np.ndarray,  # [3] world position of grid[0, 0, 0], metres
     spacing: float,  # voxel edge, metres
-    options: Mapping[str, Any],  # resolved prop options (max_triangles, lod_count, size_m, pivot)
+    options: Mapping[str, Any],  # resolved prop options (size_m, pivot)
     *,
     inside_below: bool = True,  # True for SDFs, False for occupancy probabilities
     level: float = 0.0,
     smooth_iterations: int | None = None,  # None: none for SDFs, 6 for occupancy (terracing)
     cancel: CancelToken | None = None,
-) -> list[Mesh]:
-    """Marching cubes, cleanup, smoothing, size and pivot, LOD chain and normals; finest first."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Marching cubes, cleanup, smoothing, then size and pivot: the prop's full surface, in
+    metres, that every level of detail is decimated from."""
     check = cancel.check if cancel else (lambda: None)
     v, f = mesh_from_field(grid, origin, spacing, level=level, inside_below=inside_below)
     check()
@@ -52,28 +53,41 @@ def prop_meshes(
         smooth_iterations = 0 if inside_below else 6
     v = taubin(v, f, iterations=smooth_iterations)
     check()
-    levels = lod_chain(v, f, options["max_triangles"], options["lod_count"])
-    # Size and pivot are measured on lod0 (decimation moves the hull slightly) and the same
-    # transform applies to every level, so the levels line up when an engine swaps them.
-    scale, offset = placement(levels[0][0], options.get("size_m"), options.get("pivot",
-                                                                            "bottom_center"))
-    meshes = []
-    for lod, (lv, lf) in enumerate(levels):
-        check()
-        lv = lv * scale + offset
-        meshes.append(
-            Mesh(
-                vertices=lv.astype(np.float32),
-                faces=lf.astype(np.uint32),
-                normals=vertex_normals(lv, lf),
-                lod=lod,
-            )
-        )
-    return meshes
+    # Size and pivot are measured on the full surface and the same transform holds for every
+    # level (decimation only drops vertices), so the levels line up when an engine swaps them.
+    scale, offset = placement(v, options.get("size_m"), options.get("pivot", "bottom_center"))
+    return v * scale + offset, f
+
+
+def _levels(v: np.ndarray, f: np.ndarray, options: Mapping[str, Any],
+            cancel: CancelToken | None,
+            finish: Callable[[Mesh], Mesh] = lambda m: m) -> Levels:
+    """The surface's levels of detail (`lod_levels`), made coarsest first on demand, each
+    passed through `finish` (the UV unwrap of a textured prop)."""
+    def make():
+        for lod, lv, lf in lod_levels(v, f, options["max_triangles"], options["lod_count"]):
+            if cancel:
+                cancel.check()
+            yield finish(Mesh(vertices=lv.astype(np.float32), faces=lf.astype(np.uint32),
+                              normals=vertex_normals(lv, lf), lod=lod))
+
+    return Levels(options["lod_count"], (v.min(axis=0), v.max(axis=0)), make())
+
+
+def prop_meshes(
+    grid: np.ndarray,  # [nx, ny, nz] SDF (negative inside) or occupancy
+    origin: np.ndarray,  # [3] world position of grid[0, 0, 0], metres
+    spacing: float,  # voxel edge, metres
+    options: Mapping[str, Any],  # resolved prop options (max_triangles, lod_count, size_m, pivot)
+    **field_kwargs: Any,  # inside_below, level, smooth_iterations, cancel: as prop_surface
+) -> list[Mesh]:
+    """`prop_surface`, its LOD chain and normals, all made now; finest first."""
+    v, f = prop_surface(grid, origin, spacing, options, **field_kwargs)
+    return list(_levels(v, f, options, field_kwargs.get("cancel")))
 
 
 def textured(
-    meshes: list[Mesh],  # finest first, as prop_meshes returns them
+    meshes: Sequence[Mesh],  # finest first, as prop_meshes returns them
     category: str,
     seed: int,  # the asset's seed: it chooses the material's map variant (deterministic bytes)
     options: Mapping[str, Any],  # resolved prop options (texture_size, material)
@@ -86,17 +100,27 @@ def textured(
     Every level gets the same world-space projection, so the texture does not shift when an
     engine swaps levels. Returns the meshes (seams split) and the textured `Material`.
     """
-    check = cancel.check if cancel else (lambda: None)
+    unwrap, material = _texturing(category, seed, options, materials)
+    out = []
+    for m in meshes:
+        if cancel:
+            cancel.check()
+        out.append(unwrap(m))
+    return out, material
+
+
+def _texturing(category: str, seed: int, options: Mapping[str, Any],
+               materials: MaterialLibrary) -> tuple[Callable[[Mesh], Mesh], Material]:
+    """(the UV unwrap of one level, the textured Material) for a prop's material."""
     mat = material_for(category, options.get("material"))
     size = options["texture_size"]
     repeat_m = tile_m(mat, size)
-    out = []
-    for m in meshes:
-        check()
+
+    def unwrap(m: Mesh) -> Mesh:
         u = planar_uv(m.vertices, m.faces, m.normals, repeat_m, grain_vertical=mat.grain_vertical)
-        out.append(replace(m, vertices=u.vertices, faces=u.faces, normals=u.normals, uvs=u.uvs))
-    check()
-    return out, materials.prop_variant(mat.name, size, seed)
+        return replace(m, vertices=u.vertices, faces=u.faces, normals=u.normals, uvs=u.uvs)
+
+    return unwrap, materials.prop_variant(mat.name, size, seed)
 
 
 def prop_asset(
@@ -108,25 +132,32 @@ def prop_asset(
     metadata: dict[str, Any] | None = None,  # JSON-serialisable extras for the Asset
     cancel: CancelToken | None = None,
     materials: MaterialLibrary = PROCEDURAL_LIBRARY,  # who makes each material's maps
-    **field_kwargs: Any,  # inside_below, level, smooth_iterations: as prop_meshes takes them
+    **field_kwargs: Any,  # inside_below, level, smooth_iterations: as prop_surface takes them
 ) -> Asset:
-    """A whole textured prop from a field: what every shape model's `generate` returns."""
-    meshes = prop_meshes(grid, origin, spacing, spec.options, cancel=cancel, **field_kwargs)
-    meshes, material = textured(meshes, spec.category, spec.seed, spec.options, cancel,
-                                materials)
-    return Asset(kind=KIND_PROP, category=spec.category, seed=spec.seed, meshes=meshes,
-                 material=material, metadata=metadata or {})
+    """A whole textured prop from a field: what every shape model's `generate` returns. The
+    surface is made now; its levels of detail (decimation, normals, UVs) as the export asks
+    for them, coarsest first (`Levels`)."""
+    v, f = prop_surface(grid, origin, spacing, spec.options, cancel=cancel, **field_kwargs)
+    unwrap, material = _texturing(spec.category, spec.seed, spec.options, materials)
+    return Asset(kind=KIND_PROP, category=spec.category, seed=spec.seed,
+                 meshes=_levels(v, f, spec.options, cancel, unwrap), material=material,
+                 metadata=metadata or {})
 
 
 # How a prop's maps are chosen, part of every prop model's version: "variants8" = one of
 # MAP_VARIANTS (8) variants per material and size, by seed (before: maps made per seed).
 PROP_MAPS = f"variants{MAP_VARIANTS}"
+# How a prop's surface becomes its levels, part of every prop model's version: "meshopt1" =
+# meshoptimizer's decimation, every level from the surface, coarsest first (before: Open3D's,
+# each level from the one before).
+PROP_MESHING = "meshopt1"
 
 
 class PropModel(Generator):
     """Base of the prop models: the prop options, a material library built from the models
     the family requires (texture-gan makes wood, marble, stone and fabric), and a version that
-    covers the code (`VERSION`, bumped by hand), the weights and the maps' makers."""
+    covers the code (`VERSION`, bumped by hand), the weights, the maps' makers and the shared
+    meshing (PROP_MESHING)."""
 
     PREFIX = "prop-"  # version prefix, e.g. "proc-"
     VERSION = "1"  # bump whenever this model's bytes change for the same weights and request
@@ -173,5 +204,7 @@ class PropModel(Generator):
 
 
 def _maps_version(materials: MaterialLibrary) -> str:
-    """Who makes the maps (the library's version) and how props choose them (PROP_MAPS)."""
-    return hashlib.sha256(f"{materials.version};{PROP_MAPS}".encode()).hexdigest()[:6]
+    """Who makes the maps (the library's version), how props choose them (PROP_MAPS) and how
+    the surface becomes levels of detail (PROP_MESHING)."""
+    return hashlib.sha256(f"{materials.version};{PROP_MAPS};{PROP_MESHING}".encode()
+                          ).hexdigest()[:6]
