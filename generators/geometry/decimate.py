@@ -59,11 +59,18 @@ def decimate(
     then budgets 3 % apart below it. (Thin parts can pinch to one shared vertex: at 2 k
     triangles a vase's wall pinched off a 4-face bubble at every budget from 1.4 k to 2 k,
     and at none when decimated through 3 k first.)"""
+    if len(faces) <= max(int(max_triangles), MIN_TRIANGLES):
+        return drop_doubled(vertices, faces)
+    return _decimate(vertices, faces, max_triangles, float(np.asarray(vertices)[:, 1].min()),
+                     floor_tolerance(vertices), pieces(vertices, faces))
+
+
+def _decimate(vertices: np.ndarray, faces: np.ndarray, max_triangles: int, floor: float,
+              tol: float, n_pieces: int) -> tuple[np.ndarray, np.ndarray]:
+    """`decimate`, given the source's lowest point, floor tolerance and piece count."""
     target = max(int(max_triangles), MIN_TRIANGLES)
     if len(faces) <= target:
         return drop_doubled(vertices, faces)
-    n_pieces = pieces(vertices, faces)
-    floor, tol = float(np.asarray(vertices)[:, 1].min()), floor_tolerance(vertices)
     first = _simplify(vertices, faces, target)
     if _sound(*first, floor, tol, n_pieces):
         return first
@@ -166,8 +173,8 @@ def lod_levels(
         if lod not in made:
             found = None if lod == 0 else _first_sound(
                 vertices, faces, budgets[lod], budgets[lod - 1], floor, tol, n_pieces)
-            made[lod] = decimate(vertices, faces, max_triangles) if lod == 0 else (
-                found if found is not None else level(lod - 1))
+            made[lod] = (_decimate(vertices, faces, max_triangles, floor, tol, n_pieces)
+                         if lod == 0 else found if found is not None else level(lod - 1))
         return made[lod]
 
     for lod in range(lod_count - 1, -1, -1):
