@@ -109,9 +109,27 @@ def check_size(width: int, height: int) -> None:
                              f"{MAX_SIZE}, got {v}")
 
 
+@dataclass
+class PrimaryChannels:
+    """The first half of a G-buffer: what the primary rays give (`primary_channels`). The ray
+    channels (`ray_channels`) complete it; the frame loop runs the two on its two stages."""
+
+    hits: Hits
+    camera: Camera
+    full: np.ndarray  # [len(FULL), H * W] float32
+    background: np.ndarray  # [H * W, 3]
+    object_ids: np.ndarray  # [H * W] uint8
+
+
 def render_gbuffer(scene: Scene, camera: Camera, width: int, height: int,
                    rng: np.random.Generator) -> GBuffer:
     """The G-buffer of one frame; `rng` picks the half-resolution pixels and draws the rays."""
+    return ray_channels(scene, primary_channels(scene, camera, width, height), rng)
+
+
+def primary_channels(scene: Scene, camera: Camera, width: int, height: int
+                     ) -> PrimaryChannels:
+    """The full-resolution channels, from one primary ray per pixel (no randomness)."""
     check_size(width, height)
     h = primary(scene, camera, width, height)
     n_pix = width * height
@@ -132,11 +150,20 @@ def render_gbuffer(scene: Scene, camera: Camera, width: int, height: int,
     full[11] = np.clip((h.rays[:, 1] + h.rays[:, 4] * t) / r, 0, 2) * ok
     full[12] = ok
     full[13] = np.clip(np.einsum("ij,ij->i", h.normals, view), 0, 1)
+    background = sky_color(h.rays[:, 3:])
+    ids = np.where(ok, h.geometry, 255).astype(np.uint8)
+    return PrimaryChannels(h, camera, full, background, ids)
 
-    # Half resolution: one pixel per 2 x 2 block, the same offset for the whole frame.
+
+def ray_channels(scene: Scene, p: PrimaryChannels, rng: np.random.Generator) -> GBuffer:
+    """The half-resolution ray-cast channels from `p`'s hits, and the whole G-buffer."""
+    h = p.hits
+    height, width = h.shape
+    ok = h.hit
+    # One pixel per 2 x 2 block, the same offset for the whole frame.
     hh, hw = height // 2, width // 2
     oy, ox = (int(v) for v in rng.integers(0, 2, 2))
-    pix = np.arange(n_pix).reshape(height, width)[oy::2, ox::2].ravel()  # [hh * hw]
+    pix = np.arange(width * height).reshape(height, width)[oy::2, ox::2].ravel()  # [hh * hw]
     sel = np.nonzero(ok[pix])[0]  # half-res pixels whose sample hit
     k = pix[sel]
     n = len(sel)
@@ -153,7 +180,5 @@ def render_gbuffer(scene: Scene, camera: Camera, width: int, height: int,
     half[0, sel] = ~blocked & (np.einsum("ij,ij->i", nrm, sdir) > 0)
     half[1, sel] = 1 - near.reshape(n, AO_RAYS).mean(1)
     half[2, sel] = 1
-    background = sky_color(h.rays[:, 3:])
-    ids = np.where(ok, h.geometry, 255).astype(np.uint8)
-    return GBuffer(full.reshape(len(FULL), height, width), half.reshape(len(HALF), hh, hw),
-                   background.reshape(height, width, 3), ids.reshape(height, width))
+    return GBuffer(p.full.reshape(len(FULL), height, width), half.reshape(len(HALF), hh, hw),
+                   p.background.reshape(height, width, 3), p.object_ids.reshape(height, width))

@@ -2,9 +2,13 @@
 
 `RenderSession.render(pose)` makes one frame in three stages: the G-buffer (Open3D ray casts,
 numpy), the network (torch) and the encoding (tone mapping, compositing, JPEG/PNG). `FrameLoop`
-runs the first stage on one thread and the other two on another, so frame n + 1's G-buffer is
-cast while frame n's network runs (Open3D and torch both release the GIL): on two cores a
-frame then costs max(G-buffer, network + encode) instead of their sum.
+runs them on two threads: the first casts the primary rays and fills the full-resolution
+channels (`gbuffer.primary_channels`), the second casts the shadow and AO rays
+(`gbuffer.ray_channels`, a quarter of the G-buffer's time), runs the network and encodes, so
+the two stages cost about the same. Frame n + 1's primary rays are cast while frame n's
+network runs (Open3D and torch both release the GIL): on two cores a frame then costs the
+slower stage instead of their sum, and with both under the interval between poses, a pose
+is taken as soon as it arrives.
 
 Latest pose wins: `submit` keeps at most one pose waiting; a newer one replaces it and the older
 is counted in `dropped`. Nothing queues without bound: a slow client (or a slow server) makes
@@ -37,7 +41,9 @@ from generators.neural_render.gbuffer import (
     MIN_SIZE,
     SIZE_STEP,
     GBuffer,
-    render_gbuffer,
+    PrimaryChannels,
+    primary_channels,
+    ray_channels,
 )
 from generators.neural_render.model import NeuralShader, compose
 from generators.neural_render.reference import render_reference
@@ -170,11 +176,19 @@ class RenderSession:
         self.scene = Scene(objects)
         self.width, self.height, self.fmt, self.quality = width, height, fmt, quality
         self.rng = np.random.default_rng(seed)
-        self._lock = threading.Lock()  # the rng is drawn by the G-buffer thread only
+        self._lock = threading.Lock()  # the rng: one frame's ray channels at a time, in order
 
     def gbuffer(self, camera: Camera) -> GBuffer:
+        return self.ray_channels(self.primary_channels(camera))
+
+    def primary_channels(self, camera: Camera) -> PrimaryChannels:
+        """The G-buffer's first part (`gbuffer.primary_channels`): no randomness."""
+        return primary_channels(self.scene, camera, self.width, self.height)
+
+    def ray_channels(self, p: PrimaryChannels) -> GBuffer:
+        """The rest: the shadow and AO rays, drawn from the session's rng."""
         with self._lock:
-            return render_gbuffer(self.scene, camera, self.width, self.height, self.rng)
+            return ray_channels(self.scene, p, self.rng)
 
     def shade(self, gb: GBuffer) -> np.ndarray:
         """[H, W, 3] uint8 displayed picture."""
@@ -239,7 +253,7 @@ class FrameLoop:
         self.rendered = 0
         self._cv = threading.Condition()
         self._pose: tuple[Pose, Camera] | None = None
-        self._gbuf: tuple[Pose, GBuffer, float, float] | None = None
+        self._gbuf: tuple[Pose, PrimaryChannels, float, float] | None = None
         self._out: Frame | None = None
         self._finishing = False
         self._closed = False
@@ -352,13 +366,13 @@ class FrameLoop:
                     return
                 (pose, cam), self._pose = self._pose, None
             t0 = time.perf_counter()
-            gb = self.session.gbuffer(cam)
+            prim = self.session.primary_channels(cam)
             g_s = time.perf_counter() - t0
             with self._cv:
                 self._g_mean = _mean(self._g_mean, g_s)
                 if not self._wait(lambda: self._gbuf is None):
                     return
-                self._gbuf = (pose, gb, t0, g_s)
+                self._gbuf = (pose, prim, t0, g_s)
                 self._cv.notify_all()
 
     def _shade_stage(self) -> None:
@@ -368,16 +382,18 @@ class FrameLoop:
                     return
                 if self._gbuf is None:  # the G-buffer stage ended and left nothing
                     return
-                (pose, gb, started, g_s), self._gbuf = self._gbuf, None
+                (pose, prim, started, g_s), self._gbuf = self._gbuf, None
                 t1 = self._b_started = time.perf_counter()
                 self._cv.notify_all()
-            pixels = self.session.shade(gb)
+            gb = self.session.ray_channels(prim)
             t2 = time.perf_counter()
-            data = self.session.encode(pixels)
+            pixels = self.session.shade(gb)
             t3 = time.perf_counter()
-            frame = self.session._frame(pose, data, started, g_s, t2 - t1, t3 - t2)
+            data = self.session.encode(pixels)
+            t4 = time.perf_counter()
+            frame = self.session._frame(pose, data, started, g_s + t2 - t1, t3 - t2, t4 - t3)
             with self._cv:
-                self._b_mean = _mean(self._b_mean, t3 - t1)
+                self._b_mean = _mean(self._b_mean, t4 - t1)
                 self._b_started = None
                 self._cv.notify_all()
                 if not self._wait(lambda: self._out is None):
