@@ -111,25 +111,30 @@ def check_size(width: int, height: int) -> None:
 
 @dataclass
 class PrimaryChannels:
-    """The first half of a G-buffer: what the primary rays give (`primary_channels`). The ray
-    channels (`ray_channels`) complete it; the frame loop runs the two on its two stages."""
+    """A G-buffer but for its occlusion tests: the full-resolution channels from the primary
+    rays, and the shadow and AO rays drawn for the half-resolution channels
+    (`primary_channels`); `ray_channels` casts those and completes it. The frame loop runs
+    the two on its two stages."""
 
-    hits: Hits
-    camera: Camera
+    shape: tuple[int, int]  # (H, W)
     full: np.ndarray  # [len(FULL), H * W] float32
     background: np.ndarray  # [H * W, 3]
     object_ids: np.ndarray  # [H * W] uint8
+    sel: np.ndarray  # [n] half-resolution pixels whose sample hit
+    rays: np.ndarray  # [n * (1 + AO_RAYS), 6]: n shadow rays, then AO_RAYS per pixel
+    facing: np.ndarray  # [n] bool: the shadow ray leaves the surface's front
 
 
 def render_gbuffer(scene: Scene, camera: Camera, width: int, height: int,
                    rng: np.random.Generator) -> GBuffer:
     """The G-buffer of one frame; `rng` picks the half-resolution pixels and draws the rays."""
-    return ray_channels(scene, primary_channels(scene, camera, width, height), rng)
+    return ray_channels(scene, primary_channels(scene, camera, width, height, rng))
 
 
-def primary_channels(scene: Scene, camera: Camera, width: int, height: int
-                     ) -> PrimaryChannels:
-    """The full-resolution channels, from one primary ray per pixel (no randomness)."""
+def primary_channels(scene: Scene, camera: Camera, width: int, height: int,
+                     rng: np.random.Generator) -> PrimaryChannels:
+    """The full-resolution channels, from one primary ray per pixel, and the half-resolution
+    pixels' shadow and AO rays (`rng` picks the pixels and draws the rays)."""
     check_size(width, height)
     h = primary(scene, camera, width, height)
     n_pix = width * height
@@ -152,18 +157,10 @@ def primary_channels(scene: Scene, camera: Camera, width: int, height: int
     full[13] = np.clip(np.einsum("ij,ij->i", h.normals, view), 0, 1)
     background = sky_color(h.rays[:, 3:])
     ids = np.where(ok, h.geometry, 255).astype(np.uint8)
-    return PrimaryChannels(h, camera, full, background, ids)
 
-
-def ray_channels(scene: Scene, p: PrimaryChannels, rng: np.random.Generator) -> GBuffer:
-    """The half-resolution ray-cast channels from `p`'s hits, and the whole G-buffer."""
-    h = p.hits
-    height, width = h.shape
-    ok = h.hit
-    # One pixel per 2 x 2 block, the same offset for the whole frame.
-    hh, hw = height // 2, width // 2
+    # Half resolution: one pixel per 2 x 2 block, the same offset for the whole frame.
     oy, ox = (int(v) for v in rng.integers(0, 2, 2))
-    pix = np.arange(width * height).reshape(height, width)[oy::2, ox::2].ravel()  # [hh * hw]
+    pix = np.arange(n_pix).reshape(height, width)[oy::2, ox::2].ravel()  # [H/2 * W/2]
     sel = np.nonzero(ok[pix])[0]  # half-res pixels whose sample hit
     k = pix[sel]
     n = len(sel)
@@ -174,11 +171,20 @@ def ray_channels(scene: Scene, p: PrimaryChannels, rng: np.random.Generator) -> 
     rays = np.empty((n * (1 + AO_RAYS), 6), np.float32)
     rays[:n, :3], rays[:n, 3:] = origin, sdir
     rays[n:, :3], rays[n:, 3:] = np.repeat(origin, AO_RAYS, 0), ao_dir
-    blocked = scene.occluded(rays[:n])
-    near = scene.occluded(rays[n:], AO_RANGE_M)
+    facing = np.einsum("ij,ij->i", nrm, sdir) > 0
+    return PrimaryChannels((height, width), full, background, ids, sel, rays, facing)
+
+
+def ray_channels(scene: Scene, p: PrimaryChannels) -> GBuffer:
+    """Casts `p`'s shadow and AO rays: the half-resolution channels, and the whole G-buffer."""
+    height, width = p.shape
+    hh, hw = height // 2, width // 2
+    n = len(p.sel)
+    blocked = scene.occluded(p.rays[:n])
+    near = scene.occluded(p.rays[n:], AO_RANGE_M)
     half = np.zeros((len(HALF), hh * hw), np.float32)
-    half[0, sel] = ~blocked & (np.einsum("ij,ij->i", nrm, sdir) > 0)
-    half[1, sel] = 1 - near.reshape(n, AO_RAYS).mean(1)
-    half[2, sel] = 1
+    half[0, p.sel] = ~blocked & p.facing
+    half[1, p.sel] = 1 - near.reshape(n, AO_RAYS).mean(1)
+    half[2, p.sel] = 1
     return GBuffer(p.full.reshape(len(FULL), height, width), half.reshape(len(HALF), hh, hw),
                    p.background.reshape(height, width, 3), p.object_ids.reshape(height, width))
