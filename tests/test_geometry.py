@@ -236,7 +236,7 @@ def test_a_coarse_level_that_would_lose_its_floor_contact_gets_more_triangles(mo
     assert D.coarser(s.vertices, s.faces, 300, floor=low)[1] is s.faces
 
 
-def test_lod_levels_come_coarsest_first_each_from_the_surface(monkeypatch):
+def test_lod_levels_come_coarsest_first_the_coarsest_from_the_surface(monkeypatch):
     from generators.geometry import decimate as D
 
     s = trimesh.creation.icosphere(5)  # 20480 faces
@@ -251,7 +251,8 @@ def test_lod_levels_come_coarsest_first_each_from_the_surface(monkeypatch):
     levels = list(D.lod_levels(s.vertices, s.faces, 4000, 3))
     assert [lod for lod, _, _ in levels] == [2, 1, 0]
     assert [len(f) for _, _, f in levels] == [250, 1000, 4000]
-    assert set(asked) == {20480}  # every level from the surface, none from another level
+    # lod2 from the surface (it goes out first), then lod0 from it, then lod1 from lod0.
+    assert asked == [20480, 20480, 4000]
     assert D.level_budgets(20480, 4000, 3) == [4000, 1000, 250]
     assert D.level_budgets(900, 4000, 2) == [900, 225]
 

@@ -157,9 +157,10 @@ def lod_levels(
     lod_count: int,  # number of levels, >= 1
     ratio: float = 0.25,  # triangles of each level relative to the previous one
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """(lod, vertices, faces) of every level, COARSEST FIRST, each made when asked for and
-    each decimated from the surface itself (no error compounds down a chain), so that an
-    engine can be sent the coarsest level before the finer ones exist.
+    """(lod, vertices, faces) of every level, COARSEST FIRST, each made when asked for, so
+    that an engine can be sent the coarsest level before the finer ones exist: the coarsest
+    is decimated from the surface itself, lod0 next, and the levels between from lod0 (one
+    decimation of the whole surface fewer than a level each).
 
     lod0 is `decimate` to the budget; a coarser level is the fewest of its budget, 1.5x,
     2.25x, ... (under the next finer level's budget) that reaches the surface's lowest point
@@ -171,10 +172,13 @@ def lod_levels(
 
     def level(lod: int) -> tuple[np.ndarray, np.ndarray]:
         if lod not in made:
-            found = None if lod == 0 else _first_sound(
-                vertices, faces, budgets[lod], budgets[lod - 1], floor, tol, n_pieces)
-            made[lod] = (_decimate(vertices, faces, max_triangles, floor, tol, n_pieces)
-                         if lod == 0 else found if found is not None else level(lod - 1))
+            if lod == 0:
+                made[0] = _decimate(vertices, faces, max_triangles, floor, tol, n_pieces)
+            else:
+                source = (vertices, faces) if lod == lod_count - 1 else level(0)
+                found = _first_sound(*source, budgets[lod], budgets[lod - 1], floor, tol,
+                                     n_pieces)
+                made[lod] = found if found is not None else level(lod - 1)
         return made[lod]
 
     for lod in range(lod_count - 1, -1, -1):

@@ -148,8 +148,8 @@ def prop_asset(
 # MAP_VARIANTS (8) variants per material and size, by seed (before: maps made per seed).
 PROP_MAPS = f"variants{MAP_VARIANTS}"
 # How a prop's surface becomes its levels, part of every prop model's version: "meshopt1" =
-# meshoptimizer's decimation, every level from the surface, coarsest first (before: Open3D's,
-# each level from the one before).
+# meshoptimizer's decimation, coarsest first: the coarsest level from the surface, lod0 from
+# it, the levels between from lod0 (before: Open3D's, each level from the one before).
 PROP_MESHING = "meshopt1"
 
 
