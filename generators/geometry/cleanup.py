@@ -44,7 +44,9 @@ def drop_degenerate(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray
     area2 = np.linalg.norm(cross, axis=1)
     scale = max(float(np.ptp(vertices, axis=0).max()), 1e-12)
     f = f[distinct & (area2 > 1e-12 * scale * scale)]
-    used = np.unique(f)
+    mask = np.zeros(len(vertices), dtype=bool)
+    mask[f.reshape(-1)] = True
+    used = np.flatnonzero(mask)  # the referenced vertices, ascending
     remap = np.full(len(vertices), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
     return vertices[used], remap[f]
@@ -101,8 +103,16 @@ def drop_doubled(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, n
     f = np.asarray(faces, dtype=np.int64)
     if len(f) < 2:
         return vertices, f
-    key = np.sort(f, axis=1)
-    _, first, inverse, counts = np.unique(key, axis=0, return_index=True, return_inverse=True,
+    srt = np.sort(f, axis=1)
+    n = int(f.max()) + 1
+    if n >= 2_000_000:  # n**3 would overflow int64: key the triples by row instead
+        key = np.unique(srt, axis=0, return_inverse=True)[1].reshape(-1)
+    else:
+        key = (srt[:, 0] * n + srt[:, 1]) * n + srt[:, 2]  # one int64 per vertex triple
+    ordered = np.sort(key)
+    if (ordered[1:] != ordered[:-1]).all():  # the usual case: nothing doubled
+        return vertices, f
+    _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True,
                                           return_counts=True)
     inverse = inverse.reshape(-1)
     if (counts == 1).all():

@@ -43,7 +43,9 @@ def _simplify(vertices: np.ndarray, faces: np.ndarray,
     n = meshoptimizer.simplify(out, index, np.ascontiguousarray(v, dtype=np.float32),
                                target_index_count=3 * int(target), target_error=1.0)
     f = out[:n].reshape(-1, 3).astype(np.int64)
-    used = np.unique(f)
+    mask = np.zeros(len(v), dtype=bool)
+    mask[f.reshape(-1)] = True
+    used = np.flatnonzero(mask)  # the vertices the decimated faces use, ascending
     remap = np.full(len(v), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
     return drop_doubled(*drop_slivers(*drop_degenerate(v[used], remap[f])))
