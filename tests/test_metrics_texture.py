@@ -8,6 +8,7 @@ import pytest
 from generators.metrics.texture import (
     diversity,
     laplacian_pyramid,
+    lattice_correlation,
     power_spectrum,
     seam_ratio,
     shuffled_pixels,
@@ -234,3 +235,16 @@ def test_structure_failure_baselines_fail_and_crops_pass():
     # shuffling keeps each image's colours exactly
     np.testing.assert_array_equal(np.sort(shuffled[0].reshape(-1, 3), axis=0),
                                   np.sort(b[0].reshape(-1, 3), axis=0))
+
+
+def test_lattice_correlation_sees_a_repeated_stamp_and_not_a_photo():
+    rng = np.random.default_rng(0)
+    noise = rng.random((4, 128, 128))
+    assert abs(lattice_correlation(noise)) < 0.05
+    stamp = np.tile(rng.random((4, 32, 32)), (1, 4, 4))  # one motif every two 16-px cells
+    assert lattice_correlation(0.5 * noise + stamp) > 0.7
+    gravel = exemplar("gravel", 512, 0).albedo
+    crops = np.stack([gravel[r:r + 256, c:c + 256] for r, c in ((0, 0), (0, 256), (256, 0))])
+    assert lattice_correlation(crops) < 0.2
+    with pytest.raises(ValueError, match="twice"):
+        lattice_correlation(np.zeros((2, 64, 64)))

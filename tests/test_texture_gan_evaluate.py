@@ -45,6 +45,7 @@ def test_table_has_every_baseline_and_the_naive_tile_fails_the_seam_test():
         for m, (cols, rows_) in r.seam_generated_axes.items():
             assert 0 < max(cols, rows_) <= r.seam_generated[m] + 1e-9
     assert "per axis" in table
+    assert "| lattice gen |" in table and all(-1 <= r.lattice_floor <= 1 for r in rows)
 
 
 

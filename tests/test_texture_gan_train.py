@@ -191,6 +191,57 @@ def test_spectrum_target_prefers_real_crops_and_has_a_gradient():
     assert noise.grad is not None and noise.grad.abs().sum() > 0
 
 
+def test_structure_target_is_the_metrics_profile_and_prefers_real_crops():
+    from generators.metrics.texture import power_spectrum, spectrum_profiles
+
+    bank = train.exemplar_bank(("brick", "fabric"), 128, 1)
+    gen = torch.Generator().manual_seed(0)
+    target = train.StructureTarget(bank, 64, gen, n=16)
+    brick, _ = train.random_crops(bank[:1], 4, 64, gen)
+    radial, angular = target.profiles(brick)
+    # the same shares as the evaluation's metric computes on the base colour's luma
+    want = spectrum_profiles(power_spectrum(((brick[:, :3] + 1) / 2).permute(0, 2, 3, 1).numpy()))
+    np.testing.assert_allclose(radial[0].numpy(), want[0], atol=1e-4)
+    # (frequencies exactly on a 15-degree bin edge may fall either side: float rounding)
+    np.testing.assert_allclose(angular[0].numpy(), want[1], atol=2e-3)
+    fabric, _ = train.random_crops(bank[1:], 4, 64, gen)
+    lab = torch.zeros(4, dtype=torch.long)
+    own, other = target.loss(brick, lab), target.loss(fabric, lab)
+    turned = target.loss(brick.transpose(-2, -1), lab)  # courses the other way
+    noise = torch.rand(4, 5, 64, 64, requires_grad=True)
+    wrong = target.loss(noise * 2 - 1, lab)
+    assert own < 0.5 * other and own < 0.5 * wrong and own < 0.5 * turned
+    wrong.backward()
+    assert noise.grad is not None and noise.grad.abs().sum() > 0
+
+
+def test_autocorr_target_sees_a_cell_lattice():
+    bank = train.exemplar_bank(("gravel",), 128, 1)
+    gen = torch.Generator().manual_seed(0)
+    target = train.AutocorrTarget(bank, 64, gen, n=16, radius=16)
+    real, _ = train.random_crops(bank, 4, 64, gen)
+    lab = torch.zeros(4, dtype=torch.long)
+    # the same crops with a 16-px stamp repeated over them: the lattice the shipped G drew
+    stamp = real[:, :, :16, :16].repeat(1, 1, 4, 4)
+    lattice = (0.5 * real + 0.5 * stamp).requires_grad_(True)
+    own, bad = target.loss(real, lab), target.loss(lattice, lab)
+    assert bad > 5 * own
+    bad.backward()
+    assert lattice.grad is not None and lattice.grad.abs().sum() > 0
+    # a periodic image's circular autocorrelation is its non-wrapping one
+    tile = real[:1, :1, :32, :32].repeat(1, 1, 2, 2)
+    circ = target._window(target._circular(tile))
+    np.testing.assert_allclose(circ[..., 16, 16].numpy(), 1.0, atol=1e-5)
+
+
+def test_structure_term_runs_and_is_logged(tmp_path):
+    _run(tmp_path / "s", "--steps", "2", "--ckpt-every", "1", "--preview-every", "0",
+         "--d-warmup", "1", "--structure", "1", "--autocorr", "10")
+    rows = _losses(tmp_path / "s")
+    assert rows[0]["structure"] == "" and float(rows[1]["structure"]) > 0  # G's step only
+    assert rows[0]["autocorr"] == "" and float(rows[1]["autocorr"]) > 0
+
+
 def test_spectral_and_init_weights_run_and_are_recorded(tmp_path):
     from generators.texture_gan import export
 

@@ -64,6 +64,12 @@ class TextureGanConfig(RunOptions):
     spectral: float = 0.0  # weight of the spectrum constraint in G's loss (0: off): the log
     # of each material's mean power spectrum (albedo luma and height, binned on a polar grid)
     # pulled towards the training crops' (`train.SpectrumTarget`; Liu et al. 2016)
+    structure: float = 0.0  # weight of the structure term in G's loss (0: off): each
+    # material's radial and angular power shares (albedo luma and height) within the structure
+    # metric's band, pulled towards the training crops' (`train.StructureTarget`)
+    autocorr: float = 0.0  # weight of the autocorrelation term in G's loss (0: off): each
+    # material's autocorrelation of albedo luma and height within +-64 px pulled towards the
+    # training crops' (`train.AutocorrTarget`; sees G's latent-cell lattice)
     init_weights: str | None = None  # start G and EMA from exported weights (a .safetensors
     # with its .json beside it, e.g. the shipped ones) instead of a run; D starts fresh
 
@@ -97,6 +103,12 @@ PRESETS: dict[str, dict] = {
     "cpu-ft": {"batch": 4, "crop": 128, "d_warmup": 100, "stationarity": 10.0,
                "stationarity_allowance": True, "spectral": 1.0, "lr_g": 1e-4,
                "ckpt_every": 100, "preview_every": 500},
+    # The CPU fine-tune of 2 Dec, second try (issue 15): 256-px crops (the evaluation's
+    # size, room for bricks and veins) and the structure term within the metric's band
+    # instead of the spectrum constraint to Nyquist; from the shipped weights, one thread.
+    "cpu-structure": {"batch": 4, "crop": 256, "d_warmup": 200, "stationarity": 10.0,
+                      "stationarity_allowance": True, "structure": 1.0, "lr_g": 1e-4,
+                      "ckpt_every": 100, "preview_every": 500},
     # A CPU smoke test: tiny networks on 64-pixel crops of two materials.
     "tiny": {"materials": ("marble", "brick"), "crop": 64, "batch": 2, "exemplar_size": 128,
              "exemplars_per_material": 1, "g_channels": (8, 8, 8, 8), "d_channels": (8, 8, 8, 8),

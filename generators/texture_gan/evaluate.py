@@ -25,7 +25,9 @@ textures and of exemplar crops; and the "cell edge" ratio of the generated base 
 Then: each axis's seam ratio (columns, rows) as a mean over the generated textures; the
 structure distance (`structure_distance`, which sees brick courses and marble veins) of the
 generated base colours, of the floor crops and of two failure baselines (the floor crops with
-their pixels shuffled: colour noise; turned 90 degrees); and issue 15's bars, PASS / FAIL per
+their pixels shuffled: colour noise; turned 90 degrees) and the lattice correlation of the
+generated base colours and of the floor crops (`lattice_correlation`: a motif repeating on G's
+16-px latent grid; informative, not one of the bars); and issue 15's bars, PASS / FAIL per
 material (structure within 1.5x of the floor, baselines outside, SWD within 2x, per-axis seams
 <= 1.1 at every seam size, the wrap line's mean rank among interior lines in 0.25-0.75).
 """
@@ -46,6 +48,7 @@ import torch
 from generators.metrics.evaluate import parse_eval_args
 from generators.metrics.texture import (
     diversity,
+    lattice_correlation,
     seam_ratio,
     shuffled_pixels,
     sliced_wasserstein,
@@ -104,6 +107,9 @@ class MaterialRow:
     wrap_rank_by_size: dict[str, dict[str, float]]  # size -> map -> the wrap line's rank
     # among interior lines (`wrap_rank`), mean over textures and both axes (0.5: ordinary)
     wrap_rank_naive: dict[str, float]  # map -> the same for the naive tiles (largest size)
+    lattice_generated: float = 0.0  # `lattice_correlation` of the generated base colours (in
+    # G's frame, where its latent cells lie): does a motif repeat on the latent-cell lattice?
+    lattice_floor: float = 0.0  # the same of the floor crops (the exemplar's own value)
 
 
 def _crops(material: str, n: int, size: int, first_seed: int, rng: np.random.Generator,
@@ -273,6 +279,9 @@ def evaluate_material(G: TextureGenerator, material_index: int, material: str, n
         seam_axes_by_size=axes_by_size,
         wrap_rank_by_size=rank_by_size,
         wrap_rank_naive=_wrap_ranks(naive_sets),
+        lattice_generated=lattice_correlation(np.stack(
+            [np.rot90(p.base_color, -quarter_turns) for p in gen])),
+        lattice_floor=lattice_correlation(bc),
     )
 
 
@@ -319,9 +328,13 @@ def structure_table(rows: list[MaterialRow]) -> str:
     """Structure distance (`structure_distance` of base colours to the reference crops):
     generated, floor and the two failure baselines, each as total (radial + angular)."""
     lines = [("Structure distance of base colours to the reference crops (radial + angular "
-              "= total; `generators.metrics.texture.structure_distance`):"), "",
+              "= total; `generators.metrics.texture.structure_distance`), and the largest "
+              "autocorrelation at a whole latent-cell offset (`lattice_correlation`, 16-px "
+              "cells up to 4 cells away: a motif repeating on G's latent grid, which the "
+              "binned spectrum does not see), generated and floor crops:"), "",
              ("| material | gen | floor | colour noise | rotated 90 | gen / floor "
-              "| noise / floor | rotated / floor |"), "|---|---|---|---|---|---|---|---|"]
+              "| noise / floor | rotated / floor | lattice gen | lattice crops |"),
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         f = max(r.structure_floor["total"], 1e-9)
         cells = [f"{d['radial']:.3f} + {d['angular']:.3f} = {d['total']:.3f}"
@@ -330,7 +343,8 @@ def structure_table(rows: list[MaterialRow]) -> str:
         lines.append(f"| {r.material} | " + " | ".join(cells) +
                      f" | {r.structure_generated['total'] / f:.2f} "
                      f"| {r.structure_noise['total'] / f:.2f} "
-                     f"| {r.structure_rotated['total'] / f:.2f} |")
+                     f"| {r.structure_rotated['total'] / f:.2f} "
+                     f"| {r.lattice_generated:.2f} | {r.lattice_floor:.2f} |")
     return "\n".join(lines)
 
 

@@ -19,6 +19,10 @@ profile (`stationarity_penalty`). `--init-from` starts G from another run (D fre
 `--init-weights FILE.safetensors` starts G from exported weights instead (the shipped ones:
 the CPU fine-tune of 2 Dec, `--preset cpu-ft`, which was tried and not shipped; see the model
 card), and `--spectral W` adds the spectrum constraint (`SpectrumTarget`) to G's loss.
+`--structure W` adds the structure term (`StructureTarget`: the structure metric's radial and
+angular power shares, within its band) and `--autocorr W` the autocorrelation term
+(`AutocorrTarget`: within +-64 px, which sees G's latent-cell lattice); `--preset
+cpu-structure` is the second CPU fine-tune of 2 Dec (see the model card).
 Brick's exemplar is turned back into G's frame (`config.G_QUARTER_TURNS`).
 
 The options are the fields of `config.TextureGanConfig`. The run directory, resume and
@@ -57,7 +61,8 @@ from generators.training.loop import main as train_main
 log = logging.getLogger(__name__)
 
 FAMILY = "texture-gan"
-COLUMNS = ("loss_d", "loss_g", "d_real", "d_fake", "r1", "spectral")
+COLUMNS = ("loss_d", "loss_g", "d_real", "d_fake", "r1", "spectral", "structure",
+           "autocorr")
 
 
 def exemplar_bank(materials: tuple[str, ...], size: int, per_material: int) -> list[torch.Tensor]:
@@ -222,6 +227,131 @@ class SpectrumTarget:
         return torch.stack(terms).mean()
 
 
+class StructureTarget:
+    """The structure term: per material, the radial and angular power shares of real crops,
+    computed as `generators.metrics.texture.structure_distance` computes them (luma, and here
+    height too; mean removed, Hann window, unit power per image, mean over the images; the
+    band of periods from a third of the crop down to 4 px: `MIN_CYCLES_PER_IMAGE`,
+    `MAX_CYCLES_PER_PIXEL`; `radial_bins` log-spaced bands, `angular_bins` orientations over
+    180 degrees). `loss` is the metric's own distance made smooth: the mean squared log2 ratio
+    of the radial shares plus the total variation of the angular shares. Unlike
+    `SpectrumTarget` it leaves periods under 4 px alone (there, matching power bought noise:
+    green and pink speckle on gravel and stone, 2 Dec). It optimises a statistic close to the
+    evaluation's; the targets come from the training exemplars, the evaluation's crops from
+    held-out seeds (procedural) or the same photo (brick, grass, gravel)."""
+
+    def __init__(self, bank: list[torch.Tensor], crop: int, gen: torch.Generator,
+                 n: int = 64, radial_bins: int = 10, angular_bins: int = 12):
+        from generators.metrics.texture import MAX_CYCLES_PER_PIXEL, MIN_CYCLES_PER_IMAGE
+
+        fy = torch.fft.fftfreq(crop, dtype=torch.float64)[:, None].expand(crop, crop)
+        fx = torch.fft.fftfreq(crop, dtype=torch.float64)[None, :].expand(crop, crop)
+        f = torch.hypot(fy, fx)
+        lo = MIN_CYCLES_PER_IMAGE / crop
+        edges = torch.logspace(math.log10(lo), math.log10(MAX_CYCLES_PER_PIXEL),
+                               radial_bins + 1, dtype=torch.float64)
+        band = (f >= lo) & (f <= MAX_CYCLES_PER_PIXEL)
+        r = (torch.bucketize(f, edges, right=True) - 1).clamp(0, radial_bins - 1)
+        theta = torch.remainder(torch.atan2(fy, fx), math.pi)
+        a = (theta / math.pi * angular_bins).long().clamp(max=angular_bins - 1)
+        keep = band.flatten().float()[:, None]
+        self.radial = F.one_hot(r.flatten(), radial_bins).float() * keep  # [H W, R]
+        self.angular = F.one_hot(a.flatten(), angular_bins).float() * keep  # [H W, A]
+        self.window = torch.outer(torch.hann_window(crop, periodic=False),
+                                  torch.hann_window(crop, periodic=False))
+        targets = []
+        for m in range(len(bank)):
+            x, _ = random_crops([bank[m]], n, crop, gen)
+            targets.append(self.profiles(x))
+        self.target_radial = torch.stack([t[0] for t in targets])  # [M, 2, R]
+        self.target_angular = torch.stack([t[1] for t in targets])  # [M, 2, A]
+
+    def to(self, device) -> StructureTarget:
+        for k in ("radial", "angular", "window", "target_radial", "target_angular"):
+            setattr(self, k, getattr(self, k).to(device))
+        return self
+
+    def profiles(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """[B, 5, H, W] -> (radial shares [2, R], angular shares [2, A]) of luma and height."""
+        y = _spectral_channels(x)
+        y = (y - y.mean(dim=(-2, -1), keepdim=True)) * self.window
+        p = torch.fft.fft2(y).abs().square().flatten(2)  # [B, 2, H W]
+        p = p / p.sum(-1, keepdim=True).clamp_min(1e-12)
+        p = p.mean(0)  # [2, H W]
+        rad, ang = p @ self.radial, p @ self.angular
+        return (rad / rad.sum(-1, keepdim=True).clamp_min(1e-12),
+                ang / ang.sum(-1, keepdim=True).clamp_min(1e-12))
+
+    def loss(self, fake: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Mean over the materials in the batch of radial (mean squared log2 ratio) plus
+        angular (total variation) distance, averaged over luma and height."""
+        terms = []
+        for m in labels.unique():
+            rad, ang = self.profiles(fake[labels == m])
+            radial = torch.log2((rad + 1e-9) / (self.target_radial[m] + 1e-9)).square().mean()
+            angular = 0.5 * (ang - self.target_angular[m]).abs().sum(-1).mean()
+            terms.append(radial + angular)
+        return torch.stack(terms).mean()
+
+
+class AutocorrTarget:
+    """The autocorrelation term: per material, the normalised autocorrelation of real crops'
+    albedo luma and height at every offset within +-`radius` pixels (at most a quarter of the
+    crop, where G's circular estimate is still far from wrapping round; a texture-synthesis
+    statistic, as Portilla & Simoncelli's; the inverse Fourier transform of the power spectrum,
+    unbinned at the resolution of 1 / `radius`). The binned structure term is blind to a narrow
+    peak such as G's latent-cell lattice (the shipped G's grass and gravel repeat a stamp every
+    32 px: autocorrelation 0.4-0.5 at whole-cell offsets, the photos' 0.05-0.07); this sees it.
+
+    Real crops do not wrap: their autocorrelation is the mean product over the overlap
+    (zero-padded FFT divided by the overlap count); G's output wraps, so its own is circular.
+    Both are mean-removed per image and divided by their value at offset 0."""
+
+    def __init__(self, bank: list[torch.Tensor], crop: int, gen: torch.Generator,
+                 n: int = 64, radius: int = 64):
+        self.radius = min(radius, crop // 4)
+        targets = []
+        for m in range(len(bank)):
+            x, _ = random_crops([bank[m]], n, crop, gen)
+            targets.append(self._window(self._padded(_spectral_channels(x))).mean(0))
+        self.target = torch.stack(targets)  # [M, 2, 2R + 1, 2R + 1]
+
+    def to(self, device) -> AutocorrTarget:
+        self.target = self.target.to(device)
+        return self
+
+    @staticmethod
+    def _padded(y: torch.Tensor) -> torch.Tensor:
+        """Non-wrapping autocorrelation of [B, C, H, W], offsets as in an FFT (0 first)."""
+        h, w = y.shape[-2:]
+        y = y - y.mean(dim=(-2, -1), keepdim=True)
+        f = torch.fft.rfft2(y, s=(2 * h, 2 * w))
+        ac = torch.fft.irfft2(f.abs().square(), s=(2 * h, 2 * w))
+        ones = torch.fft.rfft2(torch.ones(h, w, dtype=y.dtype, device=y.device), s=(2 * h, 2 * w))
+        count = torch.fft.irfft2(ones.abs().square(), s=(2 * h, 2 * w)).clamp_min(1.0)
+        return ac / count
+
+    @staticmethod
+    def _circular(y: torch.Tensor) -> torch.Tensor:
+        y = y - y.mean(dim=(-2, -1), keepdim=True)
+        return torch.fft.irfft2(torch.fft.rfft2(y).abs().square(), s=y.shape[-2:])
+
+    def _window(self, ac: torch.Tensor) -> torch.Tensor:
+        """[..., H', W'] (offset 0 first) -> [..., 2R + 1, 2R + 1] centred, divided by ac(0)."""
+        r = self.radius
+        ac = ac / ac[..., :1, :1].clamp_min(1e-12)
+        return torch.roll(ac, (r, r), dims=(-2, -1))[..., :2 * r + 1, :2 * r + 1]
+
+    def loss(self, fake: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Mean over the materials in the batch of the mean squared difference between the
+        batch's mean autocorrelation (G's, circular) and the real crops', over all offsets."""
+        terms = []
+        for m in labels.unique():
+            ac = self._window(self._circular(_spectral_channels(fake[labels == m]))).mean(0)
+            terms.append((ac - self.target[m]).square().mean())
+        return torch.stack(terms).mean()
+
+
 def random_roll(x: torch.Tensor) -> torch.Tensor:
     """x rolled by one random offset (rows, columns) on its torus. G's output is exactly
     periodic, so this is the same texture seen from elsewhere: D then sees every position
@@ -339,10 +469,14 @@ def _d_step(cfg: TextureGanConfig, s: int, G, D, opt_d, real, lab):
 
 def _generator_step(cfg: TextureGanConfig, G, D, opt_g, lab,
                     allowance: torch.Tensor | None = None,
-                    spectrum: SpectrumTarget | None = None
-                    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+                    spectrum: SpectrumTarget | None = None,
+                    structure: StructureTarget | None = None,
+                    autocorr: AutocorrTarget | None = None,
+                    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None,
+                               torch.Tensor | None]:
     """One G update: hinge loss on D's scores of fresh (rolled) fakes, plus the optional
-    mode-seeking, stationarity and spectrum terms. Returns the loss and the spectrum term."""
+    mode-seeking, stationarity, spectrum, structure and autocorrelation terms. Returns the
+    loss and the spectrum, structure and autocorrelation terms."""
     z = G.sample_noise(cfg.batch, cfg.crop // UPSAMPLE, device=lab.device)
     if cfg.mode_seeking:
         lab = torch.cat([lab[:cfg.batch // 2]] * 2)  # pair i with i + B/2: same material
@@ -359,13 +493,22 @@ def _generator_step(cfg: TextureGanConfig, G, D, opt_g, lab,
     if spectrum is not None:
         spec = spectrum.loss(fake, lab)
         loss_g = loss_g + cfg.spectral * spec
+    struct = None
+    if structure is not None:
+        struct = structure.loss(fake, lab)
+        loss_g = loss_g + cfg.structure * struct
+    acl = None
+    if autocorr is not None:
+        acl = autocorr.loss(fake, lab)
+        loss_g = loss_g + cfg.autocorr * acl
     opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     opt_g.step()
-    return loss_g, spec
+    return loss_g, spec, struct, acl
 
 
-def _stepper(cfg: TextureGanConfig, session: Session, bank, allowance, spectrum=None):
+def _stepper(cfg: TextureGanConfig, session: Session, bank, allowance, spectrum=None,
+             structure=None, autocorr=None):
     G, D, ema = (session.nets[k] for k in ("g", "d", "ema"))
     data_gen = session.generators["data"]
     device = bank[0].device
@@ -374,15 +517,17 @@ def _stepper(cfg: TextureGanConfig, session: Session, bank, allowance, spectrum=
         real, lab = random_crops(bank, cfg.batch, cfg.crop, data_gen)
         real, lab = real.to(device), lab.to(device)
         d_real, d_fake, loss_d, r1 = _d_step(cfg, s, G, D, session.opts["d"], real, lab)
-        loss_g = spec = None
+        loss_g = spec = struct = acl = None
         if s >= cfg.d_warmup:
-            loss_g, spec = _generator_step(cfg, G, D, session.opts["g"], lab, allowance,
-                                           spectrum)
-            loss_g, spec = loss_g.item(), None if spec is None else spec.item()
+            loss_g, spec, struct, acl = _generator_step(cfg, G, D, session.opts["g"], lab,
+                                                        allowance, spectrum, structure,
+                                                        autocorr)
+            loss_g = loss_g.item()
+            spec, struct, acl = (None if t is None else t.item() for t in (spec, struct, acl))
         gan.ema_update(ema, G, s, cfg.ema)
         return {"loss_d": loss_d.item(), "loss_g": loss_g, "d_real": d_real.mean().item(),
                 "d_fake": d_fake.mean().item(), "r1": None if r1 is None else r1.item(),
-                "spectral": spec}
+                "spectral": spec, "structure": struct, "autocorr": acl}
 
     return step
 
@@ -413,10 +558,19 @@ def train(cfg: TextureGanConfig, device: torch.device) -> None:
     if cfg.spectral:
         spectrum = SpectrumTarget([b.cpu() for b in bank], cfg.crop,
                                   torch.Generator().manual_seed(cfg.seed + 2)).to(device)
+    structure = None
+    if cfg.structure:
+        structure = StructureTarget([b.cpu() for b in bank], cfg.crop,
+                                    torch.Generator().manual_seed(cfg.seed + 3)).to(device)
+    autocorr = None
+    if cfg.autocorr:
+        autocorr = AutocorrTarget([b.cpu() for b in bank], cfg.crop,
+                                  torch.Generator().manual_seed(cfg.seed + 4)).to(device)
     log.info("training on %s: %s, G, D %s parameters", device, ",".join(cfg.materials),
              n_params(G, D))
     session.train(Stage(
-        FAMILY, "step", cfg.steps, _stepper(cfg, session, bank, allowance, spectrum), "losses.csv",
+        FAMILY, "step", cfg.steps, _stepper(cfg, session, bank, allowance, spectrum, structure, autocorr),
+        "losses.csv",
         COLUMNS, cfg.ckpt_every, cfg.preview_every, postfix=("loss_d", "loss_g"),
         preview=lambda: write_previews(out, ema, cfg.materials, device),
         on_checkpoint=lambda s: (cfg.snapshot_every and s % cfg.snapshot_every == 0
