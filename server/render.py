@@ -109,8 +109,9 @@ class RenderService(pb_grpc.RenderServiceServicer):
             await reader
             if failure:
                 raise failure[0]
-            log.info("render session closed: %d frames, %d poses dropped", loop.rendered,
-                     loop.dropped)
+            log.info("render session closed: %d frames, %d poses dropped, stages %s",
+                     loop.rendered, loop.dropped,
+                     "overlapped" if loop.chooser.best else "taking turns")
         except (asyncio.CancelledError, GeneratorExit):
             log.info("render session cancelled after %d frames", loop.rendered)
             raise

@@ -19,6 +19,7 @@ from generators.neural_render.model import NeuralShader
 from generators.neural_render.scene import Placement
 from generators.neural_render.session import (
     FrameLoop,
+    OverlapChooser,
     Pose,
     RenderSession,
     bfloat16_shader,
@@ -171,3 +172,29 @@ def test_bad_poses_and_sessions_name_the_field():
         with pytest.raises(InvalidOption) as err:
             check_frame_options(*args)
         assert err.value.field == field
+
+
+def _feed(chooser: OverlapChooser, n: int, latency: float, fps: float, t: list[float]) -> None:
+    for _ in range(n):
+        t[0] += 1 / fps
+        chooser.record(latency, t[0])
+
+
+def test_the_stages_take_turns_when_that_is_quicker_and_overlap_again_when_not():
+    c, t = OverlapChooser(), [0.0]
+    assert c.overlap
+    _feed(c, c.SKIP + c.RUN, 0.080, 26, t)  # overlapped on a shared machine: slow frames
+    assert not c.overlap  # now probing: taking turns
+    _feed(c, c.SKIP + c.PROBE, 0.046, 30, t)
+    assert not c.overlap and not c.best and c.switches == 1  # kept: quicker, as many frames
+    _feed(c, c.SKIP + c.RUN, 0.046, 30, t)
+    assert c.overlap  # probing overlap again
+    _feed(c, c.SKIP + c.PROBE, 0.032, 60, t)  # the machine got quiet: overlap wins
+    assert c.overlap and c.best and c.switches == 2
+
+
+def test_a_quicker_mode_that_makes_far_fewer_frames_is_not_kept():
+    c, t = OverlapChooser(), [0.0]
+    _feed(c, c.SKIP + c.RUN, 0.040, 55, t)
+    _feed(c, c.SKIP + c.PROBE, 0.035, 25, t)  # 10 % quicker, under half the frames
+    assert c.overlap and c.best and c.switches == 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import logging
 import math
+import statistics
 import threading
 import time
 from collections.abc import Sequence
@@ -265,6 +266,7 @@ class FrameLoop:
         self._g_mean: float | None = None
         self._b_mean: float | None = None
         self._b_started: float | None = None
+        self.chooser = OverlapChooser()  # whether the stages overlap; under the lock
         self._threads = [threading.Thread(target=self._run, args=(f,), daemon=True,
                                           name=f"{name}-{f.__name__.strip('_')}")
                          for f in (self._gbuffer_stage, self._shade_stage)]
@@ -356,6 +358,7 @@ class FrameLoop:
         while True:
             with self._cv:
                 if not self._wait(lambda: self._gbuf is None
+                                  and (self.chooser.overlap or self._b_started is None)
                                   and (self._pose is not None or self._finishing)):
                     return
                 while (lead := self._lead()) > 0 and self._pose is not None:
@@ -395,6 +398,7 @@ class FrameLoop:
             with self._cv:
                 self._b_mean = _mean(self._b_mean, t4 - t1)
                 self._b_started = None
+                self.chooser.record(frame.timings["total_ms"] / 1000, t4)
                 self._cv.notify_all()
                 if not self._wait(lambda: self._out is None):
                     return
@@ -402,6 +406,69 @@ class FrameLoop:
                 self._out = frame
                 self.rendered += 1
                 self._cv.notify_all()
+
+
+class OverlapChooser:
+    """Whether the frame loop's two stages overlap (a pipeline) or take turns, by measurement.
+
+    Overlapping pays when the process gets both cores. On a machine shared with other work it
+    may get about one: the two stages then share it, each takes twice as long, and a frame's
+    latency doubles for no more frames (bench_render at load 9 here: overlapped 26 frames/s,
+    latency p50 82 ms; taking turns 30 frames/s, 46 ms). So the loop runs `RUN` frames in the
+    better mode, then `PROBE` in the other, and keeps the one with the lower median latency
+    (pose received -> frame made), unless that one also makes clearly fewer frames (under
+    0.9x the other's rate, and under `MIN_FPS`). The first `SKIP` frames after a switch are
+    not counted: they straddle it."""
+
+    RUN = 60
+    PROBE = 16
+    SKIP = 3
+    MIN_FPS = 30.0
+
+    def __init__(self):
+        self.overlap = True  # the mode now
+        self.best = True  # the mode the last comparison chose
+        self.switches = 0
+        self._left = self.SKIP + self.RUN  # frames left in this phase
+        self._run: list[tuple[float, float]] = []  # (latency s, done at) in this phase
+        self._kept: list[tuple[float, float]] = []  # the best mode's last PROBE of its run
+
+    def record(self, latency: float, done: float) -> None:
+        """One frame made in the mode `overlap` was in when the frame began."""
+        self._left -= 1
+        if self._left < (self.RUN if self.overlap == self.best else self.PROBE):
+            self._run.append((latency, done))
+        if self._left > 0:
+            return
+        if self.overlap == self.best:  # the run ended: probe the other mode
+            self._kept = self._run[-self.PROBE:]
+            self.overlap = not self.best
+            self._left = self.SKIP + self.PROBE
+        else:  # the probe ended: keep the better
+            if self._better(self._run, self._kept):
+                self.best = self.overlap
+                self.switches += 1
+                log.debug("frame loop: stages %s from now", "overlap" if self.best
+                          else "take turns")
+            self.overlap = self.best
+            self._left = self.SKIP + self.RUN
+        self._run = []
+
+    def _better(self, probe: list[tuple[float, float]], kept: list[tuple[float, float]]
+                ) -> bool:
+        """Whether the probed mode beat the kept one."""
+        if len(probe) < 2 or len(kept) < 2:
+            return False
+
+        def fps(xs):
+            span = xs[-1][1] - xs[0][1]
+            return (len(xs) - 1) / span if span > 0 else math.inf
+
+        lat_p = statistics.median(x[0] for x in probe)
+        lat_k = statistics.median(x[0] for x in kept)
+        if lat_p >= lat_k:
+            return False
+        return not (fps(probe) < 0.9 * fps(kept) and fps(probe) < self.MIN_FPS)
 
 
 def _mean(mean: float | None, x: float, weight: float = 0.2) -> float:
