@@ -166,9 +166,10 @@ def _serve(spec: WorkerSpec, conn: Connection, flag) -> None:
             return
         cancel._event.clear()  # the server resets the shared flag before it sends a call
 
-        def on_file(i, progress):
+        def on_file(i, progress):  # each file crosses the pipe once: here, as it is made
             with lock:
-                conn.send(("file", i, dataclasses.replace(progress, job=None)))
+                conn.send(("file", i, dataclasses.replace(progress, job=None,
+                                                          files=progress.files[-1:])))
 
         try:
             reply = ("done", _build(pipe, canonicals, cancel, on_file))
@@ -186,7 +187,9 @@ def _build(pipe: Pipeline, canonicals, cancel, on_file) -> list:
     jobs = [pipe.replay(c) for c in canonicals]
     if any(j is None for j in jobs):
         raise GeneratorError("a request the worker cannot replay")
-    return [_pack_error(r) if isinstance(r, BaseException) else dataclasses.replace(r, job=None)
+    # The files went out one by one through on_file: the result carries none of them again.
+    return [_pack_error(r) if isinstance(r, BaseException)
+            else dataclasses.replace(r, job=None, files=[])
             for r in pipe.build(jobs, cancel, on_file)]
 
 
@@ -350,6 +353,7 @@ class ProcessPipeline:
         worker.wait_ready()
         worker.flag.value = 0
         worker.conn.send([job.canonical for job in jobs])
+        files: list[list] = [[] for _ in jobs]  # each job's files so far, in streaming order
         sent_cancel = False
         while True:
             if cancel is not None and cancel.cancelled and not sent_cancel:
@@ -364,12 +368,15 @@ class ProcessPipeline:
             if kind == "log":
                 _relay_log(msg)
             elif kind == "file":
+                files[msg[1]].extend(msg[2].files)
                 if on_file is not None:
-                    on_file(msg[1], dataclasses.replace(msg[2], job=jobs[msg[1]]))
+                    on_file(msg[1], dataclasses.replace(msg[2], job=jobs[msg[1]],
+                                                        files=tuple(files[msg[1]])))
             elif kind == "done":
                 worker.rss_mib = msg[2]
                 return [_unpack_error(r) if isinstance(r, tuple)
-                        else dataclasses.replace(r, job=job) for r, job in zip(msg[1], jobs)]
+                        else dataclasses.replace(r, job=job, files=got)
+                        for r, job, got in zip(msg[1], jobs, files)]
             elif kind == "raise":
                 worker.rss_mib = msg[2]
                 raise _unpack_error(msg[1])
