@@ -10,7 +10,7 @@ from generators.core.asset import CancelToken
 from generators.core.errors import Cancelled
 from generators.geometry.adaptive import mesh_stats
 from generators.geometry.cleanup import clean, drop_slivers
-from generators.geometry.decimate import decimate, lod_chain
+from generators.geometry.decimate import decimate, lod_levels
 from generators.geometry.extract import mesh_from_field
 from generators.geometry.normals import vertex_normals
 from generators.geometry.pipeline import prop_meshes
@@ -115,11 +115,12 @@ def test_taubin_keeps_volume_and_smooths():
     assert r(vs).std() < r(v).std()
 
 
-def test_decimate_meets_budget_and_lod_chain_shrinks():
+def test_decimate_meets_budget_and_lod_levels_shrink():
     s = trimesh.creation.icosphere(5)  # 20480 faces
     _, f = decimate(s.vertices, s.faces, 1000)
     assert 800 <= len(f) <= 1000
-    chain = lod_chain(s.vertices, s.faces, 4000, 4)
+    chain = [(v, f) for _, v, f in sorted(lod_levels(s.vertices, s.faces, 4000, 4),
+                                          key=lambda x: x[0])]
     counts = [len(f) for _, f in chain]
     assert counts[0] <= 4000 and all(a > b for a, b in itertools.pairwise(counts))
     assert trimesh.Trimesh(*chain[1]).is_watertight

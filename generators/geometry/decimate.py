@@ -186,15 +186,3 @@ def lod_levels(
     for lod in range(lod_count - 1, -1, -1):
         yield (lod, *level(lod))
 
-
-def lod_chain(
-    vertices: np.ndarray,
-    faces: np.ndarray,
-    max_triangles: int,  # budget of lod0
-    lod_count: int,  # number of levels, >= 1
-    ratio: float = 0.25,  # triangles of each level relative to the previous one
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Every level of `lod_levels`, finest first."""
-    levels = sorted(lod_levels(vertices, faces, max_triangles, lod_count, ratio),
-                    key=lambda x: x[0])
-    return [(v, f) for _, v, f in levels]
