@@ -8,10 +8,12 @@ stream, sending orbit poses at `--rate` per second (faster than the frames come:
 wins, the rest are dropped and counted) for `--seconds`. Printed per size: frames per second
 received, frame latency p50 / p95 (pose sent -> its frame received, from the echoed client
 timestamp), poses dropped, and the server's per-stage medians (G-buffer, network, encode,
-queue). Then, in process on the same scene at 256, frames/s of `RenderSession.render` one
-stage after another against the two-thread `FrameLoop`, alternately 3 x 4 s each: what the
-pipelining buys on this machine. One torch thread (the server's default here). Timings depend on the machine and its
-load: say which, and whether it was shared, when quoting them.
+queue) and of its whole time per frame ("server": pose received -> frame made; the rest of the
+latency is transport and the event loop). Then, in process on the same scene at 256, frames/s
+of `RenderSession.render` one stage after another against the two-thread `FrameLoop` (whose
+`OverlapChooser` picks overlapping or alternating stages by latency), alternately 3 x 4 s
+each, and the mode the loop kept. One torch thread (the server's default here). Timings
+depend on the machine and its load: say which, and whether it was shared, when quoting them.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def bench_stream(client, objects, size: int, seconds: float, rate: float) -> dic
         else:
             frames += 1
         lat.append((now - f.client_time_us) / 1000)
-        for k in ("gbuffer_ms", "network_ms", "encode_ms", "queue_ms"):
+        for k in ("gbuffer_ms", "network_ms", "encode_ms", "queue_ms", "total_ms"):
             stages.setdefault(k, []).append(getattr(f.timings, k))
         dropped = f.dropped_poses
     fps = frames / (t_last - t_first) if frames else 0.0
@@ -100,7 +102,7 @@ def bench_pipelining(objects_ids, seconds: float = 4.0, reps: int = 3) -> dict:
         a = 2 * math.pi * i / 240
         return Pose((2.4 * math.sin(a), 1.2, 2.4 * math.cos(a)), (0.0, 0.45, 0.0), index=i)
 
-    seq, pipe = [], []
+    seq, pipe, modes = [], [], []
     for _ in range(reps):
         s = gen.open_session(objs, 256, 256)
         s.render(pose(0))
@@ -127,10 +129,12 @@ def bench_pipelining(objects_ids, seconds: float = 4.0, reps: int = 3) -> dict:
             loop.next_frame(60)
             n += 1
         pipe.append(n / (time.perf_counter() - t0))
+        modes.append("overlapped" if loop.chooser.best else "taking turns")
         stop.set()
         th.join()
         loop.close()
-    return {"sequential": float(np.median(seq)), "pipelined": float(np.median(pipe))}
+    return {"sequential": float(np.median(seq)), "pipelined": float(np.median(pipe)),
+            "modes": modes}
 
 
 def main(argv=None) -> int:
@@ -175,18 +179,18 @@ def main(argv=None) -> int:
     print(f"RenderService, one Render stream, 3 default props, poses sent at {args.rate:g}/s "
           f"for {args.seconds:g} s, {args.threads} torch thread(s), model {version}")
     print("| size | frames/s | latency p50 ms | p95 ms | frames | poses sent | dropped | "
-          "G-buffer ms | network ms | encode ms | queue ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "G-buffer ms | network ms | encode ms | queue ms | server ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['size']} | {r['fps']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['frames']} "
               f"| {r['poses']} | {r['dropped']} | {r['gbuffer_ms']:.1f} | {r['network_ms']:.1f} "
-              f"| {r['encode_ms']:.1f} | {r['queue_ms']:.1f} |")
+              f"| {r['encode_ms']:.1f} | {r['queue_ms']:.1f} | {r['total_ms']:.1f} |")
     if not args.no_pipelining:
         p = bench_pipelining([(("chair", 3), (0.0, 0.0, 20)), (("vase", 5), (0.7, 0.3)),
                               (("lamp", 7), (-0.6, 0.4, 60))])
         print(f"\nin process, 256 px: sequential {p['sequential']:.1f} frames/s, pipelined "
               f"(FrameLoop, 2 threads) {p['pipelined']:.1f} frames/s: "
-              f"{p['pipelined'] / p['sequential']:.2f}x")
+              f"{p['pipelined'] / p['sequential']:.2f}x; the loop kept: {', '.join(p['modes'])}")
     return 0
 
 
