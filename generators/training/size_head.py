@@ -11,6 +11,15 @@ training shapes' own (shape, size) pairs -- the procedural props' sizes, or a st
 (`data.mesh_set` keeps each mesh's size) -- so p(shape) p(size | shape) is the joint
 distribution of the data: a lamp shaped like a floor lamp gets a floor lamp's height.
 
+What "size" is. A shape model serves the solid it learned (grown by half a voxel, so thin parts
+survive), scaled uniformly by `size_m`, its longest side. Matching the real longest side alone
+serves a grown column 11 % too wide and a table's height with the grid's quantised aspect (1
+voxel in 18: +-3 %, the spread of real table heights). So for the procedural sets the head
+learns `fit_scale`: the longest side at which the training grid's extents best match the
+real shape's extents, in log least squares with each axis weighted by the inverse of its
+category's log-extent variance (a table's height varies 3 %, its length 24 %: the height
+decides). A studio's set records only the longest side, which is then the target.
+
 Sampling is deterministic: a served prop's size comes from (seed, category) through `sample`'s
 uniform `u` (which component) and normal `eps`. Samples are clamped to the training sizes'
 range per category (a generated shape far from the data must not get a 20 m chair); the clamp
@@ -129,6 +138,27 @@ def size_noise(seed: int, category_index: int) -> tuple[torch.Tensor, torch.Tens
     return torch.rand(1, generator=g), torch.randn(1, generator=g)
 
 
+def fit_scale(extents_m: np.ndarray, grid_extents: np.ndarray, labels: np.ndarray,
+              n_classes: int) -> np.ndarray:
+    """The served longest side [N] at which each training grid best matches its real shape:
+    exp of the weighted mean over the axes of log(real extent / grid extent over its longest),
+    each axis weighted by 1 / the variance of its category's log real extent (floored at
+    1e-4): a grid so scaled matches its real shape best along the axes its category varies
+    least along."""
+    e = np.log(np.asarray(extents_m, dtype=np.float64))
+    g = np.asarray(grid_extents, dtype=np.float64)
+    a = np.log(g / g.max(1, keepdims=True))
+    labels = np.asarray(labels)
+    out = np.zeros(len(e))
+    for ci in range(n_classes):
+        m = labels == ci
+        if not m.any():
+            continue
+        w = 1.0 / np.maximum(e[m].var(0), 1e-4)
+        out[m] = np.exp(((e[m] - a[m]) * w).sum(1) / w.sum())
+    return out
+
+
 def fit(head: SizeHead, cond: torch.Tensor, labels: torch.Tensor, t: torch.Tensor, *,
         steps: int = 3000, batch: int = 256, lr: float = 1e-3, weight_decay: float = 1e-4,
         cond_noise: float = 0.0, seed: int = 0, log_every: int = 500) -> dict:
@@ -231,7 +261,7 @@ def load(model: str, weights, rebuild: str) -> tuple[SizeHead, SizeStats, dict] 
     return head, SizeStats(**cfg["stats"]), cfg
 
 
-def cli(prog: str, weights, fit_head, argv=None, data: bool = False) -> int:
+def cli(prog: str, weights, fit_head, argv=None, data: bool = False, steps: int = 1000) -> int:
     """`python -m generators.FAMILY.size`: fit a family's size head and print its held-out
     check. `fit_head(weights_path, steps, seed, data=...)` returns the head's meta (train)."""
     import argparse
@@ -244,7 +274,7 @@ def cli(prog: str, weights, fit_head, argv=None, data: bool = False) -> int:
                         "the procedural training split)")
     ap.add_argument("--ship", action="store_true", help=f"write beside {weights}")
     ap.add_argument("--weights", help="the shape model's weights file the head goes beside")
-    ap.add_argument("--steps", type=int, default=1000)
+    ap.add_argument("--steps", type=int, default=steps)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
