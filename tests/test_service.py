@@ -23,7 +23,7 @@ from generators.procedural.families import CATEGORIES
 from server.config import MAX_MESSAGE_BYTES
 
 FAST = pb.Options(max_triangles=4000, resolution=48)
-SLOW = pb.Options(resolution=256, max_triangles=200_000)  # ~a second or more per asset
+SLOW = pb.Options(resolution=256, max_triangles=200_000)  # a column ~0.3 s, a vase ~1.2 s
 
 
 @pytest.fixture(scope="module")
