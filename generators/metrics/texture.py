@@ -246,16 +246,20 @@ def sliced_wasserstein(
 _LUMA = np.array([0.2126, 0.7152, 0.0722])
 
 
+def _luma(images, caller: str) -> np.ndarray:
+    """[N, H, W] float64 luma of a set of RGB or single-channel images."""
+    x = _as_set(images, "images").astype(np.float64)
+    if x.shape[-1] == 3:
+        return x @ _LUMA
+    if x.shape[-1] == 1:
+        return x[..., 0]
+    raise ValueError(f"{caller} needs 1 or 3 channels, got {x.shape[-1]}")
+
+
 def power_spectrum(images: ImageSet) -> np.ndarray:
     """Mean normalised power spectrum of a set's luma: [H, W] (unshifted, DC = 0), summing
     to 1. Each image is mean-removed, Hann-windowed and scaled to unit power first."""
-    x = _as_set(images, "images").astype(np.float64)
-    if x.shape[-1] == 3:
-        y = x @ _LUMA
-    elif x.shape[-1] == 1:
-        y = x[..., 0]
-    else:
-        raise ValueError(f"power_spectrum needs 1 or 3 channels, got {x.shape[-1]}")
+    y = _luma(images, "power_spectrum")
     _, h, w = y.shape
     if min(h, w) < 16:
         raise ValueError(f"power_spectrum needs images of at least 16x16, got {h}x{w}")
@@ -318,13 +322,7 @@ def shuffled_pixels(images: ImageSet, seed: int = 0) -> np.ndarray:
 def lattice_correlation(images: ImageSet, period: int = 16, cells: int = 4) -> float:
     """Largest mean autocorrelation of the luma at a nonzero whole-cell offset (module
     docstring); in [-1, 1]."""
-    x = _as_set(images, "images").astype(np.float64)
-    if x.shape[-1] == 3:
-        y = x @ _LUMA
-    elif x.shape[-1] == 1:
-        y = x[..., 0]
-    else:
-        raise ValueError(f"lattice_correlation needs 1 or 3 channels, got {x.shape[-1]}")
+    y = _luma(images, "lattice_correlation")
     _, h, w = y.shape
     if period < 1 or cells < 1 or cells * period > min(h, w) // 2:
         raise ValueError(f"offsets up to {cells} x {period} px need images at least twice that, "
