@@ -19,7 +19,9 @@ def build_cpp_client() -> Path:
     """Configure (once) and build the client core, its example and its tests; returns the build
     folder. Prints the build time, which a warm build keeps to seconds."""
     start = time.perf_counter()
-    if not (BUILD / "CMakeCache.txt").exists():
+    # A configure that failed (e.g. before the Debian packages were there) leaves a cache but
+    # no Makefile: configure again.
+    if not (BUILD / "Makefile").exists():
         subprocess.run(["cmake", "-S", SOURCE, "-B", BUILD, "-DCMAKE_BUILD_TYPE=RelWithDebInfo",
                         f"-DVITRINE_SERVE={Path(sys.executable).parent / 'vitrine'}"],
                        check=True, capture_output=True, text=True)

@@ -64,10 +64,12 @@ def bone_table() -> Path:
     return out
 
 
-def run_nunit(test_lib: Path, http_url: str, *args: str, limited: str = "") -> str:
-    """Runs nunit-console on the test assembly; returns its output, asserting no failures."""
+def run_nunit(test_lib: Path, http_url: str, *args: str, limited: str = "",
+              table: Path | None = None) -> str:
+    """Runs nunit-console on the test assembly (the conformance table: `table`, by default
+    tests/conformance.json); returns its output, asserting no failures."""
     env = os.environ | {"VITRINE_HTTP_URL": http_url, "VITRINE_BONE_TABLE": str(bone_table()),
-                        "VITRINE_CONFORMANCE": str(ROOT / "tests" / "conformance.json"),
+                        "VITRINE_CONFORMANCE": str(table or ROOT / "tests" / "conformance.json"),
                         "VITRINE_LIMITED_HTTP_URL": limited}
     done = subprocess.run(["nunit-console", "-nologo", "-noresult", "-nothread", str(test_lib),
                            *args], check=False, capture_output=True, text=True, env=env,

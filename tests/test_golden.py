@@ -34,6 +34,8 @@ SMALL = {"max_triangles": 600, "lod_count": 2, "texture_size": 64, "resolution":
 # Bytes recorded equal on the 2026-12-01 machine and an AMD EPYC (AVX-512): one digest for all.
 PORTABLE = {"procedural", "texture-gan"}
 ANY = "any"
+# Models whose version names implicit-gan's serving precision (its own, or a dependency's).
+DTYPE_DEPENDENT = {"implicit-gan", "gallery"}
 REQUESTS = {  # model -> (category, seed, options): small, so the test is quick
     "procedural": ("chair", 3, SMALL),
     "voxel-gan": ("vase", 3, SMALL),
@@ -102,8 +104,10 @@ def _update() -> None:
     sys.path.insert(0, str(ROOT))
     table = json.loads(TABLE.read_text()) if TABLE.exists() else {}
     for model in REQUESTS:
-        # implicit-gan's bytes depend on its serving precision (in its version): record both.
-        dtypes = ("float32", "bfloat16") if model == "implicit-gan" else (None,)
+        # implicit-gan's bytes depend on its serving precision (in its version), and so does
+        # the version of every model that requires it (the gallery's names its dependencies'
+        # versions): record both, so that a CPU without native bfloat16 finds its version.
+        dtypes = ("float32", "bfloat16") if model in DTYPE_DEPENDENT else (None,)
         for dtype in dtypes:
             if dtype:
                 os.environ["VITRINE_DECODER_DTYPE"] = dtype
