@@ -4,9 +4,9 @@ Python client, the Node client, the C++ core (its example's `conformance` mode) 
 package's C# core (NUnit, over the HTTP face). None may drift from the server or the others.
 
 Only `procedural` and `texture-gan` requests: their bytes are the same on most CPUs; a learned
-model's floats are not (tests/test_golden.py), though its ids are. Not on every CPU: numpy's
-sin, cos and exp take other SIMD code on AVX2 than on AVX-512 and can differ in the last bit,
-and one procedural column's bytes moved with them. So the clients are held to what this
+model's floats are not (tests/test_golden.py), though its ids are. Not on every CPU: one
+procedural column's bytes differ between an AVX-512 and an AVX2 EPYC (not traced; numpy's SIMD
+sin, cos and exp differ between those instruction sets in the last bit, the likely cause). So the clients are held to what this
 machine's pipeline makes (built in process, the ids always the table's), and the table's
 bytes themselves are checked on the platform that recorded them (`platform` in the table).
 
