@@ -49,12 +49,22 @@ REQUESTS = {  # model -> (category, seed, options): small, so the test is quick
 
 def digest(model: str) -> tuple[str, str]:
     """(model version, sha256 over the asset's file names and digests)."""
+    import torch
+
     from generators.core.registry import load_models
     from generators.pipeline import Pipeline
 
-    pipe = Pipeline(load_models([model]))
-    category, seed, options = REQUESTS[model]
-    built = pipe.build([pipe.prepare(model, category, seed, options)])[0]
+    # One torch thread, as a generation worker on this 2-core machine runs (cores / workers):
+    # voxel-gan's bytes on an AVX2 EPYC differ between 1 and 2 threads, and the suite's
+    # earlier tests leave the count at 1 while `--update` starts at 2.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        pipe = Pipeline(load_models([model]))
+        category, seed, options = REQUESTS[model]
+        built = pipe.build([pipe.prepare(model, category, seed, options)])[0]
+    finally:
+        torch.set_num_threads(threads)
     h = hashlib.sha256()
     for f in built.files:
         h.update(f"{f.name}:{f.sha256};".encode())
