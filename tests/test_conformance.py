@@ -5,10 +5,11 @@ package's C# core (NUnit, over the HTTP face). None may drift from the server or
 
 Only `procedural` and `texture-gan` requests: their bytes are the same on most CPUs; a learned
 model's floats are not (tests/test_golden.py), though its ids are. Not on every CPU: one
-procedural column's bytes differ between an AVX-512 and an AVX2 EPYC (not traced; numpy's SIMD
-sin, cos and exp differ between those instruction sets in the last bit, the likely cause). So the clients are held to what this
-machine's pipeline makes (built in process, the ids always the table's), and the table's
-bytes themselves are checked on the platform that recorded them (`platform` in the table).
+procedural column's bytes differ between an AVX-512 and an AVX2 EPYC (not traced; numpy's
+SIMD sin, cos and exp differ between those instruction sets in the last bit, the likely
+cause). So the clients are held to what this machine's pipeline makes (built in process, the
+ids always the table's), and the table's bytes themselves are checked on the platform that
+recorded them (`platform` in the table).
 
     .venv/bin/python tests/test_conformance.py --update   # regenerate the table from a server
 """

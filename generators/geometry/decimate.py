@@ -143,8 +143,8 @@ def _sound(v: np.ndarray, f: np.ndarray, floor: float, tol: float, n_pieces: _Pi
             and n_pieces.at_least(pieces(v, f)))
 
 
-def _first_sound(vertices: np.ndarray, faces: np.ndarray, target: int, limit: int,
-                 floor: float, tol: float, n_pieces: _Pieces) -> tuple[np.ndarray, np.ndarray] | None:
+def _first_sound(vertices: np.ndarray, faces: np.ndarray, target: int, limit: int, floor: float,
+                 tol: float, n_pieces: _Pieces) -> tuple[np.ndarray, np.ndarray] | None:
     """The fewest of target, 1.5x, 2.25x, ... triangles (under `limit`) that is sound."""
     t = max(int(target), MIN_TRIANGLES)
     while t < limit:
