@@ -7,6 +7,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse import csgraph
 
+from generators.geometry.arrays import face_normals, row_norm
+
 
 def clean(
     vertices: np.ndarray,  # [V, 3], welded (marching cubes makes one vertex per crossed edge)
@@ -26,8 +28,7 @@ def clean(
         count, label = csgraph.connected_components(graph, directed=False)
         if count > 1:
             piece = label[f[:, 0]]
-            tri = v[f]
-            area = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+            area = row_norm(face_normals(v, f))
             total = np.bincount(piece, weights=area, minlength=count)
             keep = total >= min_component_area * total.sum()
             if not keep.all():
@@ -39,17 +40,15 @@ def drop_degenerate(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray
     """Remove faces with repeated indices or ~zero area, then unreferenced vertices."""
     f = faces
     distinct = (f[:, 0] != f[:, 1]) & (f[:, 1] != f[:, 2]) & (f[:, 0] != f[:, 2])
-    tri = vertices[f]
-    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    area2 = np.linalg.norm(cross, axis=1)
-    scale = max(float(np.ptp(vertices, axis=0).max()), 1e-12)
+    area2 = row_norm(face_normals(vertices, f))
+    scale = max(float((vertices.max(axis=0) - vertices.min(axis=0)).max()), 1e-12)
     f = f[distinct & (area2 > 1e-12 * scale * scale)]
     mask = np.zeros(len(vertices), dtype=bool)
     mask[f.reshape(-1)] = True
     used = np.flatnonzero(mask)  # the referenced vertices, ascending
     remap = np.full(len(vertices), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
-    return vertices[used], remap[f]
+    return np.take(vertices, used, axis=0), np.take(remap, f)
 
 
 def drop_slivers(
